@@ -1,0 +1,42 @@
+from dataclasses import dataclass
+
+from .models import AuditChainHead, AuditEntry
+from .services import GENESIS_HASH, entry_hash
+
+
+@dataclass
+class ChainReport:
+    valid: bool
+    entries: int
+    first_broken: int | None
+
+    def as_dict(self):
+        return {"valid": self.valid, "entries": self.entries, "first_broken": self.first_broken}
+
+
+def audit_chain_verify() -> ChainReport:
+    """Walk the chain in order; name the first entry whose link or content does not hold.
+
+    A missing entry shows as a sequence gap; an edited one as a hash mismatch; an entry removed
+    from the end shows against the chain head."""
+    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+    for e in AuditEntry.objects.order_by("sequence").iterator(chunk_size=2000):
+        checked += 1
+        recomputed = entry_hash(
+            prev_hash=e.prev_hash,
+            sequence=e.sequence,
+            created_at=e.created_at,
+            actor_id=e.actor_id,
+            actor_repr=e.actor_repr,
+            action=e.action,
+            object_type=e.object_type,
+            object_id=e.object_id,
+            details=e.details,
+        )
+        if e.sequence != expected_seq or e.prev_hash != prev_hash or e.hash != recomputed:
+            return ChainReport(False, checked, min(e.sequence, expected_seq))
+        prev_hash, expected_seq = e.hash, e.sequence + 1
+    head = AuditChainHead.objects.filter(pk=1).first()
+    if head and (head.sequence != expected_seq - 1 or head.hash != prev_hash):
+        return ChainReport(False, checked, expected_seq)
+    return ChainReport(True, checked, None)

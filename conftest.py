@@ -1,0 +1,73 @@
+"""Root fixtures shared by every test module."""
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that need PostgreSQL itself are skipped, visibly, on SQLite."""
+    if settings.IS_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… (see README)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _plain_http_test_client(settings):
+    # Production settings redirect to HTTPS; the test client speaks plain HTTP.
+    settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture
+def make_user(db):
+    """make_user("dco") → an active user in those role groups."""
+
+    def make(*roles, **fields):
+        user = UserFactory(**fields)
+        for role in roles:
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def api():
+    """An API client; api.as_user(user) authenticates it with that user's token."""
+    client = APIClient()
+
+    def as_user(user):
+        from rest_framework.authtoken.models import Token
+
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    client.as_user = as_user
+    return client
+
+
+@pytest.fixture
+def dco(make_user):
+    return make_user("dco", username="dco1")
+
+
+@pytest.fixture
+def dco2(make_user):
+    return make_user("dco", username="dco2")
+
+
+@pytest.fixture
+def employee(make_user):
+    return make_user("employee", username="employee1")
+
+
+@pytest.fixture
+def auditor(make_user):
+    return make_user("auditor", username="auditor1")

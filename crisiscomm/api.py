@@ -1,0 +1,78 @@
+"""API plumbing shared by every app: the JSON error format and the 409 conflict."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Conflict(exceptions.APIException):
+    """The request is valid but conflicts with the current state (HTTP 409)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This conflicts with the current state."
+    default_code = "conflict"
+
+
+class ServiceError(Exception):
+    """Raised by services; views turn it into a JSON error. `field` names the bad input."""
+
+    status_code = 400
+
+    def __init__(self, message, *, field=None, code="invalid"):
+        super().__init__(message)
+        self.message = str(message)
+        self.field = field
+        self.code = code
+
+
+class ConflictError(ServiceError):
+    status_code = 409
+
+    def __init__(self, message, *, field=None, code="conflict"):
+        super().__init__(message, field=field, code=code)
+
+
+class NotAllowedError(ServiceError):
+    status_code = 403
+
+    def __init__(self, message, *, field=None, code="permission_denied"):
+        super().__init__(message, field=field, code=code)
+
+
+def exception_handler(exc, context):
+    """Every error is JSON: `{"detail": "...", "code": "...", "errors": {field: [messages]}}`.
+
+    `errors` names each bad field (DRF's own per-field messages); `detail` is one readable line.
+    """
+    if isinstance(exc, ServiceError):
+        body = {"detail": exc.message, "code": exc.code}
+        if exc.field:
+            body["errors"] = {exc.field: [exc.message]}
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        errors = data if isinstance(data, dict) else {"non_field_errors": data}
+        first_field = next(iter(errors), "non_field_errors")
+        first = errors[first_field]
+        first_msg = first[0] if isinstance(first, list) and first else first
+        label = "" if first_field == "non_field_errors" else f"{first_field}: "
+        response.data = {"detail": f"{label}{first_msg}", "code": "invalid", "errors": errors}
+    elif isinstance(data, dict) and "detail" in data:
+        detail = data["detail"]
+        response.data = {"detail": str(detail), "code": getattr(detail, "code", "error")}
+    return response

@@ -1,0 +1,240 @@
+"""Settings, read from the environment (12-factor, django-environ).
+
+With nothing set: SQLite and Celery's filesystem broker, so one machine runs web, worker and
+beat with no external service. With DATABASE_URL / REDIS_URL: PostgreSQL and Redis.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("CRISISCOMM_VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+# The fallback key only serves local runs; `check --deploy` flags it, production sets SECRET_KEY.
+SECRET_KEY = env.str(
+    "SECRET_KEY", default="django-insecure-local-only-key-do-not-use-in-production-0123456789"
+)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "django_htmx",
+    "mozilla_django_oidc",
+    # Capabilities, lowest first: each depends only on the ones above it.
+    "apps.audit",
+    "apps.accounts",
+    "apps.posts",
+    "apps.notifications",
+    "apps.crises",
+    "apps.statements",
+    "apps.policy",
+    "apps.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "crisiscomm.urls"
+WSGI_APPLICATION = "crisiscomm.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share the file: wait for the write lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+# OpenID Connect single sign-on, on only when an identity provider is configured.
+OIDC_ENABLED = bool(env.str("CRISISCOMM_OIDC_ISSUER", default=""))
+OIDC_RP_CLIENT_ID = env.str("CRISISCOMM_OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("CRISISCOMM_OIDC_CLIENT_SECRET", default="")
+OIDC_RP_SIGN_ALGO = env.str("CRISISCOMM_OIDC_SIGN_ALGO", default="RS256")
+_oidc_issuer = env.str("CRISISCOMM_OIDC_ISSUER", default="").rstrip("/")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str(
+    "CRISISCOMM_OIDC_AUTHORIZATION_ENDPOINT", default=f"{_oidc_issuer}/protocol/openid-connect/auth"
+)
+OIDC_OP_TOKEN_ENDPOINT = env.str(
+    "CRISISCOMM_OIDC_TOKEN_ENDPOINT", default=f"{_oidc_issuer}/protocol/openid-connect/token"
+)
+OIDC_OP_USER_ENDPOINT = env.str(
+    "CRISISCOMM_OIDC_USER_ENDPOINT", default=f"{_oidc_issuer}/protocol/openid-connect/userinfo"
+)
+OIDC_OP_JWKS_ENDPOINT = env.str(
+    "CRISISCOMM_OIDC_JWKS_ENDPOINT", default=f"{_oidc_issuer}/protocol/openid-connect/certs"
+)
+OIDC_RP_SCOPES = "openid email profile"
+# Claim holding the identity provider's groups, and how they map to our roles ("idp:role,…").
+OIDC_GROUPS_CLAIM = env.str("CRISISCOMM_OIDC_GROUPS_CLAIM", default="groups")
+OIDC_GROUP_ROLE_MAP = env.dict("CRISISCOMM_OIDC_GROUP_ROLE_MAP", default={})
+if OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.insert(0, "apps.accounts.oidc.RoleMappingOIDCBackend")
+
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", _("French")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Paris"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Security: strict unless DEBUG; each can be relaxed behind a TLS-terminating proxy.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("CRISISCOMM_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("CRISISCOMM_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("CRISISCOMM_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crisiscomm <dco@crisiscomm.invalid>")
+
+REST_FRAMEWORK = {
+    # Token first, so that an anonymous call gets 401 with WWW-Authenticate, not 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "crisiscomm.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "crisiscomm API",
+    "DESCRIPTION": "Crisis mode for an organisation's social media: freeze, notify, speak, resume.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Celery: Redis in production; kombu's filesystem transport when no REDIS_URL, so that a real
+# worker and a real beat run on one machine with no server.
+CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+if not REDIS_URL:
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "out"),
+        "data_folder_out": str(_broker_dir / "out"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+    for _sub in ("out", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves it to be redelivered
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ALWAYS_EAGER = env.bool("CRISISCOMM_TASKS_EAGER", default=False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# crisiscomm's own settings (CRISISCOMM_*).
+CRISIS_MIN_FREEZE = timedelta(hours=24)
+CRISISCOMM_PUBLISH_INTERVAL = env.int("CRISISCOMM_PUBLISH_INTERVAL", default=15)
+CRISISCOMM_PUBLISH_BATCH = env.int("CRISISCOMM_PUBLISH_BATCH", default=100)
+CRISISCOMM_RETRACTION_WINDOW = timedelta(minutes=env.int("CRISISCOMM_RETRACTION_WINDOW_MINUTES", default=30))
+CRISISCOMM_NOTIFY_RELAY_INTERVAL = env.int("CRISISCOMM_NOTIFY_RELAY_INTERVAL", default=30)
+CRISISCOMM_REMINDER_DELAY = timedelta(minutes=env.int("CRISISCOMM_REMINDER_DELAY_MINUTES", default=120))
+CRISISCOMM_ACK_LINK_MAX_AGE = timedelta(days=env.int("CRISISCOMM_ACK_LINK_MAX_AGE_DAYS", default=14))
+CRISISCOMM_BASE_URL = env.str("CRISISCOMM_BASE_URL", default="http://127.0.0.1:8000")
+CRISISCOMM_DCO_CONTACT = env.str("CRISISCOMM_DCO_CONTACT", default="dco@crisiscomm.invalid")
+
+CELERY_BEAT_SCHEDULE = {
+    "publish-due-posts": {
+        "task": "apps.posts.tasks.publish_due_posts",
+        "schedule": float(CRISISCOMM_PUBLISH_INTERVAL),
+    },
+    "relay-queued-notices": {
+        "task": "apps.notifications.tasks.relay_queued_notices",
+        "schedule": float(CRISISCOMM_NOTIFY_RELAY_INTERVAL),
+    },
+    "send-acknowledgement-reminders": {
+        "task": "apps.notifications.tasks.send_reminders",
+        "schedule": 300.0,
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
