@@ -81,6 +81,8 @@ class Post(models.Model):
     # Set only by the server (statements service) for an approved crisis statement: the one kind
     # of post that passes a closed gate.
     exempt = models.BooleanField(default=False)
+    # Held back by a validation chain (statements app): the publisher never claims it while True.
+    awaiting_approval = models.BooleanField(default=False)
     frozen_by = models.ForeignKey(
         GateClosure, null=True, blank=True, on_delete=models.PROTECT, related_name="frozen_posts"
     )
