@@ -26,6 +26,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("notices/", include("apps.notifications.web_urls")),
+    path("precheck/", include("apps.policy.web_urls")),
     path("", include("apps.web.urls")),
 ]
 
