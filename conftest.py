@@ -71,3 +71,10 @@ def employee(make_user):
 @pytest.fixture
 def auditor(make_user):
     return make_user("auditor", username="auditor1")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say plainly when the browser tests did not run (tests/web/conftest.py skips them)."""
+    reason = "Chromium not installed: browser tests skipped"
+    if any(reason in str(rep.longrepr) for rep in terminalreporter.stats.get("skipped", [])):
+        terminalreporter.write_line(reason, yellow=True, bold=True)
