@@ -113,6 +113,7 @@ OIDC_RP_CLIENT_ID = env.str("CRISISCOMM_OIDC_CLIENT_ID", default="")
 OIDC_RP_CLIENT_SECRET = env.str("CRISISCOMM_OIDC_CLIENT_SECRET", default="")
 OIDC_RP_SIGN_ALGO = env.str("CRISISCOMM_OIDC_SIGN_ALGO", default="RS256")
 _oidc_issuer = env.str("CRISISCOMM_OIDC_ISSUER", default="").rstrip("/")
+OIDC_OP_ISSUER = _oidc_issuer  # the backend checks the id_token's `iss` against it
 OIDC_OP_AUTHORIZATION_ENDPOINT = env.str(
     "CRISISCOMM_OIDC_AUTHORIZATION_ENDPOINT", default=f"{_oidc_issuer}/protocol/openid-connect/auth"
 )
@@ -126,7 +127,7 @@ OIDC_OP_JWKS_ENDPOINT = env.str(
     "CRISISCOMM_OIDC_JWKS_ENDPOINT", default=f"{_oidc_issuer}/protocol/openid-connect/certs"
 )
 OIDC_RP_SCOPES = "openid email profile"
-# Claim holding the identity provider's groups, and how they map to our roles ("idp:role,…").
+# Claim holding the identity provider's groups, and how they map to our roles ("idp-group=role,…").
 OIDC_GROUPS_CLAIM = env.str("CRISISCOMM_OIDC_GROUPS_CLAIM", default="groups")
 OIDC_GROUP_ROLE_MAP = env.dict("CRISISCOMM_OIDC_GROUP_ROLE_MAP", default={})
 if OIDC_ENABLED:

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
@@ -31,5 +30,5 @@ urlpatterns = [
     path("", include("apps.web.urls")),
 ]
 
-if settings.OIDC_ENABLED:
-    urlpatterns.insert(0, path("oidc/", include("mozilla_django_oidc.urls")))
+# Single sign-on: mounted always, so enabling it needs no URL reload; 404 until configured.
+urlpatterns.insert(0, path("oidc/", include("apps.accounts.oidc_urls")))
