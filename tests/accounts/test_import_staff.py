@@ -1,0 +1,185 @@
+"""`manage.py import_staff`: all or nothing, re-runs update, every bad line named."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from apps.accounts.models import StaffProfile, profile_of
+from apps.accounts.roles import user_roles
+from apps.accounts.services import StaffImportError, staff_import
+from apps.audit.models import AuditEntry
+from apps.audit.selectors import audit_chain_verify
+
+User = get_user_model()
+
+GOOD = """email,name,department,language,roles
+marie.curie@agency.example,Marie Curie,Physics,fr,expert;spokesperson
+ada@agency.example,"Lovelace, Ada",Computing,en,employee
+jean@agency.example,Jean Dupont,Communication,fr,dco|employee
+"""
+
+
+def write(tmp_path, text, name="staff.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def run(path, *args):
+    call_command("import_staff", path, *args)
+
+
+def roles_of(email):
+    user = User.objects.get(username=email)
+    return user_roles(user)
+
+
+@pytest.mark.django_db
+def test_import_creates_users_profiles_roles_and_audit(tmp_path, capsys):
+    run(write(tmp_path, GOOD))
+    assert "3 created" in capsys.readouterr().out
+    marie = User.objects.get(username="marie.curie@agency.example")
+    assert (marie.email, marie.first_name, marie.last_name) == (
+        "marie.curie@agency.example",
+        "Marie",
+        "Curie",
+    )
+    assert profile_of(marie) == ("fr", "Physics")
+    assert not marie.has_usable_password()
+    ada = User.objects.get(username="ada@agency.example")
+    assert (ada.first_name, ada.last_name) == ("Ada", "Lovelace")
+    assert profile_of(ada) == ("en", "Computing")
+    assert roles_of("marie.curie@agency.example") == {"expert", "spokesperson"}
+    assert roles_of("jean@agency.example") == {"dco", "employee"}
+    summary = AuditEntry.objects.get(action="staff.import")
+    assert summary.details["created"] == 3 and summary.actor_repr == "system"
+    assert AuditEntry.objects.filter(action="account.create").count() == 3
+    assert audit_chain_verify().valid
+
+
+@pytest.mark.django_db
+def test_rerun_updates_instead_of_duplicating(tmp_path, capsys):
+    run(write(tmp_path, GOOD))
+    changed = GOOD.replace("Physics,fr,expert;spokesperson", "Chemistry,en,expert").replace(
+        "Jean Dupont", "Jean Martin"
+    )
+    run(write(tmp_path, changed, "again.csv"))
+    out = capsys.readouterr().out
+    assert "0 created, 2 updated, 1 unchanged" in out
+    assert User.objects.count() == 3
+    marie = User.objects.get(username="marie.curie@agency.example")
+    assert profile_of(marie) == ("en", "Chemistry")
+    assert roles_of("marie.curie@agency.example") == {"expert"}  # spokesperson removed
+    assert User.objects.get(username="jean@agency.example").last_name == "Martin"
+    update = AuditEntry.objects.filter(action="account.update", object_id=str(marie.pk)).get()
+    assert update.details["changes"]["roles"] == [["expert", "spokesperson"], ["expert"]]
+    assert StaffProfile.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_bad_rows_import_nothing_and_every_line_is_named(tmp_path, capsys):
+    text = (
+        "email,name,department,language,roles\n"
+        "ok@agency.example,Ok Person,Ops,fr,employee\n"
+        "not-an-email,Bad Email,Ops,fr,employee\n"
+        "x@agency.example,Bad Role,Ops,fr,employee;pope\n"
+        "y@agency.example,Bad Language,Ops,de,employee\n"
+        "z@agency.example,Short Row,Ops\n"
+        "OK@agency.example,Dup,Ops,fr,employee\n"
+    )
+    with pytest.raises(CommandError, match="5 bad line"):
+        run(write(tmp_path, text))
+    err = capsys.readouterr().err
+    assert ":3: bad email 'not-an-email'" in err
+    assert ":4: unknown role(s) pope" in err
+    assert ":5: unknown language 'de'" in err
+    assert ":6: missing value for column(s) language, roles" in err
+    assert ":7: email ok@agency.example already appears on line 2" in err
+    assert User.objects.count() == 0
+    assert AuditEntry.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_bad_row_leaves_existing_users_untouched(tmp_path):
+    run(write(tmp_path, GOOD))
+    bad = GOOD.replace("Physics", "Chemistry") + "broken@,Someone,X,fr,employee\n"
+    with pytest.raises(CommandError):
+        run(write(tmp_path, bad, "bad.csv"))
+    assert profile_of(User.objects.get(username="marie.curie@agency.example"))[1] == "Physics"
+
+
+@pytest.mark.django_db
+def test_missing_column_is_reported_on_the_header_line(tmp_path, capsys):
+    with pytest.raises(CommandError):
+        run(write(tmp_path, "email,name,department\na@agency.example,A B,X\n"))
+    assert ":1: missing column(s): roles" in capsys.readouterr().err
+    assert User.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_semicolon_file_first_last_name_columns_and_bom(tmp_path):
+    text = (
+        "\ufeffEmail;First_Name;Last_Name;Department;Language;Roles\n"
+        "b@agency.example;Béa;Ré;Ops;;expert|auditor\n"
+    )
+    path = tmp_path / "excel.csv"
+    path.write_text(text, encoding="utf-8")
+    run(str(path))
+    user = User.objects.get(username="b@agency.example")
+    assert (user.first_name, user.last_name) == ("Béa", "Ré")
+    assert profile_of(user) == ("fr", "Ops")  # empty language → the default
+    assert user_roles(user) == {"expert", "auditor"}
+
+
+@pytest.mark.django_db
+def test_existing_account_matched_by_email_keeps_its_username(tmp_path, make_user):
+    old = make_user("dco", username="jdupont", email="Jean@Agency.example")
+    run(write(tmp_path, GOOD))
+    old.refresh_from_db()
+    assert old.username == "jdupont" and old.email == "jean@agency.example"
+    assert User.objects.filter(email__iexact="jean@agency.example").count() == 1
+
+
+@pytest.mark.django_db
+def test_absent_users_left_alone_unless_deactivate_missing(tmp_path, make_user):
+    other = make_user("employee", username="left@agency.example", email="left@agency.example")
+    admin = User.objects.create_superuser("root", "root@agency.example", "pw-long-enough-123")
+    run(write(tmp_path, GOOD))
+    other.refresh_from_db()
+    assert other.is_active
+    run(write(tmp_path, GOOD, "again.csv"), "--deactivate-missing")
+    other.refresh_from_db()
+    admin.refresh_from_db()
+    assert not other.is_active and admin.is_active
+    assert AuditEntry.objects.filter(action="account.deactivate", object_id=str(other.pk)).exists()
+    # Back in the file: active again.
+    run(write(tmp_path, GOOD + "left@agency.example,Left Person,Ops,fr,employee\n", "back.csv"))
+    other.refresh_from_db()
+    assert other.is_active
+
+
+@pytest.mark.django_db
+def test_service_refuses_a_non_dco_actor_and_lists_errors(employee, dco):
+    from crisiscomm.api import NotAllowedError
+
+    with pytest.raises(NotAllowedError):
+        staff_import(actor=employee, rows=[{"email": "a@agency.example", "name": "A", "roles": ""}])
+    with pytest.raises(StaffImportError) as exc:
+        staff_import(actor=dco, rows=[{"email": "a@", "name": "A", "roles": "boss"}])
+    assert [line for line, _msg in exc.value.errors] == [2, 2]
+    result = staff_import(actor=dco, rows=[{"email": "a@agency.example", "name": "A", "roles": ""}])
+    assert result.created == 1
+    assert roles_of("a@agency.example") == {"employee"}  # no role listed: employee
+    assert AuditEntry.objects.get(action="staff.import").actor_repr == dco.username
+
+
+@pytest.mark.django_db
+def test_quoted_line_breaks_keep_line_numbers_right(tmp_path, capsys):
+    text = (
+        "email,name,department,language,roles\n"
+        'a@agency.example,"Multi\nLine",Ops,fr,employee\n'
+        "bad,B,Ops,fr,employee\n"
+    )
+    with pytest.raises(CommandError):
+        run(write(tmp_path, text))
+    assert ":4: bad email 'bad'" in capsys.readouterr().err
