@@ -8,6 +8,7 @@ mounted always and answer 404 while no identity provider is configured.
 import logging
 import time
 
+import requests
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.db.models import Q
@@ -37,6 +38,15 @@ def claim_at(claims, path: str):
 
 
 class RoleMappingOIDCBackend(OIDCAuthenticationBackend):
+    def authenticate(self, request, **kwargs):
+        """A forged, expired or foreign token, or an unreachable provider, is a failed login
+        (back to the login page), never a server error."""
+        try:
+            return super().authenticate(request, **kwargs)
+        except (SuspiciousOperation, requests.RequestException) as exc:
+            log.warning("single sign-on refused: %s", exc)
+            return None
+
     def verify_token(self, token, **kwargs):
         """The library checks the signature and the nonce; we also check issuer, audience and
         expiry, so that a token minted for another client or long ago is refused."""
