@@ -9,6 +9,17 @@ class CrisisStatus(models.TextChoices):
     CLOSED = "closed", _("closed")
 
 
+class EndKind(models.TextChoices):
+    LIFT = "lift", _("lift")
+    STAND_DOWN = "stand_down", _("stand-down")
+
+
+class Decision(models.TextChoices):
+    RELEASE = "release", _("release")
+    RESCHEDULE = "reschedule", _("reschedule")
+    CANCEL = "cancel", _("cancel")
+
+
 class Crisis(models.Model):
     title = models.CharField(_("title"), max_length=200)
     summary = models.TextField(_("internal summary"), blank=True)
@@ -23,6 +34,19 @@ class Crisis(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     # True while active or lifting, NULL once closed: the database allows one open crisis.
     is_open = models.BooleanField(null=True, default=True)
+    # The pending (then approved) end: a lift after review, or a stand-down of an error.
+    end_kind = models.CharField(max_length=16, choices=EndKind.choices, blank=True)
+    end_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    end_requested_at = models.DateTimeField(null=True, blank=True)
+    # The lift comment, or the stand-down reason.
+    end_comment = models.TextField(blank=True)
+    # {code: {"by": user id, "at": iso}} for each resumption checklist item confirmed.
+    checklist_confirmed = models.JSONField(default=dict, blank=True)
+    end_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-declared_at"]
@@ -37,3 +61,24 @@ class Crisis(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class PostDecision(models.Model):
+    """The review's decision for one post frozen by a crisis, applied when the crisis ends."""
+
+    crisis = models.ForeignKey(Crisis, on_delete=models.PROTECT, related_name="decisions")
+    post = models.ForeignKey("posts.Post", on_delete=models.PROTECT, related_name="crisis_decisions")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    # reschedule: the new time; release: NULL (keeps its time) unless publish_now.
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    publish_now = models.BooleanField(default=False)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["crisis", "post"]
+        constraints = [models.UniqueConstraint(fields=["crisis", "post"], name="one_decision_per_post")]
+        verbose_name = _("post decision")
+
+    def __str__(self):
+        return f"{self.crisis_id}/{self.post_id}: {self.decision}"

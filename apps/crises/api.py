@@ -1,0 +1,231 @@
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.permissions import role_permission
+from apps.accounts.roles import AUDITOR, DCO
+from apps.posts.models import Post
+from apps.posts.selectors import gate_state
+
+from .models import Crisis, Decision, PostDecision
+from .selectors import crisis_checklist, crisis_for_closure, crisis_list, crisis_report
+from .services import (
+    crisis_approve_lift,
+    crisis_decide_post,
+    crisis_declare,
+    crisis_extend,
+    crisis_request_lift,
+    crisis_request_stand_down,
+)
+
+
+class ChecklistItemSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    confirmed = serializers.BooleanField()
+
+
+class CrisisSerializer(serializers.ModelSerializer):
+    declared_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    end_requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    end_approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    checklist = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Crisis
+        fields = [
+            "id",
+            "title",
+            "summary",
+            "severity",
+            "topics",
+            "status",
+            "declared_by",
+            "declared_at",
+            "freeze_until",
+            "checklist",
+            "closed_at",
+            "end_kind",
+            "end_requested_by",
+            "end_requested_at",
+            "end_comment",
+            "end_approved_by",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ChecklistItemSerializer(many=True))
+    def get_checklist(self, crisis):
+        return crisis_checklist(crisis)
+
+    def to_representation(self, crisis):
+        data = super().to_representation(crisis)
+        if hasattr(crisis, "frozen_count"):  # right after the declaration
+            data["frozen_posts"] = crisis.frozen_count
+        return data
+
+
+class DeclareSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    summary = serializers.CharField(required=False, allow_blank=True, default="")
+    severity = serializers.IntegerField(min_value=1, max_value=3, help_text="1 to 3, 3 the gravest")
+    topics = serializers.ListField(
+        child=serializers.CharField(max_length=60), required=False, default=list, max_length=50
+    )
+
+
+class ExtendSerializer(serializers.Serializer):
+    freeze_until = serializers.DateTimeField()
+
+
+class PostDecisionInSerializer(serializers.Serializer):
+    post = serializers.IntegerField()
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    publish_now = serializers.BooleanField(required=False, default=False)
+
+
+class PostDecisionSerializer(serializers.ModelSerializer):
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = PostDecision
+        fields = [
+            "id",
+            "crisis",
+            "post",
+            "decision",
+            "scheduled_at",
+            "publish_now",
+            "decided_by",
+            "decided_at",
+        ]
+        read_only_fields = fields
+
+
+class LiftSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    checklist = serializers.DictField(
+        child=serializers.BooleanField(), help_text="{code: true, …} for every checklist item"
+    )
+
+
+class StandDownSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class CrisisViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """Crises. dco declares, extends, reviews, lifts; auditors read. State changes go through
+    apps.crises.services."""
+
+    serializer_class = CrisisSerializer
+    permission_classes = [role_permission(DCO, read_roles=(AUDITOR,))]
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        return crisis_list()
+
+    def _reply(self, crisis, code=status.HTTP_200_OK):
+        return Response(CrisisSerializer(crisis).data, status=code)
+
+    @extend_schema(request=DeclareSerializer, responses={201: CrisisSerializer})
+    def create(self, request, *args, **kwargs):
+        data = DeclareSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        crisis = crisis_declare(actor=request.user, **data.validated_data)
+        return self._reply(crisis, status.HTTP_201_CREATED)
+
+    @extend_schema(request=ExtendSerializer, responses=CrisisSerializer)
+    @action(detail=True, methods=["post"])
+    def extend(self, request, pk=None):
+        data = ExtendSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._reply(crisis_extend(actor=request.user, crisis=self.get_object(), **data.validated_data))
+
+    @extend_schema(request=PostDecisionInSerializer, responses=PostDecisionSerializer)
+    @action(detail=True, methods=["post"])
+    def decisions(self, request, pk=None):
+        """Decide a frozen post's fate: release, reschedule (with scheduled_at) or cancel.
+        A post whose time passed during the freeze needs a new time or publish_now."""
+        crisis = self.get_object()
+        data = PostDecisionInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        post = Post.objects.filter(pk=values.pop("post")).first()
+        if post is None:
+            return Response(
+                {"detail": "post: unknown post.", "code": "invalid", "errors": {"post": ["Unknown post."]}},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        row = crisis_decide_post(actor=request.user, crisis=crisis, post=post, **values)
+        return Response(PostDecisionSerializer(row).data)
+
+    @extend_schema(request=LiftSerializer, responses=CrisisSerializer)
+    @action(detail=True, methods=["post"])
+    def lift(self, request, pk=None):
+        data = LiftSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._reply(
+            crisis_request_lift(actor=request.user, crisis=self.get_object(), **data.validated_data)
+        )
+
+    @extend_schema(request=StandDownSerializer, responses=CrisisSerializer)
+    @action(detail=True, methods=["post"], url_path="stand-down")
+    def stand_down(self, request, pk=None):
+        data = StandDownSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._reply(
+            crisis_request_stand_down(actor=request.user, crisis=self.get_object(), **data.validated_data)
+        )
+
+    @extend_schema(request=None, responses=CrisisSerializer)
+    @action(detail=True, methods=["post"], url_path="approve-lift")
+    def approve_lift(self, request, pk=None):
+        """A second dco approves the pending lift or stand-down."""
+        return self._reply(crisis_approve_lift(actor=request.user, crisis=self.get_object()))
+
+    @extend_schema(
+        request=None, responses=inline_serializer("CrisisReport", {"crisis": serializers.DictField()})
+    )
+    @action(detail=True, methods=["get"])
+    def report(self, request, pk=None):
+        """Timeline, every frozen post and its fate, retraction candidates, notification
+        figures, and the sections other apps add (statements)."""
+        return Response(crisis_report(self.get_object()))
+
+
+class GateCrisisSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    declared_at = serializers.DateTimeField()
+    freeze_until = serializers.DateTimeField()
+
+
+class GateSerializer(serializers.Serializer):
+    open = serializers.BooleanField()
+    crisis = GateCrisisSerializer(allow_null=True)
+
+
+class GateView(APIView):
+    """Whether publishing is allowed: `{open, crisis}`. Polled by external schedulers, so any
+    authenticated caller (any role, e.g. a service account's token) may read it; anonymous
+    callers get 401. Read from the database on every call, never cached."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=GateSerializer)
+    def get(self, request):
+        state = gate_state()
+        crisis = crisis_for_closure(state["closure"])
+        body = {"open": state["open"], "crisis": None}
+        if crisis is not None:
+            body["crisis"] = {
+                "id": crisis.pk,
+                "title": crisis.title,
+                "declared_at": crisis.declared_at,
+                "freeze_until": crisis.freeze_until,
+            }
+        return Response(GateSerializer(body).data)

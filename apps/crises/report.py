@@ -1,0 +1,19 @@
+"""Sections other apps add to the crisis report.
+
+    register_report_section("statements", lambda crisis: {...})   # from an AppConfig.ready()
+
+`crisis_report(crisis)` includes every registered section under its name.
+"""
+
+from collections.abc import Callable
+
+_SECTIONS: dict[str, Callable] = {}
+
+
+def register_report_section(name: str, fn: Callable) -> None:
+    """fn(crisis) -> a JSON-able dict. Registering a name again replaces it (reloads, tests)."""
+    _SECTIONS[name] = fn
+
+
+def report_sections() -> dict[str, Callable]:
+    return dict(_SECTIONS)

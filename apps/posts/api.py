@@ -1,0 +1,181 @@
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apps.accounts.permissions import role_permission
+from apps.accounts.roles import AUDITOR, DCO
+
+from .connectors import get_connector
+from .models import ConnectorKind, Network, Post, PostStatus, SocialAccount
+from .selectors import post_list, posts_manual_todo
+from .services import (
+    post_cancel,
+    post_create,
+    post_mark_published,
+    post_retract,
+    post_update,
+    social_account_create,
+    social_account_update,
+)
+
+DCOWritesAuditorReads = role_permission(DCO, read_roles=(AUDITOR,))
+
+
+class SocialAccountSerializer(serializers.ModelSerializer):
+    network = serializers.ChoiceField(choices=Network.choices)
+    connector = serializers.ChoiceField(choices=ConnectorKind.choices)
+    config = serializers.JSONField(
+        required=False,
+        help_text="mastodon {base_url, access_token}, webhook {url, secret}, manual {assignee}. "
+        "Secrets (access_token, secret) are write-only: never returned.",
+    )
+    secrets_set = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SocialAccount
+        fields = ["id", "network", "handle", "connector", "config", "secrets_set", "is_active", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def get_secrets_set(self, account) -> list[str]:
+        return [k for k in get_connector(account.connector).secret_keys if account.config.get(k)]
+
+    def to_representation(self, account):
+        data = super().to_representation(account)
+        secret = set(get_connector(account.connector).secret_keys)
+        data["config"] = {k: v for k, v in (account.config or {}).items() if k not in secret}
+        return data
+
+
+class PostSerializer(serializers.ModelSerializer):
+    network = serializers.CharField(source="account.network", read_only=True)
+    account = serializers.PrimaryKeyRelatedField(queryset=SocialAccount.objects.all())
+
+    class Meta:
+        model = Post
+        fields = [
+            "id",
+            "account",
+            "network",
+            "body",
+            "scheduled_at",
+            "status",
+            "exempt",
+            "awaiting_approval",
+            "frozen_by",
+            "idempotency_key",
+            "attempts",
+            "last_error",
+            "external_id",
+            "external_url",
+            "published_at",
+            "assignee",
+            "retracted_at",
+            "created_at",
+        ]
+        # exempt / awaiting_approval are set by the server only (statements service).
+        read_only_fields = [f for f in fields if f not in ("account", "body", "scheduled_at")]
+
+
+class MarkPublishedSerializer(serializers.Serializer):
+    external_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    external_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class PostFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=PostStatus.choices)
+    network = django_filters.MultipleChoiceFilter(field_name="account__network", choices=Network.choices)
+    # ?scheduled_at_after=…&scheduled_at_before=… (ISO 8601, inclusive)
+    scheduled_at = django_filters.IsoDateTimeFromToRangeFilter()
+
+    class Meta:
+        model = Post
+        fields = ["status", "account", "network", "exempt", "scheduled_at"]
+
+
+class SocialAccountViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Official accounts. dco writes; auditors read. Deactivate with `is_active: false`."""
+
+    queryset = SocialAccount.objects.order_by("network", "handle")
+    serializer_class = SocialAccountSerializer
+    permission_classes = [DCOWritesAuditorReads]
+    filterset_fields = ["network", "connector", "is_active"]
+
+    def perform_create(self, serializer):
+        serializer.instance = social_account_create(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        changes = dict(serializer.validated_data)
+        if changes.get("network") == serializer.instance.network:
+            changes.pop("network")  # a PUT repeats it; changing it is refused by the service
+        serializer.instance = social_account_update(
+            actor=self.request.user, account=serializer.instance, **changes
+        )
+
+
+class PostViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The calendar. dco writes; auditors read. Filters: status, account, network, exempt,
+    scheduled_at_after / scheduled_at_before. Cancel with `cancel/`, never DELETE."""
+
+    serializer_class = PostSerializer
+    permission_classes = [DCOWritesAuditorReads]
+    filterset_class = PostFilter
+
+    def get_queryset(self):
+        return post_list()
+
+    def get_permissions(self):
+        if self.action in ("mark_published", "todo"):
+            # The assignee of a manual post may be anyone; the service checks who.
+            return [permissions.IsAuthenticated()]
+        return super().get_permissions()
+
+    def perform_create(self, serializer):
+        serializer.instance = post_create(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = post_update(
+            actor=self.request.user, post=serializer.instance, **serializer.validated_data
+        )
+
+    @extend_schema(request=None, responses=PostSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return Response(PostSerializer(post_cancel(actor=request.user, post=self.get_object())).data)
+
+    @extend_schema(request=None, responses=PostSerializer)
+    @action(detail=True, methods=["post"])
+    def retract(self, request, pk=None):
+        """Delete a published post from its network (connectors that can: Mastodon)."""
+        return Response(PostSerializer(post_retract(actor=request.user, post=self.get_object())).data)
+
+    @extend_schema(request=MarkPublishedSerializer, responses=PostSerializer)
+    @action(detail=True, methods=["post"], url_path="mark-published")
+    def mark_published(self, request, pk=None):
+        """Manual connector: the assignee published it by hand."""
+        post = Post.objects.filter(pk=pk).first()
+        if post is None:
+            return Response({"detail": "Not found.", "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+        data = MarkPublishedSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        post = post_mark_published(actor=request.user, post=post, **data.validated_data)
+        return Response(PostSerializer(post).data)
+
+    @action(detail=False, methods=["get"])
+    def todo(self, request):
+        """The caller's manual posts: publish each by hand, then mark it published."""
+        page = self.paginate_queryset(posts_manual_todo(request.user))
+        return self.get_paginated_response(PostSerializer(page, many=True).data)
