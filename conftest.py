@@ -22,6 +22,8 @@ def pytest_collection_modifyitems(config, items):
 def _plain_http_test_client(settings):
     # Production settings redirect to HTTPS; the test client speaks plain HTTP.
     settings.SECURE_SSL_REDIRECT = False
+    # PBKDF2 costs ~0.25 s a password; tests create hundreds of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -1,3 +1,4 @@
+import django_filters
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
@@ -8,7 +9,7 @@ from rest_framework.response import Response
 
 from .models import profile_of
 from .permissions import DCOWritesOthersRead
-from .roles import user_roles
+from .roles import ROLES, user_roles
 
 
 class TokenResponseSerializer(serializers.Serializer):
@@ -42,12 +43,26 @@ class UserSerializer(serializers.ModelSerializer):
         return profile_of(user)[1]
 
 
+class UserFilter(django_filters.FilterSet):
+    role = django_filters.ChoiceFilter(
+        choices=[(name, label) for name, label in ROLES.items()],
+        field_name="groups__name",
+        help_text="Only users holding this role.",
+    )
+    department = django_filters.CharFilter(field_name="staff_profile__department")
+
+    class Meta:
+        model = get_user_model()
+        fields = ["is_active", "role", "department"]
+
+
 class UserViewSet(viewsets.ReadOnlyModelViewSet):
-    """The staff directory (read-only here; changed by import_staff, SSO or the admin)."""
+    """The staff directory (read-only here; changed by import_staff, SSO or the admin).
+    `?role=dco` lists the holders of a role, `?department=` one department's staff."""
 
     serializer_class = UserSerializer
     permission_classes = [DCOWritesOthersRead]
-    filterset_fields = ["is_active"]
+    filterset_class = UserFilter
 
     def get_queryset(self):
         return (
