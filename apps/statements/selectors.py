@@ -1,0 +1,186 @@
+"""Reads for mandates, statements and approval runs."""
+
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, Q
+
+from apps.accounts.roles import AUDITOR, DCO, EXPERT, has_role
+
+from .models import (
+    ApprovalRequest,
+    ApprovalStatus,
+    ChainStep,
+    Decision,
+    Mandate,
+    Statement,
+    StatementPost,
+    StatementRevision,
+    ValidationChain,
+)
+
+
+def mandates_covering(*, user, crisis, at=None) -> list[Mandate]:
+    """The user's mandates that are active now (checked at use time) and cover the crisis."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return []
+    return [m for m in Mandate.objects.active(at).filter(user=user) if m.covers_topics(crisis.topics)]
+
+
+def mandate_list(*, user):
+    qs = Mandate.objects.select_related("user", "granted_by", "revoked_by").order_by("-valid_from", "-id")
+    if has_role(user, DCO, AUDITOR):
+        return qs
+    return qs.filter(user=user)
+
+
+def chain_default() -> ValidationChain | None:
+    return ValidationChain.objects.filter(is_default=True).first()
+
+
+def chain_list():
+    return ValidationChain.objects.prefetch_related(
+        Prefetch("steps", queryset=ChainStep.objects.order_by("order").prefetch_related("users"))
+    )
+
+
+def step_people_ids(step: ChainStep) -> set[int]:
+    """Everyone the step names: its explicit people, else every active holder of its role."""
+    named = {u.pk for u in step.users.all() if u.is_active}
+    if named or not step.role:
+        return named
+    return set(
+        get_user_model().objects.filter(is_active=True, groups__name=step.role).values_list("pk", flat=True)
+    )
+
+
+def step_allows(step: ChainStep, user) -> bool:
+    if not user.is_active:
+        return False
+    if step.users.exists():
+        return step.users.filter(pk=user.pk).exists()
+    return bool(step.role) and has_role(user, step.role)
+
+
+def _statement_base():
+    return Statement.objects.select_related("author", "crisis").prefetch_related(
+        "accounts",
+        "post_links",
+        Prefetch(
+            "approval_requests",
+            queryset=ApprovalRequest.objects.filter(
+                status__in=[ApprovalStatus.PENDING, ApprovalStatus.APPROVED]
+            ).select_related("current_step", "chain"),
+            to_attr="live_requests",
+        ),
+    )
+
+
+def statement_list(*, user):
+    """DCO, auditors and experts read every statement; others read their own and those they are
+    named to review."""
+    qs = _statement_base().order_by("-created_at", "-id")
+    if has_role(user, DCO, AUDITOR, EXPERT):
+        return qs
+    named = ApprovalRequest.objects.filter(chain__steps__users=user).values("statement_id")
+    return qs.filter(Q(author=user) | Q(pk__in=named))
+
+
+def statement_revisions(*, statement):
+    return StatementRevision.objects.filter(statement=statement).select_related("author").order_by("number")
+
+
+def statement_decisions(*, statement):
+    return (
+        Decision.objects.filter(request__statement=statement)
+        .select_related("actor", "step", "revision", "request")
+        .order_by("decided_at", "id")
+    )
+
+
+def post_approval_list(*, user):
+    qs = ApprovalRequest.objects.filter(kind="post").select_related(
+        "chain", "current_step", "post", "requested_by"
+    )
+    if has_role(user, DCO, AUDITOR, EXPERT):
+        return qs
+    return qs.filter(Q(chain__steps__users=user) | Q(post__created_by=user)).distinct()
+
+
+def statements_report(crisis) -> list[dict]:
+    """The crisis report's "statements" section: each statement with its revisions, decisions
+    and published posts."""
+    statements = (
+        Statement.objects.filter(crisis=crisis)
+        .select_related("author")
+        .prefetch_related(
+            Prefetch("revisions", queryset=StatementRevision.objects.order_by("number")),
+            Prefetch(
+                "approval_requests",
+                queryset=ApprovalRequest.objects.select_related("chain").prefetch_related(
+                    Prefetch(
+                        "decisions",
+                        queryset=Decision.objects.select_related("actor", "step", "revision").order_by(
+                            "decided_at", "id"
+                        ),
+                    )
+                ),
+            ),
+            Prefetch(
+                "post_links", queryset=StatementPost.objects.select_related("post__account", "revision")
+            ),
+        )
+        .order_by("created_at", "id")
+    )
+    out = []
+    for s in statements:
+        decisions = []
+        for req in sorted(s.approval_requests.all(), key=lambda r: (r.created_at, r.pk)):
+            for d in req.decisions.all():
+                decisions.append(
+                    {
+                        "request": req.pk,
+                        "chain": req.chain.name,
+                        "request_status": req.status,
+                        "step": d.step.name,
+                        "step_order": d.step.order,
+                        "revision": d.revision.number if d.revision else None,
+                        "actor": d.actor.get_username(),
+                        "verdict": d.verdict,
+                        "comment": d.comment,
+                        "decided_at": d.decided_at.isoformat(),
+                    }
+                )
+        out.append(
+            {
+                "id": s.pk,
+                "author": s.author.get_username(),
+                "status": s.status,
+                "revision": s.revision,
+                "created_at": s.created_at.isoformat(),
+                "published_at": s.published_at.isoformat() if s.published_at else None,
+                "revisions": [
+                    {
+                        "number": r.number,
+                        "body": r.body,
+                        "accounts": r.account_ids,
+                        "created_at": r.created_at.isoformat(),
+                    }
+                    for r in s.revisions.all()
+                ],
+                "decisions": decisions,
+                "posts": [
+                    {
+                        "id": link.post.pk,
+                        "account": str(link.post.account),
+                        "revision": link.revision.number,
+                        "scheduled_at": link.post.scheduled_at.isoformat(),
+                        "status": link.post.status,
+                        "published_at": link.post.published_at.isoformat()
+                        if link.post.published_at
+                        else None,
+                        "external_url": link.post.external_url,
+                    }
+                    for link in s.post_links.all()
+                ],
+            }
+        )
+    return out

@@ -1,0 +1,99 @@
+"""Fixtures for the statements tests: people, a crisis, official accounts, the default chain."""
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.utils import timezone
+
+from apps.posts.models import SocialAccount
+from apps.statements import services
+from apps.statements.models import ChainStep, ValidationChain
+
+
+@pytest.fixture
+def chain(db):
+    """The default chain of the data migration (recreated: transactional tests flush it)."""
+    chain = ValidationChain.objects.filter(is_default=True).first()
+    if chain is None:
+        chain = ValidationChain.objects.create(name="Expert review then DCO approval", is_default=True)
+        ChainStep.objects.create(chain=chain, order=1, name="Expert review", role="expert")
+        ChainStep.objects.create(chain=chain, order=2, name="DCO approval", role="dco")
+    return chain
+
+
+@pytest.fixture
+def people(make_user, dco, dco2):
+    """author (spokesperson with a mandate on 'launch'), two experts, two DCOs, an outsider."""
+    return {
+        "author": make_user("spokesperson", username="speaker"),
+        "expert": make_user("expert", username="expert1"),
+        "expert2": make_user("expert", username="expert2"),
+        "dco": dco,
+        "dco2": dco2,
+        "outsider": make_user("employee", username="outsider"),
+    }
+
+
+def grant(dco, user, *, topics=(), networks=(), days=30, start=None):
+    start = start or timezone.now() - timedelta(minutes=1)
+    return services.mandate_grant(
+        actor=dco,
+        user=user,
+        topics=list(topics),
+        networks=list(networks),
+        valid_from=start,
+        valid_until=start + timedelta(days=days),
+    )
+
+
+@pytest.fixture
+def crisis(people):
+    from apps.crises.services import crisis_declare
+
+    return crisis_declare(
+        actor=people["dco"],
+        title="Launch anomaly",
+        summary="internal",
+        severity=2,
+        topics=["Launch", "Orbit"],
+    )
+
+
+class _Hook(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.received.append(json.loads(body or b"{}"))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"id": "ext-1"}')
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    """A real loopback webhook receiver (port 0: the system picks a free one)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    server.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def accounts(db, webhook):
+    url = f"http://127.0.0.1:{webhook.server_address[1]}/hook"
+    cfg = {"url": url, "secret": "s3cret"}
+    return {
+        "x": SocialAccount.objects.create(network="x", handle="@agency", connector="webhook", config=cfg),
+        "mastodon": SocialAccount.objects.create(
+            network="mastodon", handle="@agency@social.example", connector="webhook", config=cfg
+        ),
+    }
