@@ -1,15 +1,566 @@
-"""Notification services: the entry points other apps call. (Contract stubs, filled in by the
-notifications work, issue 4; signatures are fixed.)"""
+"""Notification services: the entry points other apps call, fan-out, delivery, acknowledgement.
+
+Guarantees, and how:
+- Nothing lost: `notify_event` / `notify_users` write one outbox row (NoticeEvent) in the
+  caller's transaction; the fan-out is enqueued only after commit, and the relay re-enqueues
+  whatever is still unmaterialised or queued, so a broker outage delays notices, never drops them.
+- One notice per (event, person, channel): a unique constraint, and rows created with
+  bulk_create(ignore_conflicts=True), so a re-run materialisation adds nothing.
+- Never a second copy: a worker claims rows (SELECT … FOR UPDATE SKIP LOCKED + a claim token),
+  marks ONE row `sending` just before handing it over and `sent` just after, so a retried task or
+  another worker only ever takes rows nobody sent. The one row a killed worker leaves `sending`
+  (it was waiting for the far end) is sent again after the lease, with the same Message-ID, so
+  that even in the rare case it had gone out the receiver sees one message.
+"""
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from apps.accounts.models import profile_of
+from apps.accounts.roles import DCO, has_role
+from apps.audit.services import audit_record
+from crisiscomm.api import NotAllowedError, ServiceError
+
+from .channels import DeliveryError, get_channel, person_channels
+from .messages import MessageBook, read_ack_token
+from .models import Notice, NoticeEvent, NoticeStatus, TeamWebhook
+
+log = logging.getLogger(__name__)
+
+# Who hears of an event when the caller names nobody: every active staff member, or the DCOs.
+DCO_ONLY_EVENTS = {"crisis.lift_requested"}
+# Events whose unacknowledged recipients get reminders.
+REMINDED_EVENTS = {"crisis.declared", "crisis.extended"}
+# Crisis events that supersede earlier ones (no more reminders about an older one).
+SUPERSEDING_EVENTS = {"crisis.declared", "crisis.extended", "crisis.lifted", "crisis.stood_down"}
 
 
-def notify_event(*, event: str, crisis_id: int, context: dict, actor=None):
-    """Crisis events ("crisis.declared", "crisis.extended", "crisis.lifted", "crisis.stood_down"):
-    record one notice per active staff member and channel in the caller's transaction, sent after
-    commit. Called by the crises services inside their transaction."""
-    return None
+def _setting(name, default):
+    return getattr(settings, name, default)
 
 
-def notify_users(*, event: str, user_ids: list[int], context: dict, crisis_id: int | None = None, actor=None):
-    """Targeted notices (e.g. "statement.submitted" to reviewers, "statement.decided" to the
-    author), same guarantees as notify_event. Called inside the caller's transaction."""
-    return None
+def batch_size() -> int:
+    return _setting("CRISISCOMM_NOTIFY_BATCH", 250)
+
+
+def claim_lease() -> timedelta:
+    return _setting("CRISISCOMM_NOTIFY_LEASE", timedelta(minutes=10))
+
+
+def max_attempts() -> int:
+    return _setting("CRISISCOMM_NOTIFY_MAX_ATTEMPTS", 5)
+
+
+def _actor_or_none(actor):
+    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+# --- entry points called by other apps, inside their transaction -----------------------------
+
+
+@transaction.atomic
+def notify_event(*, event: str, crisis_id: int, context: dict, actor=None) -> NoticeEvent:
+    """Crisis events ("crisis.declared", "crisis.extended", "crisis.lifted", "crisis.stood_down",
+    "crisis.lift_requested"): one outbox row in the caller's transaction; after commit Celery
+    creates one notice per active staff member and channel (and per team webhook) and sends."""
+    return _record_event(event=event, crisis_id=crisis_id, context=context, recipients=None, actor=actor)
+
+
+@transaction.atomic
+def notify_users(
+    *, event: str, user_ids: list[int], context: dict, crisis_id: int | None = None, actor=None
+) -> NoticeEvent:
+    """Targeted notices (e.g. "statement.submitted" to reviewers), same guarantees."""
+    recipients = sorted({int(pk) for pk in user_ids})
+    return _record_event(
+        event=event, crisis_id=crisis_id, context=context, recipients=recipients, actor=actor
+    )
+
+
+def _record_event(*, event, crisis_id, context, recipients, actor) -> NoticeEvent:
+    if not event or len(event) > 64:
+        raise ServiceError("An event name of at most 64 characters is required.", field="event")
+    notice_event = NoticeEvent.objects.create(
+        event=event,
+        crisis_id=crisis_id,
+        context=context or {},
+        recipients=recipients,
+        actor=_actor_or_none(actor),
+    )
+    audit_record(
+        actor=actor,
+        action="notification.record",
+        obj=notice_event,
+        details={
+            "event": event,
+            "crisis": crisis_id,
+            "recipients": "staff" if recipients is None else len(recipients),
+        },
+    )
+    event_id = notice_event.pk
+    transaction.on_commit(lambda: _enqueue_materialise(event_id))
+    return notice_event
+
+
+def _enqueue_materialise(event_id: int):
+    from . import tasks
+
+    tasks.enqueue(tasks.materialise_event, event_id)
+
+
+def _enqueue_delivery(event_id: int, channel: str, copies: int = 1):
+    from . import tasks
+
+    for _ in range(copies):
+        tasks.enqueue(tasks.deliver_notices, event_id, channel)
+
+
+# --- fan-out: materialise the notice rows ------------------------------------------------------
+
+
+def _audience(event: NoticeEvent):
+    """The people an event (or reminder round) reaches, as a queryset of users."""
+    users = get_user_model().objects.filter(is_active=True)
+    root = event.root
+    if event.parent_id:
+        reached = Notice.objects.filter(event=root, user__isnull=False).values("user_id")
+        acknowledged = Notice.objects.filter(event=root, acknowledged_at__isnull=False).values("user_id")
+        return users.filter(pk__in=reached).exclude(pk__in=acknowledged)
+    if root.recipients is not None:
+        return users.filter(pk__in=root.recipients)
+    if root.event in DCO_ONLY_EVENTS:
+        return users.filter(groups__name=DCO).distinct()
+    return users
+
+
+def event_materialise(*, event_id: int, page_size: int = 2000) -> dict:
+    """Create the notice rows of an event, page by page (each page visible in the inbox at once).
+    Idempotent: run it twice and the second run adds nothing."""
+    event = NoticeEvent.objects.select_related("parent").get(pk=event_id)
+    root = event.root
+    reminder = bool(event.parent_id)
+    channels = [c for c in person_channels() if c.reminders or not reminder]
+    audience = _audience(event).select_related("staff_profile").order_by("pk")
+    created = {c.type: 0 for c in channels}
+    last_pk = 0
+    first_page = True
+    while True:
+        page = list(audience.filter(pk__gt=last_pk)[:page_size])
+        if not page:
+            break
+        last_pk = page[-1].pk
+        now = timezone.now()
+        rows = []
+        for user in page:
+            language, department = profile_of(user)
+            for channel in channels:
+                if not channel.accepts(user):
+                    continue
+                rows.append(
+                    Notice(
+                        event=event,
+                        crisis_id=root.crisis_id,
+                        user=user,
+                        channel=channel.type,
+                        department=department,
+                        language=language,
+                        status=NoticeStatus.SENT if channel.instant else NoticeStatus.QUEUED,
+                        sent_at=now if channel.instant else None,
+                        created_at=now,
+                    )
+                )
+        with transaction.atomic():
+            Notice.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        for row in rows:
+            created[row.channel] += 1
+        if first_page:
+            # Start sending while the rest is being written.
+            first_page = False
+            _enqueue_after_commit(event)
+    if not reminder and root.recipients is None and root.event not in DCO_ONLY_EVENTS:
+        hooks = TeamWebhook.objects.filter(is_active=True)
+        rows = [
+            Notice(
+                event=event,
+                crisis_id=root.crisis_id,
+                webhook=hook,
+                channel="webhook",
+                department=hook.department,
+                language=hook.language,
+            )
+            for hook in hooks
+        ]
+        Notice.objects.bulk_create(rows, ignore_conflicts=True)
+        created["webhook"] = len(rows)
+    with transaction.atomic():
+        NoticeEvent.objects.filter(pk=event.pk, materialised_at__isnull=True).update(
+            materialised_at=timezone.now()
+        )
+        audit_record(
+            actor=None,
+            action="notification.materialise",
+            obj=event,
+            details={"event": root.event, "crisis": root.crisis_id, "rows": created},
+        )
+    _enqueue_after_commit(event)
+    return created
+
+
+def _enqueue_after_commit(event):
+    copies = _setting("CRISISCOMM_NOTIFY_PARALLELISM", 2)
+    for channel_type in ("email", "webhook"):
+        if Notice.objects.filter(event=event, channel=channel_type, status=NoticeStatus.QUEUED).exists():
+            n = copies if channel_type == "email" else 1
+            transaction.on_commit(lambda c=channel_type, n=n: _enqueue_delivery(event.pk, c, n))
+    for channel in person_channels():
+        if channel.type not in ("email", "inapp") and not channel.instant:
+            transaction.on_commit(lambda c=channel.type: _enqueue_delivery(event.pk, c, 1))
+
+
+# --- delivery ----------------------------------------------------------------------------------
+
+
+def _claimable(now):
+    return (
+        Q(status=NoticeStatus.QUEUED)
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        & (Q(claim_token__isnull=True) | Q(claimed_at__lt=now - claim_lease()))
+    )
+
+
+def notices_claim(*, event_id: int, channel: str, limit: int) -> tuple[uuid.UUID, list[Notice]]:
+    """Claim up to `limit` queued notices; concurrent workers skip each other's rows."""
+    token = uuid.uuid4()
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Notice.objects.select_for_update(skip_locked=True)
+            .filter(_claimable(now), event_id=event_id, channel=channel)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return token, []
+        Notice.objects.filter(_claimable(now), pk__in=ids).update(claim_token=token, claimed_at=now)
+    claimed = list(
+        Notice.objects.filter(claim_token=token, status=NoticeStatus.QUEUED)
+        .select_related("user", "webhook", "event", "event__parent")
+        .order_by("pk")
+    )
+    return token, claimed
+
+
+def _fast_commits():
+    """Delivery status rows are written one by one; on PostgreSQL skip the WAL flush wait for
+    them. A database crash could forget the last few status changes; the worst case is a `sent`
+    read back as `sending`, sent again with the same Message-ID."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO OFF")
+
+
+def _normal_commits():
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
+def notices_deliver(*, event_id: int, channel: str, time_budget: float | None = None) -> dict:
+    """Send the event's queued notices on one channel, batch after batch, until none is left
+    (or `time_budget` seconds have passed: then {"more": True} and the task re-enqueues)."""
+    chan = get_channel(channel)
+    started = timezone.now()
+    totals = {"sent": 0, "failed": 0, "retry": 0, "more": False}
+    book = MessageBook()
+    _fast_commits()
+    try:
+        while True:
+            token, batch = notices_claim(event_id=event_id, channel=channel, limit=batch_size())
+            if not batch:
+                break
+            result = _deliver_batch(chan, batch, token, book)
+            for key in ("sent", "failed", "retry"):
+                totals[key] += result[key]
+            with transaction.atomic():
+                audit_record(
+                    actor=None,
+                    action="notification.deliver_batch",
+                    object_type="notifications.noticeevent",
+                    object_id=event_id,
+                    details={"channel": channel, **{k: result[k] for k in ("sent", "failed", "retry")}},
+                )
+            if result["aborted"]:
+                break
+            if time_budget is not None and (timezone.now() - started).total_seconds() > time_budget:
+                totals["more"] = True
+                break
+    finally:
+        _normal_commits()
+    return totals
+
+
+def _deliver_batch(chan, batch, token, book) -> dict:
+    result = {"sent": 0, "failed": 0, "retry": 0, "aborted": False}
+    consecutive_errors = 0
+    with chan.session() as session:
+        for index, notice in enumerate(batch):
+            now = timezone.now()
+            taken = Notice.objects.filter(pk=notice.pk, status=NoticeStatus.QUEUED, claim_token=token).update(
+                status=NoticeStatus.SENDING, claimed_at=now
+            )
+            if not taken:  # acknowledged meanwhile, or no longer ours
+                continue
+            try:
+                if notice.user_id:
+                    message = book.for_person(notice.event, user=notice.user, language=notice.language)
+                else:
+                    message = book.for_team(notice.event, webhook=notice.webhook)
+                chan.send(notice, message, session)
+            except Exception as exc:
+                error = exc if isinstance(exc, DeliveryError) else DeliveryError(repr(exc))
+                final = error.permanent or notice.attempts + 1 >= max_attempts()
+                _record_failure(notice, str(error), final=final)
+                result["failed" if final else "retry"] += 1
+                consecutive_errors += 1
+                if consecutive_errors >= 3:
+                    # The far end is down: hand the rest back untouched rather than burn attempts.
+                    _release([n.pk for n in batch[index + 1 :]], token)
+                    result["aborted"] = True
+                    break
+                continue
+            consecutive_errors = 0
+            Notice.objects.filter(pk=notice.pk, status=NoticeStatus.SENDING).update(
+                status=Case(
+                    When(acknowledged_at__isnull=False, then=Value(NoticeStatus.ACKNOWLEDGED)),
+                    default=Value(NoticeStatus.SENT),
+                ),
+                sent_at=timezone.now(),
+                attempts=F("attempts") + 1,
+                error="",
+                claim_token=None,
+            )
+            result["sent"] += 1
+    return result
+
+
+def _record_failure(notice, error: str, *, final: bool):
+    attempts = notice.attempts + 1
+    backoff = timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
+    Notice.objects.filter(pk=notice.pk, status=NoticeStatus.SENDING).update(
+        status=NoticeStatus.FAILED if final else NoticeStatus.QUEUED,
+        attempts=attempts,
+        error=error[:2000],
+        next_attempt_at=None if final else timezone.now() + backoff,
+        claim_token=None,
+    )
+
+
+def _release(ids, token):
+    Notice.objects.filter(pk__in=ids, claim_token=token, status=NoticeStatus.QUEUED).update(
+        claim_token=None, claimed_at=None
+    )
+
+
+# --- relay and reminders (beat) ------------------------------------------------------------------
+
+
+def notices_relay(*, now=None) -> dict:
+    """Re-enqueue what the outbox still holds: events never materialised, notices still queued,
+    and rows a dead worker left `sending` past the lease."""
+    now = now or timezone.now()
+    grace = timedelta(seconds=_setting("CRISISCOMM_NOTIFY_RELAY_GRACE", 30))
+    with transaction.atomic():
+        # A worker died while handing these over. Almost always it was still waiting for the far
+        # end, so they are sent again, with the same Message-ID (receivers drop a duplicate).
+        stale = Notice.objects.filter(status=NoticeStatus.SENDING, claimed_at__lt=now - claim_lease())
+        stale_count = stale.update(
+            status=NoticeStatus.QUEUED,
+            attempts=F("attempts") + 1,
+            error="Worker lost while handing this notice over; sent again with the same Message-ID.",
+            claim_token=None,
+            next_attempt_at=None,
+        )
+        if stale_count:
+            audit_record(actor=None, action="notification.requeue_stale", details={"notices": stale_count})
+    pending_events = list(
+        NoticeEvent.objects.filter(materialised_at__isnull=True, created_at__lte=now - grace).values_list(
+            "pk", flat=True
+        )
+    )
+    for event_id in pending_events:
+        _enqueue_materialise(event_id)
+    pairs = list(
+        Notice.objects.filter(_claimable(now), created_at__lte=now - grace)
+        .values_list("event_id", "channel")
+        .distinct()
+    )
+    for event_id, channel in pairs:
+        _enqueue_delivery(event_id, channel)
+    return {"materialise": len(pending_events), "deliver": len(pairs), "expired": stale_count}
+
+
+def reminders_start(*, now=None) -> list[NoticeEvent]:
+    """Start the next reminder round of every event due for one: a child event whose notices
+    (email and in-app, unique per person like any other) go to those who have not acknowledged."""
+    now = now or timezone.now()
+    delay = settings.CRISISCOMM_REMINDER_DELAY
+    rounds = _setting("CRISISCOMM_REMINDER_ROUNDS", 3)
+    started = []
+    candidates = NoticeEvent.objects.filter(
+        parent__isnull=True,
+        event__in=REMINDED_EVENTS,
+        materialised_at__isnull=False,
+        reminder_round__lt=rounds,
+    )
+    for root in candidates:
+        next_round = root.reminder_round + 1
+        if now < root.created_at + delay * next_round:
+            continue
+        superseded = (
+            root.crisis_id is not None
+            and NoticeEvent.objects.filter(
+                parent__isnull=True,
+                crisis_id=root.crisis_id,
+                event__in=SUPERSEDING_EVENTS,
+                created_at__gt=root.created_at,
+            ).exists()
+        )
+        with transaction.atomic():
+            updated = NoticeEvent.objects.filter(pk=root.pk, reminder_round=root.reminder_round).update(
+                reminder_round=rounds if superseded else next_round
+            )
+            if not updated or superseded:
+                continue  # another beat got there first, or a later event replaced this one
+            child = NoticeEvent.objects.create(
+                event=root.event,
+                crisis_id=root.crisis_id,
+                context={},
+                parent=root,
+                reminder_round=next_round,
+            )
+            audit_record(
+                actor=None,
+                action="notification.remind",
+                obj=root,
+                details={"event": root.event, "crisis": root.crisis_id, "round": next_round},
+            )
+            child_id = child.pk
+            transaction.on_commit(lambda pk=child_id: _enqueue_materialise(pk))
+        started.append(child)
+    return started
+
+
+# --- acknowledgement ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def notice_acknowledge(*, actor, notice: Notice, via: str = "api") -> int:
+    """The person acknowledges an event: every one of their notices for it (all channels, all
+    reminder rounds) is acknowledged. Acknowledging again changes nothing."""
+    if notice.user_id is None or notice.user_id != getattr(actor, "pk", None):
+        raise NotAllowedError("You can only acknowledge your own notices.")
+    return _acknowledge(user=actor, root=notice.event.root, via=via)
+
+
+@transaction.atomic
+def notice_acknowledge_link(*, token: str):
+    """The signed one-click link (no login). Returns (root event, user, newly acknowledged count).
+    Raises signing.SignatureExpired / signing.BadSignature, or ServiceError for an unknown person."""
+    event_id, user_id = read_ack_token(token)
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    event = NoticeEvent.objects.select_related("parent").filter(pk=event_id).first()
+    if user is None or event is None or not Notice.objects.filter(event=event, user=user).exists():
+        raise ServiceError("This acknowledgement link matches no notice.", field="token", code="not_found")
+    return event.root, user, _acknowledge(user=user, root=event.root, via="link")
+
+
+def _acknowledge(*, user, root: NoticeEvent, via: str) -> int:
+    event_ids = [root.pk, *root.reminders.values_list("pk", flat=True)]
+    now = timezone.now()
+    pending = Notice.objects.filter(user=user, event_id__in=event_ids, acknowledged_at__isnull=True)
+    # Not yet sent: nothing left to tell them on that channel; sending/failed keep their status.
+    count = pending.filter(status__in=[NoticeStatus.QUEUED, NoticeStatus.SENT]).update(
+        status=NoticeStatus.ACKNOWLEDGED, acknowledged_at=now, claim_token=None
+    )
+    count += pending.update(acknowledged_at=now)
+    if count:
+        audit_record(
+            actor=user,
+            action="notification.acknowledge",
+            obj=root,
+            details={"event": root.event, "crisis": root.crisis_id, "via": via, "notices": count},
+        )
+    return count
+
+
+def acknowledged_at(*, user, root: NoticeEvent):
+    return (
+        Notice.objects.filter(user=user, event=root, acknowledged_at__isnull=False)
+        .order_by("acknowledged_at")
+        .values_list("acknowledged_at", flat=True)
+        .first()
+    )
+
+
+# --- team webhooks (DCO) -----------------------------------------------------------------------
+
+WEBHOOK_FIELDS = ("name", "kind", "url", "department", "language", "is_active")
+
+
+def _require_dco(actor):
+    if not has_role(actor, DCO):
+        raise NotAllowedError("Only a communication directorate officer (dco) may manage team webhooks.")
+
+
+def _webhook_details(hook, changed=None):
+    # The URL is a secret: the trail says that it changed, never what it is.
+    details = {"name": hook.name, "kind": hook.kind, "department": hook.department}
+    if changed is not None:
+        details["changed"] = sorted(changed)
+    return details
+
+
+@transaction.atomic
+def team_webhook_create(*, actor, **fields) -> TeamWebhook:
+    _require_dco(actor)
+    hook = TeamWebhook(**{k: v for k, v in fields.items() if k in WEBHOOK_FIELDS})
+    hook.full_clean()
+    hook.save()
+    audit_record(actor=actor, action="notification.webhook_create", obj=hook, details=_webhook_details(hook))
+    return hook
+
+
+@transaction.atomic
+def team_webhook_update(*, actor, webhook: TeamWebhook, **fields) -> TeamWebhook:
+    _require_dco(actor)
+    changed = [k for k, v in fields.items() if k in WEBHOOK_FIELDS and getattr(webhook, k) != v]
+    for key in changed:
+        setattr(webhook, key, fields[key])
+    if changed:
+        webhook.full_clean()
+        webhook.save(update_fields=changed)
+        audit_record(
+            actor=actor,
+            action="notification.webhook_update",
+            obj=webhook,
+            details=_webhook_details(webhook, changed),
+        )
+    return webhook
+
+
+@transaction.atomic
+def team_webhook_delete(*, actor, webhook: TeamWebhook) -> None:
+    _require_dco(actor)
+    audit_record(
+        actor=actor, action="notification.webhook_delete", obj=webhook, details=_webhook_details(webhook)
+    )
+    # Deliveries already recorded stay: deactivate rather than cascade the history away.
+    webhook.is_active = False
+    webhook.save(update_fields=["is_active"])

@@ -1,0 +1,82 @@
+"""Admin: read-only views of the outbox and the deliveries; webhooks change through services."""
+
+from django.contrib import admin
+
+from . import services
+from .models import Notice, NoticeEvent, TeamWebhook
+
+
+@admin.register(NoticeEvent)
+class NoticeEventAdmin(admin.ModelAdmin):
+    list_display = ["id", "event", "crisis_id", "reminder_round", "created_at", "materialised_at"]
+    list_filter = ["event"]
+    readonly_fields = [f.name for f in NoticeEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "event",
+        "channel",
+        "user",
+        "webhook",
+        "status",
+        "attempts",
+        "sent_at",
+        "acknowledged_at",
+    ]
+    list_filter = ["channel", "status"]
+    search_fields = ["user__username", "user__email", "department"]
+    raw_id_fields = ["event", "user", "webhook"]
+    list_select_related = ["event", "user", "webhook"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TeamWebhook)
+class TeamWebhookAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "department", "language", "is_active"]
+    list_filter = ["kind", "is_active"]
+
+    def get_fields(self, request, obj=None):
+        return ["name", "kind", "url", "department", "language", "is_active"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            # The URL is a secret: never shown back; leave empty to keep the current one.
+            form.base_fields["url"].required = False
+            form.base_fields["url"].help_text = "Write-only: leave empty to keep the current URL."
+        return form
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj._stored_url, obj.url = obj.url, ""
+        return obj
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in self.get_fields(request, obj)}
+        if change:
+            stored = TeamWebhook.objects.get(pk=obj.pk)
+            if not fields["url"]:
+                fields["url"] = stored.url
+            services.team_webhook_update(actor=request.user, webhook=stored, **fields)
+            obj.pk = stored.pk
+        else:
+            created = services.team_webhook_create(actor=request.user, **fields)
+            obj.pk = created.pk
+
+    def delete_model(self, request, obj):
+        services.team_webhook_delete(actor=request.user, webhook=TeamWebhook.objects.get(pk=obj.pk))

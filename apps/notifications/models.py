@@ -1,0 +1,146 @@
+"""Notices: one outbox row per event (written in the caller's transaction) and one delivery row
+per (event, person, channel), or per (event, team webhook), materialised later by Celery.
+
+The crisis is kept as a plain integer: crises depend on notifications, never the reverse.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class NoticeEvent(models.Model):
+    """The outbox: what happened, to whom, with the context snapshot the messages are built from.
+
+    `recipients` is None for "every active staff member" (resolved when materialised), or a list
+    of user ids. A reminder round is a child event (`parent`, `reminder_round` ≥ 1) so that its
+    notices are unique per person and channel like any other: one reminder per person per round.
+    """
+
+    event = models.CharField(_("event"), max_length=64, db_index=True)
+    crisis_id = models.PositiveBigIntegerField(_("crisis"), null=True, blank=True, db_index=True)
+    context = models.JSONField(_("context"), default=dict, blank=True)
+    recipients = models.JSONField(_("recipients"), null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+    )
+    # On a root event: the last reminder round started; on a reminder: its round.
+    reminder_round = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    materialised_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parent", "reminder_round"],
+                condition=Q(parent__isnull=False),
+                name="notice_event_one_reminder_per_round",
+            )
+        ]
+        verbose_name = _("notice event")
+
+    def __str__(self):
+        suffix = f" (reminder {self.reminder_round})" if self.parent_id else ""
+        return f"{self.event} #{self.pk}{suffix}"
+
+    @property
+    def root(self):
+        return self.parent if self.parent_id else self
+
+
+class WebhookKind(models.TextChoices):
+    MATTERMOST = "mattermost", "Mattermost"
+    SLACK = "slack", "Slack"
+    TEAMS = "teams", "Microsoft Teams"
+
+
+class TeamWebhook(models.Model):
+    """An incoming webhook of a team chat, configured by the DCO. An empty department means the
+    whole organisation; otherwise the team of that department. The URL is a secret."""
+
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=16, choices=WebhookKind.choices)
+    url = models.URLField(_("URL"), max_length=500)
+    department = models.CharField(_("department"), max_length=120, blank=True)
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("team webhook")
+
+    def __str__(self):
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class NoticeStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    # Internal: handed to the channel right now. A row left here by a dead worker may have been
+    # delivered, so it is never re-sent (see services.notices_expire_stale).
+    SENDING = "sending", _("sending")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+    ACKNOWLEDGED = "acknowledged", _("acknowledged")
+
+
+class Notice(models.Model):
+    event = models.ForeignKey(NoticeEvent, on_delete=models.CASCADE, related_name="notices")
+    crisis_id = models.PositiveBigIntegerField(null=True, blank=True)  # copied for the figures
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="notices"
+    )
+    webhook = models.ForeignKey(
+        TeamWebhook, null=True, blank=True, on_delete=models.CASCADE, related_name="notices"
+    )
+    # A channel's `type` (see channels.py); free text so that a new channel needs no migration.
+    channel = models.CharField(_("channel"), max_length=32)
+    department = models.CharField(_("department"), max_length=120, blank=True)
+    language = models.CharField(_("language"), max_length=8, default=settings.LANGUAGE_CODE)
+    status = models.CharField(
+        _("status"), max_length=16, choices=NoticeStatus.choices, default=NoticeStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "user", "channel"],
+                condition=Q(user__isnull=False),
+                name="notice_one_per_event_person_channel",
+            ),
+            models.UniqueConstraint(
+                fields=["event", "webhook"],
+                condition=Q(webhook__isnull=False),
+                name="notice_one_per_event_webhook",
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | Q(webhook__isnull=False), name="notice_has_recipient"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["event", "channel", "status"], name="notice_claim_idx"),
+            models.Index(fields=["user", "event"], name="notice_user_event_idx"),
+            models.Index(fields=["crisis_id", "channel"], name="notice_crisis_idx"),
+            models.Index(fields=["status", "claimed_at"], name="notice_status_claim_idx"),
+        ]
+        verbose_name = _("notice")
+
+    def __str__(self):
+        return f"{self.channel} notice #{self.pk} ({self.status})"
