@@ -1,0 +1,39 @@
+"""Admin: read-mostly. State changes go through apps.posts.services (audited), not the admin."""
+
+from django.contrib import admin
+
+from .models import GateClosure, Post, SocialAccount
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SocialAccount)
+class SocialAccountAdmin(ReadOnlyAdmin):
+    list_display = ["handle", "network", "connector", "is_active"]
+    list_filter = ["network", "connector", "is_active"]
+    search_fields = ["handle"]
+    # config holds secrets: never shown.
+    exclude = ["config"]
+
+
+@admin.register(Post)
+class PostAdmin(ReadOnlyAdmin):
+    list_display = ["id", "account", "scheduled_at", "status", "exempt", "published_at"]
+    list_filter = ["status", "exempt", "account__network"]
+    list_select_related = ["account"]
+    search_fields = ["body"]
+    date_hierarchy = "scheduled_at"
+
+
+@admin.register(GateClosure)
+class GateClosureAdmin(ReadOnlyAdmin):
+    list_display = ["reason", "closed_at", "opened_at", "is_current"]

@@ -1,0 +1,8 @@
+# The loopback servers and accounts of the posts tests.
+from tests.posts.conftest import (  # noqa: F401
+    eager_celery,
+    mastodon_account,
+    mastodon_server,
+    webhook_account,
+    webhook_server,
+)

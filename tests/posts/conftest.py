@@ -1,0 +1,51 @@
+import pytest
+
+from apps.posts.models import SocialAccount
+
+from .servers import FakeMastodon, WebhookReceiver
+
+
+@pytest.fixture
+def mastodon_server():
+    server = FakeMastodon().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def webhook_server():
+    server = WebhookReceiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mastodon_account(db, mastodon_server):
+    return SocialAccount.objects.create(
+        network="mastodon",
+        handle="@agency@social.example",
+        connector="mastodon",
+        config={"base_url": mastodon_server.url, "access_token": FakeMastodon.TOKEN},
+    )
+
+
+@pytest.fixture
+def webhook_account(db, webhook_server):
+    return SocialAccount.objects.create(
+        network="linkedin",
+        handle="agency",
+        connector="webhook",
+        config={"url": webhook_server.url + "/hook", "secret": "hook-secret"},
+    )
+
+
+@pytest.fixture
+def eager_celery():
+    """Run Celery tasks in-process (the broker is not what these tests are about)."""
+    from crisiscomm.celery import app
+
+    # The app reads Django settings under the CELERY_ namespace, so set the namespaced key.
+    previous = app.conf.task_always_eager
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    yield app
+    app.conf.CELERY_TASK_ALWAYS_EAGER = previous
