@@ -5,14 +5,32 @@ from . import views
 
 web_patterns = [
     path("", views.home, name="home"),
-    path("control/", views.control_room, name="control"),
-    path("calendar/", views.calendar_week, name="calendar"),
-    path("statements/", views.statement_list, name="statements"),
     path("inbox/", views.inbox, name="inbox"),
+    path("inbox/<int:notice_id>/acknowledge/", views.inbox_acknowledge, name="inbox-ack"),
+    path("control/", views.control_room, name="control"),
+    path("control/declare/", views.control_declare, name="declare"),
+    path("control/crises/<int:crisis_id>/extend/", views.control_extend, name="extend"),
+    path("control/crises/<int:crisis_id>/decisions/", views.control_decisions, name="decisions"),
+    path("control/crises/<int:crisis_id>/lift/", views.control_lift, name="lift"),
+    path("control/crises/<int:crisis_id>/stand-down/", views.control_stand_down, name="stand-down"),
+    path("control/crises/<int:crisis_id>/approve-lift/", views.control_approve_lift, name="approve-lift"),
+    path("control/crises/<int:crisis_id>/figures/", views.control_figures, name="figures"),
+    path("control/crises/<int:crisis_id>/report/", views.control_report, name="report"),
+    path("calendar/", views.calendar_week, name="calendar"),
+    path("calendar/posts/new/", views.calendar_post_new, name="post-new"),
+    path("calendar/posts/<int:post_id>/", views.calendar_post_edit, name="post-edit"),
+    path("statements/", views.statement_list, name="statements"),
+    path("statements/new/", views.statement_new, name="statement-new"),
+    path("statements/<int:statement_id>/", views.statement_detail, name="statement"),
+    path("statements/<int:statement_id>/revise/", views.statement_revise, name="statement-revise"),
+    path("statements/<int:statement_id>/submit/", views.statement_submit, name="statement-submit"),
+    path("statements/<int:statement_id>/decide/", views.statement_decide, name="statement-decide"),
+    path("statements/<int:statement_id>/publish/", views.statement_publish, name="statement-publish"),
 ]
 
 urlpatterns = [
     # Django's auth views under their usual names, outside the namespace: LOGIN_URL = "login".
+    # `/` itself shows the same login form to anonymous visitors (see views.home).
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include((web_patterns, "web"))),

@@ -1,0 +1,191 @@
+"""Demo data for a local run: one user per role, the official accounts, a week of posts.
+
+Idempotent: users, accounts and posts are found again by their natural keys and never doubled;
+re-running tops the calendar up to a week from now. Rows are made through the apps' services,
+so each one is audited like any other change.
+"""
+
+import random
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import StaffProfile
+from apps.accounts.roles import AUDITOR, DCO, EMPLOYEE, EXPERT, SPOKESPERSON
+from apps.accounts.services import staff_import
+from apps.posts.models import ConnectorKind, Network, Post, SocialAccount
+from apps.posts.services import post_create, social_account_create
+
+User = get_user_model()
+
+# username, roles, first name, last name, department, language
+DEMO_USERS = [
+    ("dco", [DCO, EMPLOYEE], "Camille", "Martin", "Communication", "fr"),
+    ("dco2", [DCO, EMPLOYEE], "Hugo", "Bernard", "Communication", "fr"),
+    ("spokesperson", [SPOKESPERSON, EMPLOYEE], "Léa", "Dubois", "Direction", "fr"),
+    ("expert", [EXPERT, EMPLOYEE], "Samuel", "Okafor", "Launchers", "en"),
+    ("employee", [EMPLOYEE], "Inès", "Moreau", "Earth observation", "fr"),
+    ("auditor", [AUDITOR], "Paul", "Laurent", "Internal audit", "fr"),
+]
+
+# A few more staff, through the directory import (no password: they would sign in by SSO).
+DEMO_STAFF = [
+    ("nadia.haddad@agency.example", "Nadia Haddad", "Launchers", "fr", "employee"),
+    ("tom.baker@agency.example", "Tom Baker", "Earth observation", "en", "employee"),
+    ("chloe.petit@agency.example", "Chloé Petit", "Space science", "fr", "employee;expert"),
+    ("arjun.rao@agency.example", "Arjun Rao", "Ground segment", "en", "employee"),
+    ("julie.roux@agency.example", "Julie Roux", "Human resources", "fr", "employee"),
+    ("marc.fontaine@agency.example", "Marc Fontaine", "Communication", "fr", "employee"),
+]
+
+# Placeholders on a closed loopback port: sending fails at once, harmlessly (no traffic leaves).
+PLACEHOLDER = "http://127.0.0.1:9"
+
+POST_BODIES = [
+    "Lancement réussi ! Merci à toutes les équipes mobilisées cette nuit.",
+    "Nouvelles images de la Terre vues par notre satellite d'observation.",
+    "Portes ouvertes samedi : venez découvrir nos laboratoires.",
+    "Our ground station team explains how we talk to satellites, in 60 seconds.",
+    "Offre de stage : rejoignez l'équipe lanceurs pour six mois.",
+    "Live Q&A with our astronauts on Thursday at 18:00 CET.",
+    "Retour sur le colloque climat et espace de la semaine dernière.",
+    "Behind the scenes: testing a solar panel in the vacuum chamber.",
+    "Nos chercheuses à l'honneur pour la journée des femmes de science.",
+    "Webinaire : comment les données satellitaires aident l'agriculture.",
+]
+
+
+def _password(username):
+    return f"{username}-demo-2026"
+
+
+class Command(BaseCommand):
+    help = "Create demo users (one per role), official accounts and a week of scheduled posts."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--days", type=int, default=7, help="days of posts from now (default 7)")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="run even with a production SECRET_KEY (demo users have published passwords)",
+        )
+
+    def handle(self, *args, **options):
+        production = not settings.DEBUG and not settings.SECRET_KEY.startswith("django-insecure-local-only")
+        if production and not options["force"]:
+            raise CommandError(
+                "This looks like a production installation (SECRET_KEY set, DEBUG off): demo "
+                "users have well-known passwords. Use --force to seed anyway."
+            )
+        with transaction.atomic():
+            users = self._users()
+            self._staff(actor=users["dco"])
+            accounts = self._accounts(actor=users["dco"])
+            self._mandate(actor=users["dco"], user=users["spokesperson"])
+            created = self._posts(actor=users["dco"], accounts=accounts, days=options["days"])
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(f"  official accounts: {len(accounts)}; posts created now: {created}")
+        self.stdout.write("  Demo users (username / password / roles):")
+        for username, roles, *_rest in DEMO_USERS:
+            self.stdout.write(f"    {username:<13} {_password(username):<24} {', '.join(roles)}")
+        self.stdout.write(f"  Sign in at {settings.CRISISCOMM_BASE_URL}/login/ or /admin/ (dco, dco2).")
+
+    def _users(self):
+        users = {}
+        groups = {g.name: g for g in Group.objects.all()}
+        for username, roles, first, last, department, language in DEMO_USERS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "email": f"{username}@agency.example",
+                    "first_name": first,
+                    "last_name": last,
+                    # The DCO runs the Django admin.
+                    "is_staff": DCO in roles,
+                    "is_superuser": DCO in roles,
+                },
+            )
+            if created or not user.check_password(_password(username)):
+                user.set_password(_password(username))
+                user.save(update_fields=["password"])
+            for role in roles:
+                group = groups.get(role) or Group.objects.get_or_create(name=role)[0]
+                user.groups.add(group)
+            StaffProfile.objects.get_or_create(
+                user=user, defaults={"department": department, "language": language}
+            )
+            users[username] = user
+        return users
+
+    def _staff(self, *, actor):
+        rows = [
+            {"email": e, "name": n, "department": d, "language": lang, "roles": r}
+            for e, n, d, lang, r in DEMO_STAFF
+        ]
+        staff_import(actor=actor, rows=rows, source="seed_demo")
+
+    def _accounts(self, *, actor):
+        accounts = []
+        for network in Network:
+            handle = f"@agency-{network.value}"
+            account = SocialAccount.objects.filter(network=network.value, handle=handle).first()
+            if account is None:
+                if network == Network.MASTODON:
+                    connector = ConnectorKind.MASTODON
+                    config = {"base_url": PLACEHOLDER, "access_token": "demo-token"}
+                elif network == Network.WHATSAPP:
+                    connector = ConnectorKind.WEBHOOK
+                    config = {"url": f"{PLACEHOLDER}/hooks/whatsapp", "secret": "demo-secret"}
+                else:
+                    connector = ConnectorKind.MANUAL
+                    config = {"assignee": "dco"}
+                account = social_account_create(
+                    actor=actor, network=network.value, handle=handle, connector=connector, config=config
+                )
+            accounts.append(account)
+        return accounts
+
+    def _mandate(self, *, actor, user):
+        try:
+            from apps.statements.models import Mandate
+            from apps.statements.services import mandate_grant
+        except ImportError:  # statements app not there: no mandate to grant
+            return
+        if not Mandate.objects.active().filter(user=user).exists():
+            mandate_grant(actor=actor, user=user, valid_until=timezone.now() + timedelta(days=90))
+
+    def _posts(self, *, actor, accounts, days):
+        """5 to 10 posts a day between 08:00 and 20:00 Paris time, the same slots on every run."""
+        paris = ZoneInfo(settings.TIME_ZONE)
+        now = timezone.now()
+        today = now.astimezone(paris).date()
+        active = [a for a in accounts if a.is_active]
+        existing = set(
+            Post.objects.filter(account__in=active, scheduled_at__gte=now).values_list(
+                "account_id", "scheduled_at"
+            )
+        )
+        created = 0
+        for offset in range(days + 1):
+            day = today + timedelta(days=offset)
+            rng = random.Random(day.toordinal())
+            for _n in range(rng.randint(5, 10)):
+                slot = datetime.combine(day, time(8, 0), tzinfo=paris) + timedelta(
+                    minutes=15 * rng.randint(0, 48)
+                )
+                account = rng.choice(active)
+                body = rng.choice(POST_BODIES)
+                if slot <= now or slot > now + timedelta(days=days):
+                    continue
+                if (account.pk, slot) in existing:
+                    continue
+                post_create(actor=actor, account=account, body=body, scheduled_at=slot)
+                existing.add((account.pk, slot))
+                created += 1
+        return created

@@ -1,0 +1,52 @@
+"""Reads shaped for the pages (charts, timelines, the calendar grid). Writes never happen here."""
+
+from datetime import datetime, timedelta
+
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from apps.audit.models import AuditEntry
+from apps.posts.models import Post, SocialAccount
+
+
+def ack_times(*, crisis_id: int) -> list[datetime]:
+    """When each person first acknowledged a notice of this crisis (one time per person)."""
+    from apps.notifications.models import Notice
+
+    return sorted(
+        Notice.objects.filter(crisis_id=crisis_id, user__isnull=False, acknowledged_at__isnull=False)
+        .values("user")
+        .annotate(first=Min("acknowledged_at"))
+        .values_list("first", flat=True)
+    )
+
+
+def crisis_timeline(crisis, *, limit: int = 200) -> list[AuditEntry]:
+    """The audit entries of this crisis: the crisis itself, its gate closure, and its statements.
+    Most recent first."""
+    from apps.statements.models import Statement
+
+    statement_ids = [str(pk) for pk in Statement.objects.filter(crisis=crisis).values_list("pk", flat=True)]
+    about = (
+        Q(object_type="crises.crisis", object_id=str(crisis.pk))
+        | Q(object_type="posts.gateclosure", object_id=str(crisis.gate_closure_id))
+        | Q(object_type="statements.statement", object_id__in=statement_ids)
+    )
+    return list(AuditEntry.objects.filter(about).order_by("-sequence")[:limit])
+
+
+def calendar_week(*, start: datetime, account_id: int | None = None) -> tuple[list, list]:
+    """(accounts, rows): posts of the 7 days from `start` (aware, local midnight), one row per
+    account, each row a list of 7 lists of posts."""
+    end = start + timedelta(days=7)
+    posts = Post.objects.filter(scheduled_at__gte=start, scheduled_at__lt=end).select_related("account")
+    accounts = SocialAccount.objects.filter(is_active=True)
+    if account_id:
+        posts = posts.filter(account_id=account_id)
+        accounts = accounts.filter(pk=account_id)
+    grid: dict[int, list[list[Post]]] = {}
+    for post in posts.order_by("scheduled_at", "id"):
+        day = (timezone.localtime(post.scheduled_at).date() - start.date()).days
+        grid.setdefault(post.account_id, [[] for _ in range(7)])[day].append(post)
+    rows = [(account, grid.get(account.pk, [[] for _ in range(7)])) for account in accounts]
+    return list(accounts), rows

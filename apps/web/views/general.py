@@ -1,0 +1,84 @@
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from apps.accounts.roles import AUDITOR, DCO, EXPERT, SPOKESPERSON, has_role
+from apps.posts.selectors import gate_state
+
+from ..helpers import call_service
+
+
+def home(request):
+    """Anonymous visitors get Django's login form right here; others their dashboard."""
+    if not request.user.is_authenticated:
+        return auth_views.LoginView.as_view(redirect_authenticated_user=True)(request)
+    user = request.user
+    context = {
+        "gate": gate_state(),
+        "is_dco": has_role(user, DCO),
+        "sees_control": has_role(user, DCO, AUDITOR),
+        "sees_statements": has_role(user, DCO, SPOKESPERSON, EXPERT),
+        "unacknowledged": _unacknowledged(user).count(),
+    }
+    return render(request, "web/home.html", context)
+
+
+INBOX_CHANNEL = "inapp"
+
+
+def _inbox_notices(user):
+    """The person's in-app notices for root events (a reminder is acknowledged with its event)."""
+    from apps.notifications.selectors import notices_for_user
+
+    return notices_for_user(user=user).filter(channel=INBOX_CHANNEL, event__parent__isnull=True)
+
+
+def _unacknowledged(user):
+    return _inbox_notices(user).filter(acknowledged_at__isnull=True)
+
+
+def _with_text(notice, user, language):
+    """Subject and text as the notice's channel would say them, in the reader's language."""
+    from apps.notifications.messages import MessageBook
+
+    try:
+        message = MessageBook().for_person(notice.event, user=user, language=language)
+    except Exception:  # a template problem must not hide the notice itself
+        notice.title, notice.text = notice.event.event, ""
+    else:
+        notice.title, notice.text = message.subject, message.text
+    return notice
+
+
+@login_required
+def inbox(request):
+    """The person's in-app notices; every staff member has one, whatever their roles."""
+    language = get_language()
+    notices = [_with_text(n, request.user, language) for n in _inbox_notices(request.user)[:50]]
+    return render(request, "web/inbox.html", {"notices": notices})
+
+
+@login_required
+@require_POST
+def inbox_acknowledge(request, notice_id):
+    from apps.notifications.models import Notice
+    from apps.notifications.services import notice_acknowledge
+
+    # Another person's notice is not found, not forbidden: ids are not disclosed.
+    notice = get_object_or_404(Notice.objects.select_related("event"), pk=notice_id, user=request.user)
+    call_service(
+        request,
+        notice_acknowledge,
+        success=_("Thank you: acknowledgement recorded."),
+        actor=request.user,
+        notice=notice,
+    )
+    if request.htmx:
+        notice = _with_text(
+            Notice.objects.select_related("event").get(pk=notice.pk), request.user, get_language()
+        )
+        return render(request, "web/_notice.html", {"notice": notice})
+    return redirect("web:inbox")

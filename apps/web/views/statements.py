@@ -1,0 +1,221 @@
+"""Spokesperson pages: draft, revise and submit crisis statements; reviewers decide; each step's
+decision and comment is shown. Rights: the statements services decide (mandates, chain steps);
+the pages are open to the roles that take part, and to holders of an active mandate."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from apps.accounts.roles import AUDITOR, DCO, EXPERT, SPOKESPERSON, has_role
+from apps.crises.selectors import crisis_open
+from apps.statements import selectors as st_selectors
+from apps.statements import services as st_services
+from apps.statements.models import ApprovalStatus, Mandate, StatementStatus
+
+from ..forms import PublishForm, StatementForm, VerdictForm
+from ..helpers import call_service, form_errors_to_messages
+
+
+def _takes_part(user) -> bool:
+    return (
+        has_role(user, DCO, SPOKESPERSON, EXPERT, AUDITOR)
+        or Mandate.objects.active().filter(user=user).exists()
+    )
+
+
+def statements_access(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not _takes_part(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _visible(request, statement_id):
+    """A statement the user may read, else 404 (its existence is not disclosed)."""
+    statement = st_selectors.statement_list(user=request.user).filter(pk=statement_id).first()
+    if statement is None:
+        raise Http404
+    return statement
+
+
+def _can_write(user, crisis) -> bool:
+    return bool(crisis) and bool(st_selectors.mandates_covering(user=user, crisis=crisis))
+
+
+@statements_access
+def statement_list(request):
+    crisis = crisis_open()
+    statements = list(st_selectors.statement_list(user=request.user)[:100])
+    mine = [s for s in statements if s.author_id == request.user.pk]
+    others = [s for s in statements if s.author_id != request.user.pk]
+    to_review = [s for s in others if s.status == StatementStatus.IN_REVIEW]
+    context = {
+        "crisis": crisis,
+        "can_write": _can_write(request.user, crisis),
+        "mine": mine,
+        "to_review": to_review,
+        "others": [s for s in others if s not in to_review],
+    }
+    return render(request, "web/statements.html", context)
+
+
+@statements_access
+def statement_new(request):
+    crisis = crisis_open()
+    form = StatementForm(request.POST or None)
+    if request.method == "POST":
+        if crisis is None:
+            messages.error(request, _("Statements are written only while a crisis is in force."))
+        elif form.is_valid():
+            statement = call_service(
+                request,
+                st_services.statement_create,
+                success=_("Draft saved. Submit it for validation when it is ready."),
+                actor=request.user,
+                crisis=crisis,
+                **form.cleaned_data,
+            )
+            if statement:
+                return redirect("web:statement", statement_id=statement.pk)
+        else:
+            form_errors_to_messages(request, form)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "web/statement_form.html", {"form": form, "crisis": crisis}, status=status)
+
+
+def _pending_run(statement):
+    from apps.statements.models import ApprovalRequest
+
+    return (
+        ApprovalRequest.objects.filter(statement=statement, status=ApprovalStatus.PENDING)
+        .select_related("current_step", "chain")
+        .first()
+    )
+
+
+@statements_access
+def statement_detail(request, statement_id):
+    statement = _visible(request, statement_id)
+    user = request.user
+    run = _pending_run(statement)
+    is_author = statement.author_id == user.pk
+    can_decide = (
+        run is not None
+        and not is_author
+        and run.current_step is not None
+        and st_selectors.step_allows(run.current_step, user)
+    )
+    editable = is_author and statement.status in {
+        StatementStatus.DRAFT,
+        StatementStatus.IN_REVIEW,
+        StatementStatus.CHANGES_REQUESTED,
+        StatementStatus.APPROVED,
+        StatementStatus.REJECTED,
+    }
+    context = {
+        "statement": statement,
+        "revisions": list(st_selectors.statement_revisions(statement=statement))[::-1],
+        "decisions": list(st_selectors.statement_decisions(statement=statement)),
+        "run": run,
+        "is_author": is_author,
+        "editable": editable,
+        "can_submit": is_author and statement.status == StatementStatus.DRAFT,
+        "can_decide": can_decide,
+        "can_publish": statement.status == StatementStatus.APPROVED and (has_role(user, DCO) or is_author),
+        "form": StatementForm(
+            initial={
+                "body": statement.body,
+                "accounts": list(statement.accounts.all()),
+                "planned_at": statement.planned_at,
+            }
+        ),
+        "verdict_form": VerdictForm(),
+        "publish_form": PublishForm(),
+        "posts": [link.post for link in statement.post_links.select_related("post__account")],
+    }
+    return render(request, "web/statement_detail.html", context)
+
+
+@statements_access
+@require_POST
+def statement_revise(request, statement_id):
+    statement = _visible(request, statement_id)
+    form = StatementForm(request.POST)
+    if form.is_valid():
+        call_service(
+            request,
+            st_services.statement_edit,
+            success=_("New revision saved. Submit it again for validation."),
+            actor=request.user,
+            statement=statement,
+            **form.cleaned_data,
+        )
+    else:
+        form_errors_to_messages(request, form)
+    return redirect("web:statement", statement_id=statement.pk)
+
+
+@statements_access
+@require_POST
+def statement_submit(request, statement_id):
+    statement = _visible(request, statement_id)
+    call_service(
+        request,
+        st_services.statement_submit,
+        success=_("Submitted for validation. The reviewers are notified."),
+        actor=request.user,
+        statement=statement,
+    )
+    return redirect("web:statement", statement_id=statement.pk)
+
+
+@statements_access
+@require_POST
+def statement_decide(request, statement_id):
+    statement = _visible(request, statement_id)
+    form = VerdictForm(request.POST)
+    if form.is_valid():
+        call_service(
+            request,
+            st_services.statement_decide,
+            success=_("Decision recorded."),
+            actor=request.user,
+            statement=statement,
+            verdict=form.cleaned_data["verdict"],
+            comment=form.cleaned_data["comment"],
+            # Bound to the revision the reviewer read: an edit in between gives a conflict.
+            revision=request.POST.get("revision") or None,
+        )
+    else:
+        form_errors_to_messages(request, form)
+    return redirect("web:statement", statement_id=statement.pk)
+
+
+@statements_access
+@require_POST
+def statement_publish(request, statement_id):
+    statement = _visible(request, statement_id)
+    form = PublishForm(request.POST)
+    if form.is_valid():
+        call_service(
+            request,
+            st_services.statement_publish,
+            success=_("Published: exempt posts were created on the chosen accounts."),
+            actor=request.user,
+            statement=statement,
+            at=form.cleaned_data["at"],
+        )
+    else:
+        form_errors_to_messages(request, form)
+    return redirect("web:statement", statement_id=statement.pk)

@@ -1,0 +1,31 @@
+"""Data for the web tests, built through the real services (as a DCO would)."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from apps.crises import services as crisis_services
+from apps.posts import services as post_services
+
+
+def make_account(dco, handle="@agency", network="mastodon"):
+    return post_services.social_account_create(
+        actor=dco, network=network, handle=handle, connector="manual", config={"assignee": dco.username}
+    )
+
+
+def make_posts(dco, account, n=3, *, start_in=timedelta(hours=30)):
+    now = timezone.now()
+    return [
+        post_services.post_create(
+            actor=dco,
+            account=account,
+            body=f"Ordinary post {i}",
+            scheduled_at=now + start_in + timedelta(hours=i),
+        )
+        for i in range(n)
+    ]
+
+
+def declare(dco, title="Launch anomaly", topics=("launch",)):
+    return crisis_services.crisis_declare(actor=dco, title=title, summary="", severity=2, topics=list(topics))

@@ -1,0 +1,333 @@
+"""Server-side tests of the pages: rights (403), every form's error path, the happy paths."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.crises.models import Crisis, CrisisStatus, PostDecision
+from apps.posts.models import Post, PostStatus
+from tests.web.conftest import PASSWORD
+from tests.web.helpers import declare, make_account, make_posts
+
+pytestmark = pytest.mark.django_db
+
+
+def page_text(response):
+    return response.content.decode()
+
+
+@pytest.fixture
+def as_user(client):
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def account(dco):
+    return make_account(dco)
+
+
+# --- login, home, language ------------------------------------------------------------------
+
+
+def test_anonymous_root_is_the_login_form_and_signs_in(client, dco):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert 'name="username"' in page_text(response) and "csrfmiddlewaretoken" in page_text(response)
+    response = client.post("/", {"username": dco.username, "password": "wrong"})
+    assert response.status_code == 200 and "form-errors" in page_text(response)
+    response = client.post("/", {"username": dco.username, "password": PASSWORD}, follow=True)
+    assert response.context["user"] == dco
+    assert "Control room" in page_text(response) or "Salle de crise" in page_text(response)
+
+
+def test_logout_is_a_post(as_user, employee):
+    client = as_user(employee)
+    response = client.post("/logout/", follow=True)
+    assert not response.context["user"].is_authenticated
+
+
+def test_language_switch_to_english_and_back(as_user, employee):
+    client = as_user(employee)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert '<html lang="en">' in page_text(client.get("/"))
+    client.post("/i18n/setlang/", {"language": "fr", "next": "/"})
+    assert '<html lang="fr">' in page_text(client.get("/"))
+
+
+# --- rights -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method,url",
+    [
+        ("get", "/control/"),
+        ("post", "/control/declare/"),
+        ("get", "/calendar/"),
+        ("post", "/calendar/posts/new/"),
+    ],
+)
+def test_employee_gets_403_on_dco_pages(as_user, employee, method, url):
+    response = getattr(as_user(employee), method)(url, {"title": "x", "severity": 2})
+    assert response.status_code == 403
+
+
+def test_employee_gets_403_on_every_crisis_action(as_user, employee, dco, account):
+    crisis = declare(dco)
+    client = as_user(employee)
+    for action in ("extend", "decisions", "lift", "stand-down", "approve-lift"):
+        response = client.post(f"/control/crises/{crisis.pk}/{action}/", {"reason": "x", "comment": "x"})
+        assert response.status_code == 403, action
+    assert client.get(f"/control/crises/{crisis.pk}/figures/").status_code == 403
+    assert client.get(f"/control/crises/{crisis.pk}/report/").status_code == 403
+    crisis.refresh_from_db()
+    assert crisis.status == CrisisStatus.ACTIVE
+
+
+def test_auditor_reads_the_control_room_but_cannot_act(as_user, auditor, dco):
+    crisis = declare(dco)
+    client = as_user(auditor)
+    assert client.get("/control/").status_code == 200
+    assert client.get(f"/control/crises/{crisis.pk}/report/").status_code == 200
+    assert client.post(f"/control/crises/{crisis.pk}/stand-down/", {"reason": "x"}).status_code == 403
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/control/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_employee_cannot_open_statements(as_user, employee):
+    assert as_user(employee).get("/statements/").status_code == 403
+
+
+# --- declare ------------------------------------------------------------------------------------
+
+
+def test_declare_has_a_confirmation_step_then_freezes(as_user, dco, account):
+    posts = make_posts(dco, account, n=3)
+    client = as_user(dco)
+    data = {"title": "Launch anomaly", "summary": "s", "severity": "3", "topics": "launch, satellite"}
+    response = client.post("/control/declare/", data)
+    assert response.status_code == 200
+    assert 'name="confirm"' in page_text(response)
+    assert not Crisis.objects.exists(), "nothing happens before the confirmation"
+    response = client.post("/control/declare/", {**data, "confirm": "yes"}, follow=True)
+    crisis = Crisis.objects.get()
+    assert crisis.topics == ["launch", "satellite"] and crisis.severity == 3
+    assert {p.status for p in Post.objects.filter(pk__in=[p.pk for p in posts])} == {PostStatus.FROZEN}
+    text = page_text(response)
+    assert "gate-closed" in text and "message-success" in text
+
+
+def test_declare_form_errors(as_user, dco):
+    client = as_user(dco)
+    response = client.post("/control/declare/", {"title": "", "severity": "9"})
+    assert response.status_code == 400
+    text = page_text(response)
+    assert "errorlist" in text and "message-error" in text
+    assert not Crisis.objects.exists()
+
+
+def test_second_declaration_shows_the_service_conflict(as_user, dco):
+    declare(dco)
+    client = as_user(dco)
+    response = client.post(
+        "/control/declare/", {"title": "Another", "severity": "1", "confirm": "yes"}, follow=True
+    )
+    assert "message-error" in page_text(response)
+    assert Crisis.objects.count() == 1
+
+
+# --- extend, decisions, lift, stand-down, approve -------------------------------------------------
+
+
+def test_extend_refuses_an_earlier_time_and_bad_input(as_user, dco):
+    crisis = declare(dco)
+    client = as_user(dco)
+    earlier = timezone.localtime(crisis.freeze_until - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(f"/control/crises/{crisis.pk}/extend/", {"freeze_until": earlier}, follow=True)
+    assert "message-error" in page_text(response)
+    response = client.post(f"/control/crises/{crisis.pk}/extend/", {"freeze_until": "soon"}, follow=True)
+    assert "message-error" in page_text(response)
+    before = crisis.freeze_until
+    crisis.refresh_from_db()
+    assert crisis.freeze_until == before
+    later = timezone.localtime(before + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(f"/control/crises/{crisis.pk}/extend/", {"freeze_until": later}, follow=True)
+    assert "message-success" in page_text(response)
+    crisis.refresh_from_db()
+    assert crisis.freeze_until > before
+
+
+def test_bulk_decisions_and_their_errors(as_user, dco, account):
+    posts = make_posts(dco, account, n=3)
+    crisis = declare(dco)
+    client = as_user(dco)
+    url = f"/control/crises/{crisis.pk}/decisions/"
+    # Nothing selected.
+    assert "message-error" in page_text(client.post(url, {"decision": "release"}, follow=True))
+    # Reschedule without a time.
+    response = client.post(url, {"decision": "reschedule", "posts": [posts[0].pk]}, follow=True)
+    assert "message-error" in page_text(response)
+    assert not PostDecision.objects.exists()
+    # Bulk release of two, reschedule of one.
+    response = client.post(url, {"decision": "release", "posts": [posts[0].pk, posts[1].pk]}, follow=True)
+    assert "message-success" in page_text(response)
+    new_time = timezone.localtime(timezone.now() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    client.post(url, {"decision": "reschedule", "posts": [posts[2].pk], "scheduled_at": new_time})
+    decisions = dict(PostDecision.objects.values_list("post_id", "decision"))
+    assert decisions == {posts[0].pk: "release", posts[1].pk: "release", posts[2].pk: "reschedule"}
+
+
+def test_decision_on_a_post_whose_time_passed_shows_the_service_error(as_user, dco, account):
+    post = make_posts(dco, account, n=1)[0]
+    crisis = declare(dco)
+    Post.objects.filter(pk=post.pk).update(scheduled_at=timezone.now() - timedelta(minutes=5))
+    response = as_user(dco).post(
+        f"/control/crises/{crisis.pk}/decisions/", {"decision": "release", "posts": [post.pk]}, follow=True
+    )
+    assert "message-error" in page_text(response)
+    assert not PostDecision.objects.exists()
+
+
+def test_lift_refused_before_freeze_until_then_four_eyes(as_user, dco, dco2, account):
+    crisis = declare(dco)
+    client = as_user(dco)
+    checklist = {
+        f"check_{code}": "on"
+        for code in (
+            "frozen_posts_reviewed",
+            "statement_published",
+            "spokespersons_briefed",
+            "monitoring_in_place",
+        )
+    }
+    response = client.post(f"/control/crises/{crisis.pk}/lift/", {"comment": "ok", **checklist}, follow=True)
+    assert "message-error" in page_text(response)
+    crisis.refresh_from_db()
+    assert crisis.status == CrisisStatus.ACTIVE
+    # Operators (and tests) move freeze_until.
+    Crisis.objects.filter(pk=crisis.pk).update(freeze_until=timezone.now() - timedelta(minutes=1))
+    # An unconfirmed checklist item is refused.
+    partial = dict(list(checklist.items())[:2])
+    response = client.post(f"/control/crises/{crisis.pk}/lift/", {"comment": "ok", **partial}, follow=True)
+    assert "message-error" in page_text(response)
+    response = client.post(f"/control/crises/{crisis.pk}/lift/", {"comment": "ok", **checklist}, follow=True)
+    assert "message-success" in page_text(response)
+    crisis.refresh_from_db()
+    assert crisis.status == CrisisStatus.LIFTING
+    # The requester cannot approve their own lift.
+    response = client.post(f"/control/crises/{crisis.pk}/approve-lift/", follow=True)
+    assert "message-error" in page_text(response)
+    crisis.refresh_from_db()
+    assert crisis.status == CrisisStatus.LIFTING
+    response = as_user(dco2).post(f"/control/crises/{crisis.pk}/approve-lift/", follow=True)
+    assert "message-success" in page_text(response)
+    crisis.refresh_from_db()
+    assert crisis.status == CrisisStatus.CLOSED
+
+
+def test_stand_down_needs_a_reason(as_user, dco):
+    crisis = declare(dco)
+    client = as_user(dco)
+    response = client.post(f"/control/crises/{crisis.pk}/stand-down/", {"reason": ""}, follow=True)
+    assert "message-error" in page_text(response)
+    crisis.refresh_from_db()
+    assert crisis.status == CrisisStatus.ACTIVE
+    response = client.post(f"/control/crises/{crisis.pk}/stand-down/", {"reason": "False alarm"}, follow=True)
+    assert "message-success" in page_text(response)
+    crisis.refresh_from_db()
+    assert crisis.status == CrisisStatus.LIFTING and crisis.end_kind == "stand_down"
+
+
+def test_control_room_figures_and_report_render(as_user, dco, account):
+    make_posts(dco, account, n=2)
+    crisis = declare(dco)
+    client = as_user(dco)
+    text = page_text(client.get("/control/"))
+    assert f'hx-get="/control/crises/{crisis.pk}/figures/"' in text
+    assert "gate-closed" in text and 'data-countdown="' in text
+    fragment = client.get(f"/control/crises/{crisis.pk}/figures/")
+    assert (
+        fragment.status_code == 200
+        and b"<svg" in fragment.content
+        and b'aria-live="polite"' in fragment.content
+    )
+    report = client.get(f"/control/crises/{crisis.pk}/report/")
+    assert report.status_code == 200 and b"crisis.declare" in report.content
+
+
+# --- calendar ------------------------------------------------------------------------------------
+
+
+def test_calendar_marks_frozen_posts_and_dco_edits_through_services(as_user, dco, account):
+    post = make_posts(dco, account, n=1, start_in=timedelta(hours=2))[0]
+    client = as_user(dco)
+    week = timezone.localtime(post.scheduled_at).date().isoformat()
+    assert post.body in page_text(client.get(f"/calendar/?week={week}"))
+    # Bad input on edit: empty text.
+    response = client.post(
+        f"/calendar/posts/{post.pk}/", {"account": account.pk, "body": "", "scheduled_at": ""}
+    )
+    assert response.status_code == 400 and "errorlist" in page_text(response)
+    new_time = timezone.localtime(post.scheduled_at + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    client.post(
+        f"/calendar/posts/{post.pk}/", {"account": account.pk, "body": "Edited", "scheduled_at": new_time}
+    )
+    post.refresh_from_db()
+    assert post.body == "Edited"
+    declare(dco)
+    text = page_text(client.get(f"/calendar/?week={week}"))
+    assert "is-frozen" in text
+    # A frozen post's time is decided through the crisis review: the service says so.
+    later = timezone.localtime(post.scheduled_at + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(
+        f"/calendar/posts/{post.pk}/", {"account": account.pk, "body": "Edited", "scheduled_at": later}
+    )
+    assert "message-error" in page_text(response)
+
+
+def test_calendar_new_post_errors_and_success(as_user, dco, account):
+    client = as_user(dco)
+    response = client.post("/calendar/posts/new/", {"account": account.pk, "body": "", "scheduled_at": "x"})
+    assert response.status_code == 400
+    at = timezone.localtime(timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    client.post("/calendar/posts/new/", {"account": account.pk, "body": "Hello", "scheduled_at": at})
+    assert Post.objects.filter(body="Hello", status=PostStatus.SCHEDULED).exists()
+
+
+# --- statements -----------------------------------------------------------------------------------
+
+
+def test_spokesperson_without_mandate_is_refused_by_the_service(as_user, make_user, dco, account):
+    declare(dco)
+    speaker = make_user("spokesperson", username="speaker")
+    response = as_user(speaker).post(
+        "/statements/new/", {"body": "We are investigating.", "accounts": [account.pk]}, follow=True
+    )
+    assert "message-error" in page_text(response)
+    from apps.statements.models import Statement
+
+    assert not Statement.objects.exists()
+
+
+def test_statement_form_errors(as_user, make_user, dco, account):
+    declare(dco)
+    speaker = make_user("spokesperson", username="speaker")
+    response = as_user(speaker).post("/statements/new/", {"body": "", "accounts": []})
+    assert response.status_code == 400 and "errorlist" in page_text(response)
+
+
+# --- inbox ----------------------------------------------------------------------------------------
+
+
+def test_inbox_lists_own_notices_and_refuses_others(as_user, employee, make_user):
+    client = as_user(employee)
+    assert client.get("/inbox/").status_code == 200
+    assert client.post("/inbox/999999/acknowledge/").status_code == 404
+    assert client.get("/inbox/1/acknowledge/").status_code == 405
