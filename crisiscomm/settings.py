@@ -185,6 +185,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several apps take a network; one enum name for the one choice set.
+    "ENUM_NAME_OVERRIDES": {"NetworkEnum": "apps.posts.models.Network"},
 }
 
 # Celery: Redis in production; kombu's filesystem transport when no REDIS_URL, so that a real
