@@ -1,21 +1,38 @@
 # The two commands: `make run` (the service on this machine, no external service) and
 # `make test` (the test suite; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
+PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
 .PHONY: run test bench lint install clean
 
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+# A fresh machine: create the virtualenv with Python >= 3.11, install the pinned requirements
+# (`make run` only the runtime ones, `make test` the test tools too).
+$(VENV)/bin/pip:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "crisiscomm needs Python 3.11 or newer: make PYTHON=python3.11 ..."; exit 1; }
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV) \
+		|| { echo "cannot create $(VENV) (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
+
+$(RUN_STAMP): requirements.txt | $(VENV)/bin/pip
+	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(RUN_STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/pip
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(RUN_STAMP) $(STAMP)
 
 install: $(STAMP)
 
-run: $(STAMP)
+# Local plain HTTP: no HTTPS redirect, cookies not marked Secure (production keeps both).
+run: export CRISISCOMM_SSL_REDIRECT ?= 0
+run: export CRISISCOMM_SECURE_COOKIES ?= 0
+run: export CRISISCOMM_HSTS_SECONDS ?= 0
+run: $(RUN_STAMP)
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
