@@ -1,1 +1,12 @@
-urlpatterns = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from . import api
+
+router = SimpleRouter()
+router.register("embargoes", api.EmbargoViewSet, basename="embargo")
+
+urlpatterns = [
+    path("precheck/", api.PrecheckView.as_view(), name="precheck-api"),
+    *router.urls,
+]

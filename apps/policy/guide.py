@@ -1,0 +1,704 @@
+"""The ambassador guide's rules, as first installed (data migration 0002) and restorable with
+`manage.py policy_seed_rules`. After installation the DCO edits them in the admin; this module is
+only the starting point, and seeding never overwrites a rule that already exists.
+
+Messages may use {crisis}, {freeze_until}, {topic}, {until} and {match}; the guide quotes are the
+French original (seeds/000_814c96c5e77f4c10.txt).
+"""
+
+DENIAL_TERMS = [
+    # French
+    "démenti",
+    "démentis",
+    "démentir",
+    "démentons",
+    "démentez",
+    "je démens",
+    "formellement démenti",
+    "c'est faux",
+    "c'est totalement faux",
+    "c'est archi faux",
+    "contrairement à ce qui",
+    "contrairement à ce que",
+    "contrairement aux rumeurs",
+    "contrairement aux affirmations",
+    "fake news",
+    "fausse information",
+    "fausses informations",
+    "infox",
+    "intox",
+    "rumeur*",
+    "rétablir la vérité",
+    "rétablissons la vérité",
+    "rétablir les faits",
+    "mensonge*",
+    "calomnie*",
+    "en réponse aux accusations",
+    "répondre aux accusations",
+    # English
+    "contrary to reports",
+    "contrary to rumors",
+    "contrary to rumours",
+    "contrary to what",
+    "we deny",
+    "we categorically deny",
+    "firmly deny",
+    "this is false",
+    "that is false",
+    "that's false",
+    "is not true",
+    "isn't true",
+    "debunk*",
+    "misinformation",
+    "disinformation",
+    "désinformation",
+    "hoax",
+    "set the record straight",
+    "setting the record straight",
+    "in response to the allegations",
+    "in response to claims",
+]
+
+_CRISIS_GUIDE = (
+    "La communication redevient verticale et centralisée. Une règle essentielle à respecter : aucune "
+    "publication spontanée ne doit émaner des salariés, à l'exception des porte-parole habilités. […] "
+    "il convient de suspendre toute publication professionnelle, planifiée ou non, sans rapport avec le "
+    "sujet de crise […]. Concrètement, attendez 24h pour toute publication, et ensuite référez-vous à la DCO."
+)
+_CONFIDENTIAL_GUIDE = (
+    "Ne diffusez aucune information protégée par le secret industriel. Ne rendez jamais publics des "
+    "documents ou informations à diffusion restreinte."
+)
+_VIDEO = ["youtube", "twitch", "tiktok", "dailymotion"]
+
+GUIDE_RULES = [
+    # --- Crisis -------------------------------------------------------------------------------------
+    {
+        "code": "crisis.freeze",
+        "kind": "scope",
+        "severity": "block",
+        "condition": "freeze",
+        "account_kind": "personal",
+        "message_fr": (
+            "Une crise est en cours (« {crisis} ») : toute publication professionnelle, planifiée ou "
+            "non, est suspendue jusqu'au {freeze_until}. Seuls les porte-parole habilités s'expriment, "
+            "avec la DCO ; ensuite, référez-vous à la DCO avant de publier."
+        ),
+        "message_en": (
+            "A crisis is in progress (“{crisis}”): every professional publication, scheduled or not, is "
+            "suspended until {freeze_until}. Only authorised spokespersons speak, with the DCO; after "
+            "that, refer to the DCO before publishing."
+        ),
+        "guide": _CRISIS_GUIDE,
+    },
+    {
+        "code": "crisis.freeze_official",
+        "kind": "scope",
+        "severity": "block",
+        "condition": "freeze",
+        "account_kind": "official",
+        "message_fr": (
+            "Une crise est en cours (« {crisis} ») : jusqu'au {freeze_until}, seules les déclarations "
+            "approuvées partent des comptes officiels. Un texte ne peut pas être approuvé ici : la seule "
+            "voie est le circuit des déclarations (rédaction par un porte-parole mandaté, relecture, "
+            "approbation par la DCO)."
+        ),
+        "message_en": (
+            "A crisis is in progress (“{crisis}”): until {freeze_until}, only approved statements leave "
+            "the official accounts. A text cannot be approved here: the only way is the statement "
+            "workflow (drafted by a mandated spokesperson, reviewed, approved by the DCO)."
+        ),
+        "guide": _CRISIS_GUIDE,
+    },
+    {
+        "code": "crisis.after_freeze",
+        "kind": "scope",
+        "severity": "warn",
+        "condition": "after_freeze",
+        "message_fr": (
+            "La crise « {crisis} » n'est pas close : le gel a pris fin le {freeze_until}, mais "
+            "référez-vous à la DCO avant toute publication."
+        ),
+        "message_en": (
+            "The crisis “{crisis}” is not closed: the freeze ended on {freeze_until}, but refer to the "
+            "DCO before any publication."
+        ),
+        "guide": "Concrètement, attendez 24h pour toute publication, et ensuite référez-vous à la DCO.",
+    },
+    {
+        "code": "crisis.denial",
+        "kind": "term",
+        "severity": "block",
+        "condition": "crisis",
+        "patterns": DENIAL_TERMS,
+        "message_fr": (
+            "Pendant une crise, ne répondez pas et ne démentez pas des affirmations, même fausses, sur "
+            "vos comptes professionnels ou personnels (« {match} ») : y donner suite risque de créer ou "
+            "d'amplifier une polémique. Transmettez à la DCO."
+        ),
+        "message_en": (
+            "During a crisis, do not answer or deny claims, even false ones, on your professional or "
+            "personal accounts (“{match}”): doing so risks creating or amplifying a controversy. Pass "
+            "it on to the DCO."
+        ),
+        "guide": (
+            "Ne cédez pas à la tentation de répondre ou de démentir des affirmations fausses sur vos "
+            "comptes professionnels ou personnels : y donner suite risque fort de créer ou d'amplifier "
+            "une polémique. Ne répondez pas à la provocation d'internautes."
+        ),
+    },
+    {
+        "code": "tone.polemic",
+        "kind": "term",
+        "severity": "warn",
+        "condition": "none",
+        "patterns": [*DENIAL_TERMS, "troll", "trolls", "complotiste*", "conspiracy theor*", "polémique*"],
+        "message_fr": (
+            "N'alimentez pas les polémiques et ne répondez pas aux trolls (« {match} ») : restez mesuré, "
+            "et contactez la DCO avant de poster une réponse qui pourrait dégénérer."
+        ),
+        "message_en": (
+            "Do not feed controversies or answer trolls (“{match}”): stay measured, and contact the DCO "
+            "before posting a reply that could escalate."
+        ),
+        "guide": (
+            "N'alimentez pas les polémiques, ne répondez pas aux trolls. […] contactez-nous avant de "
+            "poster une publication ou une réponse qui pourrait dégénérer."
+        ),
+    },
+    # --- Networks, for personal accounts ------------------------------------------------------------
+    {
+        "code": "network.linkedin",
+        "kind": "scope",
+        "severity": "info",
+        "networks": ["linkedin"],
+        "account_kind": "personal",
+        "message_fr": (
+            "LinkedIn est le réseau professionnel par excellence : partager votre expertise et vos "
+            "résultats y est encouragé, en respectant la confidentialité."
+        ),
+        "message_en": (
+            "LinkedIn is the professional network par excellence: sharing your expertise and results "
+            "there is encouraged, within the confidentiality rules."
+        ),
+        "guide": (
+            "LinkedIn : votre compte individuel, bien utilisé, est très complémentaire de la communication "
+            "institutionnelle du CNES et viendra nettement enrichir notre visibilité."
+        ),
+    },
+    {
+        "code": "network.measure",
+        "kind": "scope",
+        "severity": "warn",
+        "networks": ["facebook", "instagram"],
+        "account_kind": "personal",
+        "message_fr": (
+            "Facebook et Instagram : avec mesure. Repartagez plutôt les contenus officiels vers votre "
+            "sphère privée que de publier vos propres contenus professionnels."
+        ),
+        "message_en": (
+            "Facebook and Instagram: with measure. Rather share the official content with your private "
+            "circle than publish professional content of your own."
+        ),
+        "guide": (
+            "Facebook, Instagram : un compte personnel sur ces plateformes vous permet utilement de donner "
+            "de l'écho aux publications et aux médias du CNES vers votre sphère privée."
+        ),
+    },
+    {
+        "code": "network.x_caution",
+        "kind": "scope",
+        "severity": "warn",
+        "networks": ["x"],
+        "account_kind": "personal",
+        "message_fr": (
+            "X : avec beaucoup de prudence, surtout pour repartager les publications officielles ; "
+            "attention aux trolls et aux complotistes."
+        ),
+        "message_en": (
+            "X: with great caution, mostly to reshare official posts; beware of trolls and conspiracy "
+            "theorists."
+        ),
+        "guide": (
+            "X : Utilisez-le avec beaucoup de prudence, surtout dans une optique de repartager les "
+            "publications du CNES."
+        ),
+    },
+    {
+        "code": "network.video_dco_only",
+        "kind": "scope",
+        "severity": "block",
+        "networks": _VIDEO,
+        "account_kind": "personal",
+        "message_fr": (
+            "Sur les plateformes vidéo (YouTube, Twitch, TikTok, Dailymotion), la publication relève "
+            "exclusivement de la DCO : pas de compte au titre de votre activité professionnelle. Vous "
+            "pouvez partager les contenus officiels ; proposez votre sujet à la DCO."
+        ),
+        "message_en": (
+            "On video platforms (YouTube, Twitch, TikTok, Dailymotion), publishing is the DCO's alone: "
+            "no account for your professional activity. You may share the official content; propose "
+            "your subject to the DCO."
+        ),
+        "guide": (
+            "Toutes les plateformes vidéos, comme YouTube, Twitch, TikTok, Dailymotion : ne créez pas de "
+            "compte au titre de votre activité professionnelle (ni nominatif, ni pour un projet)."
+        ),
+    },
+    {
+        "code": "network.official_only",
+        "kind": "scope",
+        "severity": "block",
+        "networks": ["mastodon", "whatsapp"],
+        "account_kind": "personal",
+        "message_fr": (
+            "Mastodon et WhatsApp sont utilisés à titre expérimental par les seuls comptes officiels : "
+            "pas de publication professionnelle depuis un compte personnel ; proposez votre sujet à la DCO."
+        ),
+        "message_en": (
+            "Mastodon and WhatsApp are experimental, for the official accounts only: no professional "
+            "post from a personal account; propose your subject to the DCO."
+        ),
+        "guide": "Mastodon, Whatsapp : ces réseaux sont encore utilisés par le CNES à titre expérimental.",
+    },
+    # --- Confidentiality --------------------------------------------------------------------------
+    {
+        "code": "confidential.label",
+        "kind": "term",
+        "severity": "block",
+        "patterns": [
+            "diffusion restreinte",
+            "diffusion limitée",
+            "confidentiel défense",
+            "secret défense",
+            "très secret",
+            "secret industriel",
+            "secret des affaires",
+            "ne pas diffuser",
+            "usage interne",
+            "restricted distribution",
+            "internal use only",
+            "for official use only",
+            "do not distribute",
+            "not for distribution",
+            "trade secret",
+            "classified",
+            "top secret",
+        ],
+        "message_fr": (
+            "Mention de diffusion restreinte ou de secret (« {match} ») : ne rendez jamais publics des "
+            "documents ou informations protégés."
+        ),
+        "message_en": (
+            "Restricted-distribution or secrecy label (“{match}”): never make protected documents or "
+            "information public."
+        ),
+        "guide": _CONFIDENTIAL_GUIDE,
+    },
+    {
+        "code": "confidential.dr_marker",
+        "kind": "regex",
+        "severity": "warn",
+        "patterns": [r"(?-i:\bDR\b)"],
+        "message_fr": (
+            "« DR » peut signaler un document à Diffusion Restreinte : vérifiez que rien de restreint "
+            "n'est publié."
+        ),
+        "message_en": (
+            "“DR” may mark a restricted-distribution document (Diffusion Restreinte): check that nothing "
+            "restricted is published."
+        ),
+        "guide": _CONFIDENTIAL_GUIDE,
+    },
+    {
+        "code": "confidential.mention",
+        "kind": "term",
+        "severity": "warn",
+        "patterns": ["confidentiel", "confidentielle", "confidentiels", "confidentielles", "confidential"],
+        "message_fr": (
+            "Vous évoquez une information confidentielle (« {match} ») : vérifiez qu'elle peut être publiée."
+        ),
+        "message_en": "You mention confidential information (“{match}”): check that it may be published.",
+        "guide": _CONFIDENTIAL_GUIDE,
+    },
+    {
+        "code": "export.control",
+        "kind": "regex",
+        "severity": "warn",
+        "patterns": [
+            r"\bITAR\b",
+            r"(?-i:\bEAR\b)",
+            r"\bcontroles? (?:des |a l'|de l')?exportations?\b",
+            r"\bexport controls?\b",
+            r"\bdouble usage\b",
+            r"\bdual[- ]use\b",
+        ],
+        "message_fr": (
+            "Vocabulaire du contrôle des exportations (« {match} ») : les informations couvertes ne "
+            "doivent pas être publiées ; vérifiez auprès de votre responsable."
+        ),
+        "message_en": (
+            "Export-control wording (“{match}”): covered information must not be published; check with "
+            "your manager."
+        ),
+        "guide": "Ne diffusez aucune information protégée par le secret industriel.",
+    },
+    {
+        "code": "export.marking",
+        "kind": "regex",
+        "severity": "block",
+        "patterns": [
+            r"\bITAR[\s-]+(?:controlled|controlee?s?|restricted|regulated)\b",
+            r"\bexport[\s-]+controlled\b",
+            r"\bsoumise?s? (?:a l'|a la reglementation |a |au |aux )?"
+            r"(?:ITAR|EAR|controle des exportations)\b",
+            r"(?-i:\bEAR ?99\b)",
+            r"\bECCN\b",
+        ],
+        "message_fr": (
+            "Marquage de contrôle des exportations (« {match} ») : ces informations ne peuvent pas être "
+            "publiées."
+        ),
+        "message_en": "Export-control marking (“{match}”): this information cannot be published.",
+        "guide": "Ne diffusez aucune information protégée par le secret industriel.",
+    },
+    {
+        "code": "confidential.password_mention",
+        "kind": "term",
+        "severity": "warn",
+        "patterns": [
+            "mot de passe",
+            "mots de passe",
+            "mdp",
+            "password",
+            "passwords",
+            "passphrase",
+            "identifiants",
+            "credentials",
+            "code d'accès",
+            "codes d'accès",
+        ],
+        "message_fr": (
+            "Vous parlez de mots de passe (« {match} ») : vérifiez qu'aucun mot de passe, identifiant ou "
+            "code n'apparaît dans le texte ni sur une photo (post-it, écran). Un message de "
+            "sensibilisation est bienvenu."
+        ),
+        "message_en": (
+            "You mention passwords (“{match}”): check that no password, login or code appears in the "
+            "text or on a photo (post-it, screen). An awareness message is welcome."
+        ),
+        "guide": (
+            "Attention aux détails ! il arrive qu'un badge ou un post-it avec des mots de passe puisse se "
+            "glisser sur une photo d'équipe d'apparence anodine…"
+        ),
+    },
+    {
+        "code": "confidential.credential",
+        "kind": "regex",
+        "severity": "block",
+        "quote_match": False,
+        "patterns": [
+            r"\b(?:password|passwd|pwd|passphrase|mot de passe|mdp|pass|login|identifiant|code d'acces|"
+            r"code pin|pin|token|api[ _-]?key|secret)(?:\s+[\w'-]+){0,4}?"
+            r"(?:\s*[:=]\s*|\s+(?:est|is|c'est)\s+)(?=\S*[\d!@#$%^&*?+=_~])\S{4,}",
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
+            r"\bAKIA[0-9A-Z]{16}\b",
+            r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
+            r"\bxox[abpr]-[A-Za-z0-9-]{10,}\b",
+            r"\b[a-z][a-z0-9+.-]*://[^\s/:@]+:[^\s/@]+@",
+        ],
+        "message_fr": (
+            "Le texte semble contenir un mot de passe, une clé ou un identifiant de connexion : ne le "
+            "publiez pas, et changez ce secret s'il a déjà circulé."
+        ),
+        "message_en": (
+            "The text seems to contain a password, key or login credential: do not publish it, and change "
+            "that secret if it has already been shared."
+        ),
+        "guide": (
+            "Attention aux détails ! il arrive qu'un badge ou un post-it avec des mots de passe puisse se "
+            "glisser sur une photo d'équipe d'apparence anodine…"
+        ),
+    },
+    {
+        "code": "equipment.weakness",
+        "kind": "term",
+        "severity": "warn",
+        "patterns": [
+            "faiblesse",
+            "faiblesses",
+            "défaillan*",
+            "panne",
+            "pannes",
+            "endommag*",
+            "dommages",
+            "dégâts",
+            "avarie*",
+            "fissur*",
+            "dysfonctionnement*",
+            "vulnérabilit*",
+            "anomalie*",
+            "weakness*",
+            "failure*",
+            "damage*",
+            "malfunction*",
+            "vulnerabilit*",
+            "defect*",
+            "breakdown*",
+            "faulty",
+            "cracked",
+        ],
+        "message_fr": (
+            "Ne dévoilez pas les faiblesses d'un dispositif ni les dommages d'un équipement "
+            "(« {match} ») : vérifiez que ce n'est pas le cas, ou demandez à la DCO."
+        ),
+        "message_en": (
+            "Do not reveal the weaknesses of a system or damage to equipment (“{match}”): check that this "
+            "is not the case, or ask the DCO."
+        ),
+        "guide": (
+            "Assurez-vous de ne pas dévoiler les faiblesses d'un dispositif ou d'un équipement. […] "
+            "assurez-vous de ne pas dévoiler les faiblesses d'un dispositif, les dommages d'un équipement."
+        ),
+    },
+    {
+        "code": "embargo.mention",
+        "kind": "term",
+        "severity": "warn",
+        "patterns": ["embargo", "sous embargo", "under embargo", "embargoed"],
+        "message_fr": (
+            "Vous évoquez un embargo : vérifiez auprès de la DCO qu'il est levé avant de publier."
+        ),
+        "message_en": "You mention an embargo: check with the DCO that it has ended before publishing.",
+        "guide": "Respectez les éventuels embargos sur une donnée ou une information.",
+    },
+    {
+        "code": "embargo.active",
+        "kind": "embargo",
+        "severity": "block",
+        "message_fr": (
+            "« {topic} » est sous embargo jusqu'au {until} (« {match} ») : ne publiez rien qui s'y "
+            "rapporte avant cette date."
+        ),
+        "message_en": (
+            "“{topic}” is under embargo until {until} (“{match}”): publish nothing about it before then."
+        ),
+        "guide": "Respectez les éventuels embargos sur une donnée ou une information.",
+    },
+    # --- Voice and neutrality -----------------------------------------------------------------------
+    {
+        "code": "agency.voice",
+        "kind": "term",
+        "severity": "warn",
+        "account_kind": "personal",
+        "patterns": [
+            "au nom du CNES",
+            "au nom de l'agence",
+            "au nom de l'établissement",
+            "au nom de mon employeur",
+            "en tant que porte-parole",
+            "en tant que porte parole",
+            "je représente le CNES",
+            "je représente l'agence",
+            "position officielle",
+            "nous, le CNES",
+            "on behalf of the agency",
+            "on behalf of CNES",
+            "on behalf of my employer",
+            "as a spokesperson",
+            "as spokesperson",
+            "as the agency's spokesperson",
+            "official position",
+            "speaking for the agency",
+        ],
+        "message_fr": (
+            "Parlez « à propos » de l'agence, pas « en son nom » (« {match} ») : en dehors des "
+            "porte-parole, seule la DCO s'exprime au nom de l'agence, après validation. Restez factuel."
+        ),
+        "message_en": (
+            "Speak “about” the agency, not “on its behalf” (“{match}”): apart from spokespersons, only "
+            "the DCO speaks in the agency's name, after validation. Stay factual."
+        ),
+        "guide": (
+            "Je parle « à propos du CNES » et pas « au nom du CNES ». En dehors des porte-paroles, la DCO "
+            "est la seule structure à pouvoir s'exprimer au nom du CNES sur les réseaux sociaux."
+        ),
+    },
+    {
+        "code": "opinion.political",
+        "kind": "term",
+        "severity": "warn",
+        "patterns": [
+            "votez",
+            "voter pour",
+            "je vote",
+            "vote for",
+            "élection*",
+            "election*",
+            "parti politique",
+            "political party",
+            "extrême droite",
+            "extrême gauche",
+            "far right",
+            "far left",
+            "fascis*",
+            "facho*",
+            "gauchiste*",
+            "pétition",
+            "petition",
+            "boycott*",
+            "wokisme",
+            "woke",
+        ],
+        "message_fr": (
+            "Opinion politique (« {match} ») : en tant qu'agent du service public, vous avez une "
+            "obligation de neutralité ; ne partagez pas d'opinions politiques."
+        ),
+        "message_en": (
+            "Political opinion (“{match}”): as a public servant you have a duty of neutrality; do not "
+            "share political opinions."
+        ),
+        "guide": (
+            "Vous exercez une mission de service public et avez une obligation de neutralité : ne partagez "
+            "pas d'opinions politiques, morales ou religieuses."
+        ),
+    },
+    {
+        "code": "opinion.religious_moral",
+        "kind": "term",
+        "severity": "warn",
+        "patterns": [
+            "dieu",
+            "god",
+            "allah",
+            "jésus",
+            "prière*",
+            "prions",
+            "pray",
+            "praying",
+            "religion*",
+            "religieu*",
+            "religious",
+            "islam*",
+            "chrétien*",
+            "christian*",
+            "musulman*",
+            "muslim*",
+            "avortement",
+            "abortion",
+            "euthanasi*",
+            "peine de mort",
+            "death penalty",
+            "blasphème*",
+        ],
+        "message_fr": (
+            "Opinion religieuse ou morale (« {match} ») : obligation de neutralité, ne partagez pas "
+            "d'opinions morales ou religieuses."
+        ),
+        "message_en": (
+            "Religious or moral opinion (“{match}”): duty of neutrality, do not share moral or religious "
+            "opinions."
+        ),
+        "guide": (
+            "Vous exercez une mission de service public et avez une obligation de neutralité : ne partagez "
+            "pas d'opinions politiques, morales ou religieuses."
+        ),
+    },
+    {
+        "code": "account.dedicated",
+        "kind": "term",
+        "severity": "warn",
+        "patterns": [
+            "compte du projet",
+            "compte officiel du projet",
+            "nouveau compte",
+            "j'ai créé un compte",
+            "project account",
+            "our new account",
+            "new account for",
+        ],
+        "message_fr": (
+            "Ne créez pas de compte dédié à l'agence ou à un projet (« {match} ») : proposez vos sujets à "
+            "la DCO pour les comptes officiels."
+        ),
+        "message_en": (
+            "Do not create an account for the agency or a project (“{match}”): propose your subjects to "
+            "the DCO for the official accounts."
+        ),
+        "guide": "Ne créez pas de compte CNES ou de compte associés à des projets/activités du CNES.",
+    },
+    {
+        "code": "privacy.personal_data",
+        "kind": "regex",
+        "severity": "warn",
+        "quote_match": False,
+        "patterns": [
+            r"(?<![\d+])(?:\+33\s?|0)[1-9](?:[\s.-]?\d{2}){4}(?!\d)",
+            r"(?<!\w)\+\d{1,3}[\s.-]?\d(?:[\s.-]?\d){7,12}(?!\d)",
+        ],
+        "message_fr": (
+            "Numéro de téléphone : ne publiez jamais votre numéro, votre adresse personnelle ou d'autres "
+            "informations sensibles, ni celles d'autrui sans son accord."
+        ),
+        "message_en": (
+            "Phone number: never publish your phone number, home address or other sensitive information, "
+            "nor anyone else's without their consent."
+        ),
+        "guide": (
+            "Ne publiez jamais votre adresse postale personnelle, numéro de téléphone ou d'autres "
+            "informations sensibles."
+        ),
+    },
+    # --- Photos -------------------------------------------------------------------------------------
+    {
+        "code": "photo.check",
+        "kind": "term",
+        "severity": "warn",
+        "on_photo": True,
+        "patterns": [
+            "photo",
+            "photos",
+            "photographie",
+            "photographies",
+            "selfie",
+            "selfies",
+            "prise de vue",
+            "prises de vue",
+            "picture",
+            "pictures",
+            "vidéo",
+            "vidéos",
+            "video",
+            "videos",
+            "en coulisses",
+            "behind the scenes",
+        ],
+        "message_fr": (
+            "Photo ou vidéo : vérifiez les détails avant de publier — badges, écrans, post-it avec des "
+            "mots de passe, équipements endommagés. Les prises de vues non encadrées sont interdites sur "
+            "les sites (accord de la sécurité, DCO)."
+        ),
+        "message_en": (
+            "Photo or video: check the details before publishing — badges, screens, post-its with "
+            "passwords, damaged equipment. Unsupervised filming is forbidden on the sites (security "
+            "approval, DCO)."
+        ),
+        "guide": (
+            "Attention aux détails ! il arrive qu'un badge ou un post-it avec des mots de passe puisse se "
+            "glisser sur une photo d'équipe d'apparence anodine… À ce jour, les prises de vues non "
+            "encadrées sont interdites sur nos sites."
+        ),
+    },
+]
+
+
+def seed_rules(rule_model) -> int:
+    """Create the guide's rules that are missing (by code); never touch existing ones. → created."""
+    created = 0
+    for data in GUIDE_RULES:
+        fields = dict(data)
+        fields["patterns"] = "\n".join(fields.get("patterns", []))
+        code = fields.pop("code")
+        _, was_created = rule_model.objects.get_or_create(code=code, defaults=fields)
+        created += was_created
+    return created

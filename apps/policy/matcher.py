@@ -1,0 +1,273 @@
+"""The rule matcher: pure Python, no database, so the bench and unit tests use it as the service does.
+
+Text is folded once (NFKD, combining marks removed, casefold, typographic apostrophes made plain)
+and cut into word tokens. Term rules are indexed by their first token in a dict, so a check costs a
+few dictionary lookups per word of the post whatever the number of rules; regular expressions are
+reserved for the few patterns that need them (credentials, case-sensitive acronyms).
+
+Term syntax: words separated by spaces or punctuation ("c'est faux" also matches "C'EST faux" with a
+typographic apostrophe; "secret-défense" matches "secret défense"); a word ending in `*` matches any
+word starting with it ("défaillan*" matches "défaillance", "défaillances"). Whole words only.
+
+Regex syntax: Python `re`, case-insensitive, run on the text with accents removed but case kept, so a
+pattern may opt out of case-insensitivity with `(?-i:...)` (e.g. `(?-i:\\bDR\\b)` for the
+"Diffusion Restreinte" label, not "Dr Martin").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+TERM, REGEX, SCOPE, EMBARGO = "term", "regex", "scope", "embargo"
+INFO, WARN, BLOCK = "info", "warn", "block"
+SEVERITY_RANK = {INFO: 0, WARN: 1, BLOCK: 2}
+ALWAYS, CRISIS, FREEZE, AFTER_FREEZE = "always", "crisis", "freeze", "after_freeze"
+# Crisis states a check runs in (see crisis_state_for): no crisis, freeze in force, freeze over.
+NO_CRISIS = "none"
+
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+# Typographic apostrophes (U+2019 and kin) count as the plain apostrophe.
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'"})
+_WORD = re.compile(r"\w+")
+
+
+def fold(text: str, *, casefold: bool = True) -> str:
+    """Accent-insensitive (and by default case-insensitive) form of `text`."""
+    if text.isascii():  # fast path: nothing to decompose
+        text = text.translate(_APOSTROPHES)
+        return text.lower() if casefold else text
+    text = _COMBINING.sub("", unicodedata.normalize("NFKD", text)).translate(_APOSTROPHES)
+    return text.casefold() if casefold else text
+
+
+def fold_with_offsets(text: str, *, casefold: bool = True) -> tuple[str, list[int]]:
+    """fold(text) and, for each folded character, the index of the original character it came from.
+
+    Character by character, so only used to quote what matched, never on the hot path.
+    """
+    out: list[str] = []
+    offsets: list[int] = []
+    for index, char in enumerate(text):
+        piece = fold(char, casefold=casefold)
+        out.append(piece)
+        offsets.extend([index] * len(piece))
+    return "".join(out), offsets
+
+
+def term_tokens(term: str) -> tuple[tuple[str, bool], ...]:
+    """A term as (word, is_prefix) pairs; empty when the term has no word at all."""
+    folded = fold(term)
+    tokens = []
+    for match in re.finditer(r"(\w+)(\*?)", folded):
+        tokens.append((match.group(1), bool(match.group(2))))
+    return tuple(tokens)
+
+
+def compile_regex(pattern: str) -> re.Pattern:
+    """Compile a regex rule pattern the way the matcher runs it (accents removed, case-insensitive)."""
+    return re.compile(fold(pattern, casefold=False), re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One rule as the matcher sees it. `ref` is whatever the caller needs to render the reason."""
+
+    key: str
+    code: str
+    kind: str
+    severity: str
+    patterns: tuple[str, ...] = ()
+    networks: frozenset[str] = frozenset()  # empty: every network
+    account_kind: str = ""  # empty: personal and official
+    condition: str = ALWAYS
+    on_photo: bool = False
+    until: datetime | None = None  # embargoes: matches only before this instant
+    ref: Any = None
+
+    def applies(self, *, network: str, account_kind: str, crisis_state: str, now: datetime | None) -> bool:
+        if self.networks and network not in self.networks:
+            return False
+        if self.account_kind and account_kind != self.account_kind:
+            return False
+        if self.until is not None and (now is None or now >= self.until):
+            return False
+        if self.condition == ALWAYS:
+            return True
+        if self.condition == CRISIS:
+            return crisis_state in (FREEZE, AFTER_FREEZE)
+        return crisis_state == self.condition
+
+
+@dataclass
+class Hit:
+    spec: RuleSpec
+    fragment: str = ""  # the original text that matched, "" for scope and photo rules
+
+
+@dataclass
+class _Entry:
+    rest: tuple[tuple[str, bool], ...]
+    spec_index: int
+
+
+@dataclass
+class CompiledRules:
+    """Every enabled rule compiled once; `match` is thread-safe and allocation-light."""
+
+    specs: list[RuleSpec]
+    exact_first: dict[str, list[_Entry]] = field(default_factory=dict)
+    prefix_first: dict[int, dict[str, list[_Entry]]] = field(default_factory=dict)
+    regexes: list[tuple[int, re.Pattern]] = field(default_factory=list)
+    always: list[int] = field(default_factory=list)
+    photo: list[int] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, specs: Iterable[RuleSpec]) -> CompiledRules:
+        compiled = cls(specs=list(specs))
+        for index, spec in enumerate(compiled.specs):
+            if spec.on_photo:
+                compiled.photo.append(index)
+            if spec.kind == SCOPE:
+                compiled.always.append(index)
+            elif spec.kind == REGEX:
+                patterns = [p for p in spec.patterns if p.strip()]
+                if patterns:
+                    joined = "|".join(f"(?:{fold(p, casefold=False)})" for p in patterns)
+                    compiled.regexes.append((index, re.compile(joined, re.IGNORECASE)))
+            elif spec.kind in (TERM, EMBARGO):
+                for pattern in spec.patterns:
+                    tokens = term_tokens(pattern)
+                    if not tokens:
+                        continue
+                    (first, is_prefix), rest = tokens[0], tokens[1:]
+                    entry = _Entry(rest=rest, spec_index=index)
+                    if is_prefix:
+                        compiled.prefix_first.setdefault(len(first), {}).setdefault(first, []).append(entry)
+                    else:
+                        compiled.exact_first.setdefault(first, []).append(entry)
+        # Longest prefixes first is irrelevant to correctness; sorted for a stable iteration order.
+        compiled.prefix_first = dict(sorted(compiled.prefix_first.items()))
+        return compiled
+
+    def __len__(self):
+        return len(self.specs)
+
+    def _term_hits(self, folded: str) -> dict[int, tuple[int, int]]:
+        """spec index → (first token, token after the last) of its first match."""
+        tokens = _WORD.findall(folded)
+        found: dict[int, tuple[int, int]] = {}
+        exact = self.exact_first
+        prefixes = self.prefix_first
+        count = len(tokens)
+        for i, token in enumerate(tokens):
+            candidates = exact.get(token)
+            if prefixes:
+                for length, table in prefixes.items():
+                    if length > len(token):
+                        break
+                    more = table.get(token[:length])
+                    if more:
+                        candidates = more if candidates is None else candidates + more
+            if not candidates:
+                continue
+            for entry in candidates:
+                if entry.spec_index in found:
+                    continue
+                rest = entry.rest
+                if i + len(rest) >= count:
+                    continue
+                ok = True
+                for offset, (word, is_prefix) in enumerate(rest, start=1):
+                    other = tokens[i + offset]
+                    if not (other.startswith(word) if is_prefix else other == word):
+                        ok = False
+                        break
+                if ok:
+                    found[entry.spec_index] = (i, i + 1 + len(rest))
+        return found
+
+    def match(
+        self,
+        text: str,
+        *,
+        network: str,
+        account_kind: str,
+        has_photo: bool = False,
+        crisis_state: str = NO_CRISIS,
+        now: datetime | None = None,
+        quote: bool = True,
+    ) -> list[Hit]:
+        """Every applicable rule that fires on this post, most severe first (then by code)."""
+        folded = fold(text)
+        term_found = self._term_hits(folded) if (self.exact_first or self.prefix_first) else {}
+        regex_found: dict[int, tuple[int, int]] = {}
+        if self.regexes:
+            soft = fold(text, casefold=False)
+            for index, pattern in self.regexes:
+                found = pattern.search(soft)
+                if found:
+                    regex_found[index] = found.span()
+        fired: dict[int, str] = {}
+        for index in term_found:
+            fired[index] = ""
+        for index in regex_found:
+            fired[index] = ""
+        for index in self.always:
+            fired[index] = ""
+        if has_photo:
+            for index in self.photo:
+                fired.setdefault(index, "")
+        hits = []
+        for index in fired:
+            spec = self.specs[index]
+            if spec.applies(network=network, account_kind=account_kind, crisis_state=crisis_state, now=now):
+                hits.append(Hit(spec=spec))
+        if quote and hits:
+            self._quote(text, folded, hits, term_found, regex_found)
+        hits.sort(key=lambda h: (-SEVERITY_RANK.get(h.spec.severity, 0), h.spec.code, h.spec.key))
+        return hits
+
+    def _quote(self, text, folded, hits, term_found, regex_found):
+        """Fill each hit's fragment with the original words that matched (accents and case kept)."""
+        index_of = {id(spec): i for i, spec in enumerate(self.specs)}
+        spans = None
+        full_map = soft_map = None
+        for hit in hits:
+            index = index_of[id(hit.spec)]
+            if index in term_found:
+                if spans is None:
+                    spans = [m.span() for m in _WORD.finditer(folded)]
+                    refolded, full_map = fold_with_offsets(text)
+                    if refolded != folded:  # cannot happen with NFKD per character; be safe anyway
+                        full_map = None
+                first, last = term_found[index]
+                start, end = spans[first][0], spans[last - 1][1]
+                hit.fragment = _slice(text, full_map, start, end) if full_map else folded[start:end]
+            elif index in regex_found:
+                if soft_map is None:
+                    _, soft_map = fold_with_offsets(text, casefold=False)
+                start, end = regex_found[index]
+                hit.fragment = _slice(text, soft_map, start, end)
+
+
+def _slice(text: str, offsets: list[int], start: int, end: int) -> str:
+    if start >= len(offsets) or end <= start:
+        return ""
+    return text[offsets[start] : offsets[end - 1] + 1]
+
+
+def verdict_of(hits: Iterable[Hit]) -> str:
+    worst = max((SEVERITY_RANK.get(h.spec.severity, 0) for h in hits), default=0)
+    return {0: "allowed", 1: "warn", 2: "blocked"}[worst]
+
+
+def crisis_state_for(crisis, now: datetime) -> str:
+    """NO_CRISIS, FREEZE (before freeze_until) or AFTER_FREEZE, for a crisis row or None."""
+    if crisis is None:
+        return NO_CRISIS
+    return FREEZE if now < crisis.freeze_until else AFTER_FREEZE

@@ -1,0 +1,185 @@
+"""Every change to the rules and the embargo registry: DCO only, validated, audited in the same
+transaction, and followed by a bump of the rules version (the post_save/post_delete signals in
+apps.py do the bump, so changes made outside these services are not missed either)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.accounts.roles import DCO, has_role
+from apps.audit.services import audit_record
+from crisiscomm.api import NotAllowedError, ServiceError
+
+from .models import Embargo, PolicyRule
+
+RULE_FIELDS = (
+    "code",
+    "kind",
+    "patterns",
+    "severity",
+    "message_fr",
+    "message_en",
+    "guide",
+    "enabled",
+    "networks",
+    "account_kind",
+    "condition",
+    "on_photo",
+    "quote_match",
+)
+EMBARGO_FIELDS = ("topic", "terms", "until", "note")
+
+
+def _require_dco(actor):
+    if not (actor is not None and actor.is_authenticated and (has_role(actor, DCO) or actor.is_superuser)):
+        raise NotAllowedError(_("Only a communication directorate officer (dco) may change the policy."))
+
+
+def _validate(instance, *, exclude=()):
+    """Model validation as a ServiceError naming the first bad field."""
+    try:
+        instance.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        field = None if field == "__all__" else field
+        raise ServiceError(f"{field}: {messages[0]}" if field else messages[0], field=field) from exc
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _terms_text(terms) -> str:
+    if isinstance(terms, str):
+        return terms
+    return "\n".join(str(t).strip() for t in terms if str(t).strip())
+
+
+# --- Rules ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def policy_rule_create(*, actor, **fields) -> PolicyRule:
+    _require_dco(actor)
+    unknown = set(fields) - set(RULE_FIELDS)
+    if unknown:
+        raise ServiceError(_("Unknown field."), field=sorted(unknown)[0])
+    if "patterns" in fields:
+        fields["patterns"] = _terms_text(fields["patterns"])
+    rule = PolicyRule(**fields)
+    _validate(rule)
+    rule.save()
+    audit_record(
+        actor=actor,
+        action="policy.rule_create",
+        obj=rule,
+        details={"code": rule.code, **{f: _jsonable(getattr(rule, f)) for f in RULE_FIELDS if f != "code"}},
+    )
+    return rule
+
+
+@transaction.atomic
+def policy_rule_update(*, actor, rule: PolicyRule, changes: dict) -> PolicyRule:
+    """Apply `changes` to the rule as stored (locked), whatever the in-memory `rule` holds."""
+    _require_dco(actor)
+    unknown = set(changes) - set(RULE_FIELDS)
+    if unknown:
+        raise ServiceError(_("Unknown field."), field=sorted(unknown)[0])
+    current = PolicyRule.objects.select_for_update().get(pk=rule.pk)
+    if "patterns" in changes:
+        changes = {**changes, "patterns": _terms_text(changes["patterns"])}
+    diff = {}
+    for name, value in changes.items():
+        before = getattr(current, name)
+        if before != value:
+            diff[name] = [_jsonable(before), _jsonable(value)]
+            setattr(current, name, value)
+    if not diff:
+        return current
+    _validate(current)
+    current.save(update_fields=[*diff, "updated_at"])
+    audit_record(
+        actor=actor, action="policy.rule_update", obj=current, details={"code": current.code, "changes": diff}
+    )
+    return current
+
+
+@transaction.atomic
+def policy_rule_delete(*, actor, rule: PolicyRule) -> None:
+    _require_dco(actor)
+    current = PolicyRule.objects.select_for_update().get(pk=rule.pk)
+    audit_record(
+        actor=actor,
+        action="policy.rule_delete",
+        obj=current,
+        details={f: _jsonable(getattr(current, f)) for f in RULE_FIELDS},
+    )
+    current.delete()
+
+
+# --- Embargoes --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def embargo_create(*, actor, topic: str, terms, until: datetime, note: str = "") -> Embargo:
+    _require_dco(actor)
+    if until is None or until <= timezone.now():
+        raise ServiceError(_("until: an embargo must end in the future."), field="until")
+    embargo = Embargo(topic=topic, terms=_terms_text(terms), until=until, note=note, created_by=actor)
+    _validate(embargo, exclude=["created_by"])
+    embargo.save()
+    audit_record(
+        actor=actor,
+        action="policy.embargo_create",
+        obj=embargo,
+        details={"topic": embargo.topic, "terms": embargo.term_list(), "until": until.isoformat()},
+    )
+    return embargo
+
+
+@transaction.atomic
+def embargo_update(*, actor, embargo: Embargo, changes: dict) -> Embargo:
+    """Change an embargo. Moving `until` into the past ends it early (recorded as such)."""
+    _require_dco(actor)
+    unknown = set(changes) - set(EMBARGO_FIELDS)
+    if unknown:
+        raise ServiceError(_("Unknown field."), field=sorted(unknown)[0])
+    current = Embargo.objects.select_for_update().get(pk=embargo.pk)
+    if "terms" in changes:
+        changes = {**changes, "terms": _terms_text(changes["terms"])}
+    diff = {}
+    for name, value in changes.items():
+        before = getattr(current, name)
+        if before != value:
+            diff[name] = [_jsonable(before), _jsonable(value)]
+            setattr(current, name, value)
+    if not diff:
+        return current
+    _validate(current, exclude=["created_by"])
+    current.save(update_fields=[*diff, "updated_at"])
+    ended = "until" in diff and current.until <= timezone.now()
+    audit_record(
+        actor=actor,
+        action="policy.embargo_end" if ended else "policy.embargo_update",
+        obj=current,
+        details={"topic": current.topic, "changes": diff},
+    )
+    return current
+
+
+@transaction.atomic
+def embargo_delete(*, actor, embargo: Embargo) -> None:
+    _require_dco(actor)
+    current = Embargo.objects.select_for_update().get(pk=embargo.pk)
+    audit_record(
+        actor=actor,
+        action="policy.embargo_delete",
+        obj=current,
+        details={"topic": current.topic, "terms": current.term_list(), "until": current.until.isoformat()},
+    )
+    current.delete()
