@@ -317,6 +317,9 @@ def crisis_request_lift(*, actor, crisis, comment, checklist) -> Crisis:
         obj=crisis,
         details={"comment": crisis.end_comment, "checklist": checklist_codes()},
     )
+    notify_event(
+        event="crisis.lift_requested", crisis_id=crisis.pk, context=notice_context(crisis), actor=actor
+    )
     return crisis
 
 
