@@ -29,3 +29,17 @@ def make_posts(dco, account, n=3, *, start_in=timedelta(hours=30)):
 
 def declare(dco, title="Launch anomaly", topics=("launch",)):
     return crisis_services.crisis_declare(actor=dco, title=title, summary="", severity=2, topics=list(topics))
+
+
+def default_chain():
+    """The chain the statements migration installs (expert review, then DCO approval). Transactional
+    tests flush the tables, migration data included, so it is put back here when missing."""
+    from apps.statements.models import ChainStep, ValidationChain
+
+    chain, created = ValidationChain.objects.get_or_create(
+        is_default=True, defaults={"name": "Expert review then DCO approval"}
+    )
+    if created:
+        ChainStep.objects.create(chain=chain, order=1, name="Expert review", role="expert")
+        ChainStep.objects.create(chain=chain, order=2, name="DCO approval", role="dco")
+    return chain
