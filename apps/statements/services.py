@@ -176,7 +176,7 @@ def _clean_planned_at(planned_at):
 
 
 def _lock_statement(statement) -> Statement:
-    return Statement.objects.select_for_update().select_related("crisis").get(pk=statement.pk)
+    return Statement.objects.select_for_update(of=("self",)).select_related("crisis").get(pk=statement.pk)
 
 
 def _pending_run(statement) -> ApprovalRequest | None:
@@ -707,7 +707,7 @@ def post_approval_request(*, actor, post: Post, chain: ValidationChain | None = 
 
 def _lock_post_run(approval) -> ApprovalRequest:
     return (
-        ApprovalRequest.objects.select_for_update()
+        ApprovalRequest.objects.select_for_update(of=("self",))
         .select_related("chain", "current_step")
         .get(pk=approval.pk, kind=ApprovalKind.POST)
     )

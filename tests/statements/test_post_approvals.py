@@ -1,0 +1,119 @@
+"""Normal times: the DCO requires the same chain for a calendar post before it can go out."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.posts.models import Post
+from apps.posts.services import post_create, post_update, posts_claim_due
+from apps.statements.models import ApprovalRequest, Decision
+
+pytestmark = pytest.mark.django_db
+
+
+def _post(dco, account, minutes=30):
+    return post_create(
+        actor=dco,
+        account=account,
+        body="Our new lab opens",
+        scheduled_at=timezone.now() + timedelta(minutes=minutes),
+    )
+
+
+def _act(api, user, run_id, verb, **data):
+    return api.as_user(user).post(f"/api/v1/post-approvals/{run_id}/{verb}/", data, format="json")
+
+
+def test_held_post_is_released_by_the_final_approval(api, people, chain, accounts):
+    post = _post(people["dco"], accounts["x"])
+    assert (
+        api.as_user(people["expert"])
+        .post("/api/v1/post-approvals/", {"post": post.pk}, format="json")
+        .status_code
+        == 403
+    )
+    res = api.as_user(people["dco"]).post("/api/v1/post-approvals/", {"post": post.pk}, format="json")
+    assert res.status_code == 201, res.json()
+    run = res.json()
+    assert run["status"] == "pending" and run["step"] == {"order": 1, "name": "Expert review"}
+    post.refresh_from_db()
+    assert post.awaiting_approval
+    # Asking twice conflicts.
+    again = api.as_user(people["dco"]).post("/api/v1/post-approvals/", {"post": post.pk}, format="json")
+    assert again.status_code == 409
+
+    # Due now, but held: the publisher does not claim it.
+    Post.objects.filter(pk=post.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
+    assert posts_claim_due() == []
+    Post.objects.filter(pk=post.pk).update(scheduled_at=timezone.now() + timedelta(minutes=30))
+
+    # The same rules as statements: the post's author (dco) does not decide on it.
+    assert _act(api, people["expert"], run["id"], "approve").json()["step"]["order"] == 2
+    res = _act(api, people["dco"], run["id"], "approve")
+    assert res.status_code == 403 and res.json()["code"] == "own_text"
+    res = _act(api, people["dco2"], run["id"], "approve")
+    assert res.status_code == 200 and res.json()["status"] == "approved"
+    post.refresh_from_db()
+    assert not post.awaiting_approval and post.status == "scheduled"
+    assert Decision.objects.filter(request_id=run["id"]).count() == 2
+
+
+def test_approval_after_the_planned_time_keeps_the_post_held_until_a_new_time(api, people, chain, accounts):
+    post = _post(people["dco"], accounts["x"])
+    run_id = (
+        api.as_user(people["dco"])
+        .post("/api/v1/post-approvals/", {"post": post.pk}, format="json")
+        .json()["id"]
+    )
+    _act(api, people["expert"], run_id, "approve")
+    Post.objects.filter(pk=post.pk).update(scheduled_at=timezone.now() - timedelta(minutes=5))
+    res = _act(api, people["dco2"], run_id, "approve")
+    assert res.json()["status"] == "approved" and res.json()["needs_new_time"] is True
+    post.refresh_from_db()
+    assert post.awaiting_approval  # never bursts out late
+    assert posts_claim_due() == []
+
+    new_time = timezone.now() + timedelta(hours=1)
+    assert (
+        _act(api, people["expert"], run_id, "release", scheduled_at=new_time.isoformat()).status_code == 403
+    )
+    res = _act(api, people["dco"], run_id, "release")
+    assert res.status_code == 400 and "scheduled_at" in res.json()["errors"]
+    res = _act(api, people["dco"], run_id, "release", scheduled_at=new_time.isoformat())
+    assert res.status_code == 200 and res.json()["needs_new_time"] is False
+    post.refresh_from_db()
+    assert not post.awaiting_approval and abs(post.scheduled_at - new_time) < timedelta(seconds=1)
+
+
+def test_a_post_changed_while_waiting_voids_its_run(api, people, chain, accounts):
+    post = _post(people["dco"], accounts["x"])
+    run_id = (
+        api.as_user(people["dco"])
+        .post("/api/v1/post-approvals/", {"post": post.pk}, format="json")
+        .json()["id"]
+    )
+    _act(api, people["expert"], run_id, "approve")
+    post_update(actor=people["dco"], post=post, body="A different text nobody reviewed")
+    res = _act(api, people["dco2"], run_id, "approve")
+    assert res.status_code == 409
+    assert ApprovalRequest.objects.get(pk=run_id).status == "voided"
+    post.refresh_from_db()
+    assert post.awaiting_approval  # still held: ask again for the new text
+    res = api.as_user(people["dco"]).post("/api/v1/post-approvals/", {"post": post.pk}, format="json")
+    assert res.status_code == 201
+
+
+def test_rejected_post_stays_held(api, people, chain, accounts):
+    post = _post(people["dco"], accounts["x"])
+    run_id = (
+        api.as_user(people["dco"])
+        .post("/api/v1/post-approvals/", {"post": post.pk}, format="json")
+        .json()["id"]
+    )
+    assert _act(api, people["expert"], run_id, "reject").status_code == 400  # a comment is required
+    assert (
+        _act(api, people["expert"], run_id, "reject", comment="embargoed data").json()["status"] == "rejected"
+    )
+    post.refresh_from_db()
+    assert post.awaiting_approval and post.status == "scheduled"
