@@ -240,3 +240,13 @@ def test_seed_demo_refuses_a_production_installation(settings):
     settings.SECRET_KEY = "a-real-production-key-" + "x" * 40
     with pytest.raises(CommandError, match="production"):
         call_command("seed_demo")
+
+
+def test_readme_documents_every_environment_variable():
+    import re
+
+    settings_src = (ROOT / "crisiscomm" / "settings.py").read_text()
+    readme = (ROOT / "README.md").read_text()
+    names = set(re.findall(r"""[eE]nv(?:\(\))?\.\w+\(\s*["']([A-Z][A-Z0-9_]+)["']""", settings_src))
+    assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CRISISCOMM_PUBLISH_INTERVAL"} <= names
+    assert sorted(n for n in names if f"`{n}`" not in readme) == []
