@@ -1,0 +1,72 @@
+"""Admin: chains are edited with their steps inline (and audited); the records are read-only."""
+
+import pytest
+
+from apps.audit.models import AuditEntry
+from apps.statements.models import ChainStep, ValidationChain
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, make_user):
+    admin = make_user("dco", username="root", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    return client
+
+
+def test_default_chain_comes_from_the_data_migration():
+    chain = ValidationChain.objects.get(is_default=True)
+    assert chain.name == "Expert review then DCO approval"
+    assert [(s.order, s.role, s.rule) for s in chain.steps.order_by("order")] == [
+        (1, "expert", "any"),
+        (2, "dco", "any"),
+    ]
+
+
+def test_every_model_has_an_admin_page(admin_client, chain):
+    for model in (
+        "validationchain",
+        "mandate",
+        "statement",
+        "statementrevision",
+        "approvalrequest",
+        "decision",
+        "statementpost",
+    ):
+        assert admin_client.get(f"/admin/statements/{model}/").status_code == 200, model
+    assert admin_client.get(f"/admin/statements/validationchain/{chain.pk}/change/").status_code == 200
+    # Records of what happened are not written by hand.
+    assert admin_client.get("/admin/statements/decision/add/").status_code == 403
+    assert admin_client.get("/admin/statements/statementrevision/add/").status_code == 403
+
+
+def test_a_chain_is_created_with_inline_steps_and_audited(admin_client, make_user):
+    legal = make_user(username="legal")
+    res = admin_client.post(
+        "/admin/statements/validationchain/add/",
+        {
+            "name": "Legal then DCO",
+            "description": "",
+            "steps-TOTAL_FORMS": "2",
+            "steps-INITIAL_FORMS": "0",
+            "steps-MIN_NUM_FORMS": "0",
+            "steps-MAX_NUM_FORMS": "1000",
+            "steps-0-order": "1",
+            "steps-0-name": "Legal",
+            "steps-0-role": "",
+            "steps-0-users": [str(legal.pk)],
+            "steps-0-rule": "all",
+            "steps-1-order": "2",
+            "steps-1-name": "DCO",
+            "steps-1-role": "dco",
+            "steps-1-rule": "any",
+        },
+    )
+    assert res.status_code == 302, res.content[:2000]
+    chain = ValidationChain.objects.get(name="Legal then DCO")
+    steps = list(ChainStep.objects.filter(chain=chain).order_by("order"))
+    assert [(s.name, s.rule) for s in steps] == [("Legal", "all"), ("DCO", "any")]
+    assert list(steps[0].users.all()) == [legal]
+    entry = AuditEntry.objects.get(action="chain.create")
+    assert entry.actor_repr == "root" and [s["name"] for s in entry.details["steps"]] == ["Legal", "DCO"]
