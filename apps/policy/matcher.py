@@ -106,22 +106,28 @@ class RuleSpec:
 @dataclass
 class Hit:
     spec: RuleSpec
+    index: int = -1  # position of the spec in CompiledRules.specs
     fragment: str = ""  # the original text that matched, "" for scope and photo rules
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Entry:
+    first: str  # the first word (or word prefix) of the term
+    first_is_prefix: bool
     rest: tuple[tuple[str, bool], ...]
     spec_index: int
 
 
 @dataclass
 class CompiledRules:
-    """Every enabled rule compiled once; `match` is thread-safe and allocation-light."""
+    """Every enabled rule compiled once; `match` only reads it, so it is safe to share."""
 
     specs: list[RuleSpec]
+    # Terms by their first word; prefix terms ("défaillan*") by the first `prefix_key` characters
+    # of their prefix, so that each word of a post costs two dictionary lookups at most.
     exact_first: dict[str, list[_Entry]] = field(default_factory=dict)
-    prefix_first: dict[int, dict[str, list[_Entry]]] = field(default_factory=dict)
+    prefix_first: dict[str, list[_Entry]] = field(default_factory=dict)
+    prefix_key: int = 0
     regexes: list[tuple[int, re.Pattern]] = field(default_factory=list)
     always: list[int] = field(default_factory=list)
     photo: list[int] = field(default_factory=list)
@@ -129,6 +135,7 @@ class CompiledRules:
     @classmethod
     def build(cls, specs: Iterable[RuleSpec]) -> CompiledRules:
         compiled = cls(specs=list(specs))
+        prefix_entries = []
         for index, spec in enumerate(compiled.specs):
             if spec.on_photo:
                 compiled.photo.append(index)
@@ -145,13 +152,15 @@ class CompiledRules:
                     if not tokens:
                         continue
                     (first, is_prefix), rest = tokens[0], tokens[1:]
-                    entry = _Entry(rest=rest, spec_index=index)
+                    entry = _Entry(first=first, first_is_prefix=is_prefix, rest=rest, spec_index=index)
                     if is_prefix:
-                        compiled.prefix_first.setdefault(len(first), {}).setdefault(first, []).append(entry)
+                        prefix_entries.append(entry)
                     else:
                         compiled.exact_first.setdefault(first, []).append(entry)
-        # Longest prefixes first is irrelevant to correctness; sorted for a stable iteration order.
-        compiled.prefix_first = dict(sorted(compiled.prefix_first.items()))
+        if prefix_entries:
+            compiled.prefix_key = min(len(e.first) for e in prefix_entries)
+            for entry in prefix_entries:
+                compiled.prefix_first.setdefault(entry.first[: compiled.prefix_key], []).append(entry)
         return compiled
 
     def __len__(self):
@@ -163,20 +172,20 @@ class CompiledRules:
         found: dict[int, tuple[int, int]] = {}
         exact = self.exact_first
         prefixes = self.prefix_first
+        key = self.prefix_key
         count = len(tokens)
         for i, token in enumerate(tokens):
             candidates = exact.get(token)
-            if prefixes:
-                for length, table in prefixes.items():
-                    if length > len(token):
-                        break
-                    more = table.get(token[:length])
-                    if more:
-                        candidates = more if candidates is None else candidates + more
+            if prefixes and len(token) >= key:
+                more = prefixes.get(token[:key])
+                if more:
+                    candidates = more if candidates is None else candidates + more
             if not candidates:
                 continue
             for entry in candidates:
                 if entry.spec_index in found:
+                    continue
+                if entry.first_is_prefix and not token.startswith(entry.first):
                     continue
                 rest = entry.rest
                 if i + len(rest) >= count:
@@ -212,21 +221,18 @@ class CompiledRules:
                 found = pattern.search(soft)
                 if found:
                     regex_found[index] = found.span()
-        fired: dict[int, str] = {}
-        for index in term_found:
-            fired[index] = ""
-        for index in regex_found:
-            fired[index] = ""
-        for index in self.always:
-            fired[index] = ""
+        fired = [*term_found, *regex_found, *self.always]
         if has_photo:
-            for index in self.photo:
-                fired.setdefault(index, "")
+            fired.extend(self.photo)
         hits = []
+        seen = set()
         for index in fired:
+            if index in seen:
+                continue
+            seen.add(index)
             spec = self.specs[index]
             if spec.applies(network=network, account_kind=account_kind, crisis_state=crisis_state, now=now):
-                hits.append(Hit(spec=spec))
+                hits.append(Hit(spec=spec, index=index))
         if quote and hits:
             self._quote(text, folded, hits, term_found, regex_found)
         hits.sort(key=lambda h: (-SEVERITY_RANK.get(h.spec.severity, 0), h.spec.code, h.spec.key))
@@ -234,28 +240,30 @@ class CompiledRules:
 
     def _quote(self, text, folded, hits, term_found, regex_found):
         """Fill each hit's fragment with the original words that matched (accents and case kept)."""
-        index_of = {id(spec): i for i, spec in enumerate(self.specs)}
         spans = None
-        full_map = soft_map = None
         for hit in hits:
-            index = index_of[id(hit.spec)]
-            if index in term_found:
+            if hit.index in term_found:
                 if spans is None:
                     spans = [m.span() for m in _WORD.finditer(folded)]
-                    refolded, full_map = fold_with_offsets(text)
-                    if refolded != folded:  # cannot happen with NFKD per character; be safe anyway
-                        full_map = None
-                first, last = term_found[index]
-                start, end = spans[first][0], spans[last - 1][1]
-                hit.fragment = _slice(text, full_map, start, end) if full_map else folded[start:end]
-            elif index in regex_found:
-                if soft_map is None:
-                    _, soft_map = fold_with_offsets(text, casefold=False)
-                start, end = regex_found[index]
-                hit.fragment = _slice(text, soft_map, start, end)
+                    full_map = _offsets(text, folded, casefold=True)
+                first, last = term_found[hit.index]
+                hit.fragment = _slice(text, full_map, spans[first][0], spans[last - 1][1])
+            elif hit.index in regex_found:
+                soft_map = _offsets(text, fold(text, casefold=False), casefold=False)
+                hit.fragment = _slice(text, soft_map, *regex_found[hit.index])
 
 
-def _slice(text: str, offsets: list[int], start: int, end: int) -> str:
+def _offsets(text: str, folded: str, *, casefold: bool) -> list[int] | None:
+    """Folded position → original position; None when they are the same (the usual case: folding
+    Latin text keeps its length, each accented letter becoming its base letter)."""
+    if len(folded) == len(text):
+        return None
+    return fold_with_offsets(text, casefold=casefold)[1]
+
+
+def _slice(text: str, offsets: list[int] | None, start: int, end: int) -> str:
+    if offsets is None:
+        return text[start:end]
     if start >= len(offsets) or end <= start:
         return ""
     return text[offsets[start] : offsets[end - 1] + 1]
