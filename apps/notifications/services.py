@@ -143,7 +143,9 @@ def _audience(event: NoticeEvent):
 def event_materialise(*, event_id: int, page_size: int = 2000) -> dict:
     """Create the notice rows of an event, page by page (each page visible in the inbox at once).
     Idempotent: run it twice and the second run adds nothing."""
-    event = NoticeEvent.objects.select_related("parent").get(pk=event_id)
+    event = NoticeEvent.objects.select_related("parent").filter(pk=event_id).first()
+    if event is None:  # a stale task for an event rolled back or deleted since
+        return {}
     root = event.root
     reminder = bool(event.parent_id)
     channels = [c for c in person_channels() if c.reminders or not reminder]
@@ -352,7 +354,8 @@ def _deliver_batch(chan, batch, token, book) -> dict:
 
 def _record_failure(notice, error: str, *, final: bool):
     attempts = notice.attempts + 1
-    backoff = timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
+    base = _setting("CRISISCOMM_NOTIFY_BACKOFF", 30)  # seconds, doubled at each attempt
+    backoff = timedelta(seconds=min(base * 2 ** (attempts - 1), 3600))
     Notice.objects.filter(pk=notice.pk, status=NoticeStatus.SENDING).update(
         status=NoticeStatus.FAILED if final else NoticeStatus.QUEUED,
         attempts=attempts,
@@ -389,6 +392,10 @@ def notices_relay(*, now=None) -> dict:
         )
         if stale_count:
             audit_record(actor=None, action="notification.requeue_stale", details={"notices": stale_count})
+        # Claims of a dead worker on rows it never reached: free them for the next worker.
+        Notice.objects.filter(
+            status=NoticeStatus.QUEUED, claim_token__isnull=False, claimed_at__lt=now - claim_lease()
+        ).update(claim_token=None, claimed_at=None)
     pending_events = list(
         NoticeEvent.objects.filter(materialised_at__isnull=True, created_at__lte=now - grace).values_list(
             "pk", flat=True

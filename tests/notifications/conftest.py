@@ -1,6 +1,7 @@
 """Real local stand-ins for the outside world: an SMTP sink (aiosmtpd) and an HTTP server
 receiving webhooks, both on 127.0.0.1 with a free port."""
 
+import asyncio
 import json
 import socket
 import threading
@@ -19,14 +20,24 @@ def free_port() -> int:
 
 
 class SinkHandler:
-    """Keeps every message; after `drop_after` messages it drops the connection mid-DATA once."""
+    """Keeps every message. Once, after `drop_after` messages, it drops the connection mid-DATA;
+    once, after `hold_after` messages, it holds the next one (no answer) until `release`."""
 
     def __init__(self):
         self.messages = []
         self.lock = threading.Lock()
         self.drop_after = None
+        self.hold_after = None
+        self.holding = threading.Event()
+        self.release = threading.Event()
 
     async def handle_DATA(self, server, session, envelope):
+        if self.hold_after is not None and len(self.messages) >= self.hold_after:
+            self.hold_after = None
+            self.holding.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            return "451 try again later"
         with self.lock:
             if self.drop_after is not None and len(self.messages) >= self.drop_after:
                 self.drop_after = None

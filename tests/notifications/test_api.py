@@ -1,0 +1,131 @@
+"""The inbox API, live figures and the DCO's team webhooks."""
+
+import pytest
+from django.db import transaction
+from rest_framework.test import APIClient
+
+from apps.audit.models import AuditEntry
+from apps.notifications import services
+from apps.notifications.models import Notice, TeamWebhook
+from apps.notifications.selectors import notice_figures
+from tests.notifications.factories import make_staff
+
+CONTEXT = {"title": "Incident", "freeze_until": "2026-11-26T09:00:00+00:00"}
+
+
+def declare(crisis_id=1):
+    with transaction.atomic():
+        event = services.notify_event(event="crisis.declared", crisis_id=crisis_id, context=CONTEXT)
+    services.event_materialise(event_id=event.pk)
+    services.notices_deliver(event_id=event.pk, channel="email")
+    return event
+
+
+@pytest.mark.django_db
+def test_inbox_lists_only_my_notices_with_the_message(api, smtp_sink, django_assert_max_num_queries):
+    me, other = make_staff(2, language="en")
+    declare(crisis_id=1)
+    declare(crisis_id=2)
+    client = api.as_user(me)
+    with django_assert_max_num_queries(8):
+        response = client.get("/api/v1/notifications/")
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    assert len(rows) == 4
+    assert {r["channel"] for r in rows} == {"email", "inapp"}
+    assert {r["crisis"] for r in rows} == {1, 2}
+    row = rows[0]
+    assert {"id", "event", "crisis", "channel", "status", "created_at", "acknowledged_at"} <= set(row)
+    assert row["event"] == "crisis.declared"
+    assert row["subject"].startswith("Crisis declared")
+    assert "Do not answer or deny claims" in row["body"]
+    assert not Notice.objects.filter(pk__in=[r["id"] for r in rows], user=other).exists()
+
+    assert len(client.get("/api/v1/notifications/?crisis=2&channel=inapp").json()["results"]) == 1
+
+
+@pytest.mark.django_db
+def test_nobody_acknowledges_someone_elses_notice(api, smtp_sink):
+    me, other = make_staff(2)
+    declare()
+    theirs = Notice.objects.filter(user=other).first()
+    response = api.as_user(me).post(f"/api/v1/notifications/{theirs.pk}/acknowledge/")
+    assert response.status_code == 404
+    mine = Notice.objects.filter(user=me).first()
+    assert APIClient().post(f"/api/v1/notifications/{mine.pk}/acknowledge/").status_code == 401
+    assert not Notice.objects.filter(acknowledged_at__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_figures_per_channel_and_department_for_dco_and_auditor_only(api, smtp_sink, dco, auditor, employee):
+    research = make_staff(3, prefix="r", department="Research")
+    make_staff(2, prefix="s", department="Space")
+    declare(crisis_id=7)
+    services.notice_acknowledge(
+        actor=research[0], notice=Notice.objects.get(user=research[0], channel="email")
+    )
+
+    response = api.as_user(dco).get("/api/v1/notifications/figures/?crisis=7")
+    assert response.status_code == 200
+    figures = response.json()
+    people = 5 + 3  # staff + the dco, auditor and employee fixtures (no department)
+    assert figures["total"] == 2 * people
+    assert figures["sent"] == 2 * people and figures["failed"] == 0 and figures["queued"] == 0
+    assert figures["acknowledged"] == 2
+    assert figures["by_channel"]["email"] == {
+        "total": people,
+        "queued": 0,
+        "sent": people,
+        "failed": 0,
+        "acknowledged": 1,
+    }
+    assert figures["by_department"]["Research"]["acknowledged"] == 2
+    assert figures["by_department"]["Space"]["total"] == 4
+    assert figures["people"] == {"total": people, "acknowledged": 1}
+    assert figures == notice_figures(crisis_id=7)
+
+    assert api.as_user(auditor).get("/api/v1/notifications/figures/?crisis=7").status_code == 200
+    assert api.as_user(employee).get("/api/v1/notifications/figures/?crisis=7").status_code == 403
+    bad = api.as_user(dco).get("/api/v1/notifications/figures/?crisis=abc")
+    assert bad.status_code == 400
+    assert "crisis" in bad.json()["errors"]
+    assert notice_figures(crisis_id=999)["total"] == 0
+
+
+@pytest.mark.django_db
+def test_dco_configures_team_webhooks_and_never_sees_the_url_again(api, dco, employee):
+    client = api.as_user(dco)
+    secret = "https://chat.agency.example/hooks/s3cr3t-token"
+    response = client.post(
+        "/api/v1/team-webhooks/",
+        {"name": "Research team", "kind": "mattermost", "url": secret, "department": "Research"},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert "url" not in body and body["url_host"] == "chat.agency.example"
+    hook_id = body["id"]
+    listed = client.get("/api/v1/team-webhooks/").content.decode()
+    assert "s3cr3t" not in listed
+
+    response = client.patch(f"/api/v1/team-webhooks/{hook_id}/", {"kind": "teams"}, format="json")
+    assert response.status_code == 200 and response.json()["kind"] == "teams"
+    assert TeamWebhook.objects.get(pk=hook_id).url == secret
+
+    bad = client.post("/api/v1/team-webhooks/", {"name": "x", "kind": "irc", "url": "ftp://x"}, format="json")
+    assert bad.status_code == 400
+    assert {"kind", "url"} <= set(bad.json()["errors"])
+
+    assert api.as_user(employee).get("/api/v1/team-webhooks/").status_code == 403
+    client = api.as_user(dco)
+    assert client.delete(f"/api/v1/team-webhooks/{hook_id}/").status_code == 204
+    assert TeamWebhook.objects.get(pk=hook_id).is_active is False
+    actions = list(
+        AuditEntry.objects.filter(action__startswith="notification.webhook").values_list("action", flat=True)
+    )
+    assert actions == [
+        "notification.webhook_create",
+        "notification.webhook_update",
+        "notification.webhook_delete",
+    ]
+    assert all("s3cr3t" not in str(e.details) for e in AuditEntry.objects.all())

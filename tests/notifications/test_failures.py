@@ -1,0 +1,232 @@
+"""Failures in the middle of a fan-out: the SMTP server drops the connection, a worker is killed
+with SIGKILL, two workers race for the same notices, the broker is down at declaration time.
+Each ends with every person holding exactly one notice per channel."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings as django_settings
+from django.db import connection, connections, transaction
+
+from apps.notifications import services, tasks
+from apps.notifications.models import Notice, NoticeEvent, NoticeStatus
+from crisiscomm.celery import app as celery_app
+from tests.notifications.conftest import free_port
+from tests.notifications.factories import make_staff
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTEXT = {"title": "Incident", "freeze_until": "2026-11-26T09:00:00+00:00"}
+
+
+def declare():
+    with transaction.atomic():
+        return services.notify_event(event="crisis.declared", crisis_id=1, context=CONTEXT)
+
+
+def wait_for(predicate, timeout=30.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
+def assert_exactly_one_mail_each(sink, users):
+    per_rcpt = sink.per_recipient()
+    assert {u.email: per_rcpt.get(u.email, 0) for u in users} == {u.email: 1 for u in users}
+    assert len(sink.messages) == len(users)
+    # And one inbox notice each.
+    assert Notice.objects.filter(channel="inapp").count() == len(users)
+
+
+@pytest.mark.django_db
+def test_smtp_server_drops_the_connection_mid_batch_then_the_retry_completes(smtp_sink, settings):
+    settings.CRISISCOMM_NOTIFY_BACKOFF = 0
+    users = make_staff(12)
+    smtp_sink.handler.drop_after = 5  # the 6th message: connection dropped before 250
+    event = declare()
+    services.event_materialise(event_id=event.pk)
+
+    first = services.notices_deliver(event_id=event.pk, channel="email")
+    # The dropped one went back to the queue and, its back-off over, out again on a new connection.
+    assert (first["sent"], first["retry"]) == (12, 1)
+    retried = Notice.objects.get(channel="email", attempts=2)
+    assert (retried.status, retried.error) == (NoticeStatus.SENT, "")
+    assert Notice.objects.filter(channel="email", attempts=1, status=NoticeStatus.SENT).count() == 11
+
+    services.notices_relay()  # the beat's relay, and a redelivered task: nothing left to send
+    assert services.notices_deliver(event_id=event.pk, channel="email")["sent"] == 0
+    assert_exactly_one_mail_each(smtp_sink, users)
+
+
+@pytest.mark.django_db
+def test_a_failed_send_waits_for_its_back_off_then_the_relay_sends_it(smtp_sink, settings):
+    settings.CRISISCOMM_NOTIFY_BACKOFF = 3600
+    users = make_staff(4)
+    smtp_sink.handler.drop_after = 1
+    event = declare()
+    services.event_materialise(event_id=event.pk)
+    assert services.notices_deliver(event_id=event.pk, channel="email")["sent"] == 3
+    waiting = Notice.objects.get(channel="email", status=NoticeStatus.QUEUED)
+    assert waiting.attempts == 1 and "SMTP" in waiting.error and waiting.next_attempt_at
+    assert services.notices_deliver(event_id=event.pk, channel="email")["sent"] == 0  # backing off
+    Notice.objects.filter(pk=waiting.pk).update(next_attempt_at=waiting.created_at)  # an hour later
+    services.notices_relay()
+    assert services.notices_deliver(event_id=event.pk, channel="email")["sent"] == 1
+    assert_exactly_one_mail_each(smtp_sink, users)
+
+
+@pytest.mark.django_db
+def test_smtp_server_down_leaves_notices_queued_without_burning_their_attempts(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
+    make_staff(10)
+    event = declare()
+    services.event_materialise(event_id=event.pk)
+    result = services.notices_deliver(event_id=event.pk, channel="email")
+    assert result["sent"] == 0 and result["retry"] == 3  # stopped after three in a row
+    email = Notice.objects.filter(channel="email")
+    assert email.filter(status=NoticeStatus.QUEUED).count() == 10
+    assert email.filter(attempts=0, claim_token__isnull=True).count() == 7
+
+
+def _worker_env(sink_port):
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        EMAIL_URL=f"smtp://127.0.0.1:{sink_port}",
+        DJANGO_SETTINGS_MODULE="crisiscomm.settings",
+        PYTHONPATH=str(ROOT),
+    )
+    if db.get("PASSWORD"):
+        env["PGPASSWORD"] = db["PASSWORD"]
+    return env
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_fanout_then_relayed_every_person_gets_exactly_one_mail(smtp_sink, settings):
+    users = make_staff(30)
+    event = declare()
+    services.event_materialise(event_id=event.pk)
+
+    # The sink accepts 12 messages, then holds the 13th: the worker is blocked inside the send
+    # with that notice marked `sending` when it is killed.
+    handler = smtp_sink.handler
+    handler.hold_after = 12
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup();"
+            "from apps.notifications.services import notices_deliver;"
+            f"notices_deliver(event_id={event.pk}, channel='email')",
+        ],
+        env=_worker_env(smtp_sink.port),
+        cwd=ROOT,
+    )
+    try:
+        assert wait_for(handler.holding.is_set, timeout=60), "the worker never reached the sink"
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        handler.release.set()
+    assert len(smtp_sink.messages) == 12
+    email = Notice.objects.filter(channel="email")
+    assert email.filter(status=NoticeStatus.SENT).count() == 12
+    assert email.filter(status=NoticeStatus.SENDING).count() == 1  # the one in flight
+    assert email.filter(status=NoticeStatus.QUEUED, claim_token__isnull=False).count() == 17  # claimed
+
+    # A retried task right now takes nothing the dead worker holds under its lease...
+    assert services.notices_deliver(event_id=event.pk, channel="email")["sent"] == 0
+    # ...once the lease is over, the relay hands everything out again, and the rest is sent once.
+    settings.CRISISCOMM_NOTIFY_LEASE = timedelta(seconds=0)
+    assert services.notices_relay()["expired"] == 1
+    settings.CRISISCOMM_NOTIFY_LEASE = timedelta(minutes=10)
+    assert services.notices_deliver(event_id=event.pk, channel="email")["sent"] == 18
+    assert services.notices_deliver(event_id=event.pk, channel="email")["sent"] == 0
+    assert_exactly_one_mail_each(smtp_sink, users)
+    assert not email.exclude(status=NoticeStatus.SENT).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_on_one_event_send_each_notice_once(smtp_sink, settings):
+    settings.CRISISCOMM_NOTIFY_BATCH = 7  # many small claims, so the workers interleave
+    users = make_staff(60)
+    event = declare()
+    services.event_materialise(event_id=event.pk)
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(services.notices_deliver(event_id=event.pk, channel="email"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert sum(r["sent"] for r in results) == 60
+    assert sum(1 for r in results if r["sent"]) >= 2  # they really shared the work
+    assert_exactly_one_mail_each(smtp_sink, users)
+
+
+def _point_broker(url):
+    celery_app.conf.broker_url = celery_app.conf.broker_write_url = celery_app.conf.broker_read_url = url
+    # Forget the pooled connections so that the next publish connects to `url`.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_broker_unreachable_at_declaration_then_relay_sends_everything_once(smtp_sink, settings, caplog):
+    if not django_settings.REDIS_URL:
+        pytest.skip("needs Redis: set REDIS_URL")
+    broker = django_settings.CELERY_BROKER_URL
+    redis.Redis.from_url(broker).delete("celery")
+    users = make_staff(25)
+
+    _point_broker(f"redis://127.0.0.1:{free_port()}/0")  # a Redis that is not there
+    try:
+        event = declare()  # the caller's transaction commits; the enqueue after commit fails
+    finally:
+        _point_broker(broker)
+    assert "Could not enqueue apps.notifications.tasks.materialise_event" in caplog.text
+    event.refresh_from_db()
+    assert event.materialised_at is None
+    assert not Notice.objects.exists()
+    assert smtp_sink.messages == []
+
+    # The broker is back: a real worker consumes it, the beat's relay re-enqueues the outbox.
+    settings.CRISISCOMM_NOTIFY_RELAY_GRACE = 0
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        assert tasks.relay_queued_notices()["materialise"] == 1
+        assert wait_for(lambda: len(smtp_sink.messages) >= len(users), timeout=60)
+        assert wait_for(
+            lambda: not Notice.objects.filter(channel="email").exclude(status=NoticeStatus.SENT).exists()
+        )
+        tasks.relay_queued_notices()  # another beat tick finds nothing left to send
+        time.sleep(0.5)
+    assert_exactly_one_mail_each(smtp_sink, users)
+    assert NoticeEvent.objects.get(pk=event.pk).materialised_at is not None
+    redis.Redis.from_url(broker).delete("celery")
