@@ -117,3 +117,15 @@ def test_rejected_post_stays_held(api, people, chain, accounts):
     )
     post.refresh_from_db()
     assert post.awaiting_approval and post.status == "scheduled"
+
+
+def test_post_approval_list_is_bounded_in_queries(
+    api, people, chain, accounts, django_assert_max_num_queries
+):
+    for i in range(5):
+        post = _post(people["dco"], accounts["x"], minutes=30 + i)
+        api.as_user(people["dco"]).post("/api/v1/post-approvals/", {"post": post.pk}, format="json")
+    client = api.as_user(people["expert"])
+    with django_assert_max_num_queries(6):
+        res = client.get("/api/v1/post-approvals/")
+    assert len(res.json()["results"]) == 5 and all(r["step"]["order"] == 1 for r in res.json()["results"])

@@ -247,3 +247,17 @@ def test_list_is_bounded_in_queries(
         res = client.get("/api/v1/statements/")
     assert res.status_code == 200 and len(res.json()["results"]) == 6
     assert all(r["approval"]["step"]["order"] == 1 for r in res.json()["results"])
+
+
+@pytest.mark.postgres
+def test_revisions_and_decisions_refuse_raw_sql_changes_on_postgres(api, people, statement):
+    from django.db import connection, transaction
+
+    _act(api, people["author"], statement, "submit")
+    _act(api, people["expert"], statement, "approve")
+    for table in ("statements_statementrevision", "statements_decision"):
+        with pytest.raises(Exception, match="immutable"), transaction.atomic(), connection.cursor() as cur:
+            cur.execute(f"UPDATE {table} SET id = id")
+        with pytest.raises(Exception, match="immutable"), transaction.atomic(), connection.cursor() as cur:
+            cur.execute(f"DELETE FROM {table}")
+    assert Decision.objects.count() == 1 and StatementRevision.objects.count() == 1
