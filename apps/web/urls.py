@@ -1,7 +1,7 @@
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from . import views
+from .auth_views import LoginView, LogoutView
 
 web_patterns = [
     path("", views.home, name="home"),
@@ -31,7 +31,7 @@ web_patterns = [
 urlpatterns = [
     # Django's auth views under their usual names, outside the namespace: LOGIN_URL = "login".
     # `/` itself shows the same login form to anonymous visitors (see views.home).
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", LoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("", include((web_patterns, "web"))),
 ]

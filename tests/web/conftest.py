@@ -75,11 +75,12 @@ def web(live_server, settings):
 
 @pytest.fixture
 def new_page(chromium, web):
-    """new_page(lang="en") → a fresh browser context (own cookies) and page. Closed at teardown."""
+    """new_page(lang="en", phone=False) → a fresh browser context (own cookies) and page."""
     contexts = []
 
-    def make(lang="en"):
-        ctx = chromium.new_context(locale=lang, viewport={"width": 1280, "height": 900})
+    def make(lang="en", phone=False):
+        viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 900}
+        ctx = chromium.new_context(locale=lang, viewport=viewport, is_mobile=phone, has_touch=phone)
         ctx.set_default_timeout(10_000)
         contexts.append(ctx)
         return ctx.new_page()

@@ -81,7 +81,7 @@ def test_employee_sees_the_banner_and_acknowledges(new_page, web, dco, employee,
     dco_page.goto(web.url + "/control/")
     expect(dco_page.locator("#figures")).to_contain_text("0 of")
 
-    page = new_page()
+    page = new_page(phone=True)
     sign_in(page, web.url, employee)
     banner = page.locator("#crisis-banner")
     expect(banner).to_be_visible()
@@ -181,7 +181,9 @@ def test_spokesperson_statement_is_approved_and_published_while_posts_stay_froze
         expect(dpage.locator(".post-chip.is-exempt")).to_have_count(1)
         expect(dpage.locator(".post-chip.is-frozen")).to_have_count(2)
         shot(dpage, "12-calendar-statement-and-frozen")
-        assert crisis.pk
+        dpage.goto(f"{web.url}/control/crises/{crisis.pk}/report/")
+        expect(dpage.locator("main")).to_contain_text("Facts checked.")
+        shot(dpage, "12b-report-with-statement")
     finally:
         sink.close()
 

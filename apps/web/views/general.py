@@ -1,4 +1,4 @@
-from django.contrib.auth import views as auth_views
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language
@@ -8,13 +8,14 @@ from django.views.decorators.http import require_POST
 from apps.accounts.roles import AUDITOR, DCO, EXPERT, SPOKESPERSON, has_role
 from apps.posts.selectors import gate_state
 
+from ..auth_views import LoginView
 from ..helpers import call_service
 
 
 def home(request):
     """Anonymous visitors get Django's login form right here; others their dashboard."""
     if not request.user.is_authenticated:
-        return auth_views.LoginView.as_view(redirect_authenticated_user=True)(request)
+        return LoginView.as_view()(request)
     user = request.user
     context = {
         "gate": gate_state(),
@@ -80,5 +81,7 @@ def inbox_acknowledge(request, notice_id):
         notice = _with_text(
             Notice.objects.select_related("event").get(pk=notice.pk), request.user, get_language()
         )
-        return render(request, "web/_notice.html", {"notice": notice})
+        # The fragment says it at once (aria-live) instead of leaving it for the next page.
+        flashed = [str(m) for m in messages.get_messages(request)]
+        return render(request, "web/_notice.html", {"notice": notice, "flashed": flashed})
     return redirect("web:inbox")
