@@ -44,6 +44,11 @@ class ValidationChainAdmin(admin.ModelAdmin):
     list_display = ["name", "is_default"]
     inlines = [ChainStepInline]
 
+    def save_model(self, request, obj, form, change):
+        if obj.is_default:  # one default chain: choosing a new one demotes the old one
+            ValidationChain.objects.exclude(pk=obj.pk).filter(is_default=True).update(is_default=False)
+        super().save_model(request, obj, form, change)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         chain = form.instance

@@ -8,8 +8,13 @@ class StatementsConfig(AppConfig):
     verbose_name = _("Statements and spokespersons")
 
     def ready(self):
-        from apps.crises.report import register_report_section
+        from django.db.models.signals import pre_save
 
+        from apps.crises.report import register_report_section
+        from apps.posts.models import Post
+
+        from .guards import guard_statement_post
         from .selectors import statements_report
 
         register_report_section("statements", statements_report)
+        pre_save.connect(guard_statement_post, sender=Post, dispatch_uid="statements.guard_statement_post")

@@ -172,3 +172,23 @@ def test_approved_after_its_planned_time_waits_for_a_new_time(api, people, crisi
     assert abs(Post.objects.get(statement_link__statement_id=sid).scheduled_at - new_time) < timedelta(
         seconds=1
     )
+
+
+def test_a_published_statement_post_cannot_be_rewritten(api, people, crisis, chain, accounts):
+    from apps.posts.services import post_update
+
+    statement = _approved(api, people, crisis, [accounts["x"]])
+    later = (timezone.now() + timedelta(hours=1)).isoformat()
+    res = api.as_user(people["dco"]).post(
+        f"/api/v1/statements/{statement.pk}/publish/", {"at": later}, format="json"
+    )
+    [post] = Post.objects.filter(pk__in=res.json()["posts"])
+    with pytest.raises(Exception, match="approved text"):
+        post_update(actor=people["dco"], post=post, body="Unreviewed words slipping through the gate")
+    res = api.as_user(people["dco"]).patch(f"/api/v1/posts/{post.pk}/", {"body": "Unreviewed"}, format="json")
+    assert res.status_code == 409
+    post.refresh_from_db()
+    assert post.body == "Official: the launch is postponed." and post.exempt
+    # A new time is fine: the text stays the approved one.
+    new_time = timezone.now() + timedelta(hours=3)
+    post_update(actor=people["dco"], post=post, scheduled_at=new_time)
