@@ -20,6 +20,7 @@ from apps.audit.services import audit_record
 from apps.crises.selectors import crisis_open
 from apps.notifications.services import notify_users
 from apps.posts.models import Network, Post, PostStatus, SocialAccount
+from apps.posts.services import post_create, post_set_hold
 from crisiscomm.api import ConflictError, NotAllowedError, ServiceError
 
 from .models import (
@@ -42,13 +43,6 @@ from .selectors import chain_default, mandates_covering, step_allows, step_peopl
 # A time "now" sent by a client whose clock is slightly behind is still "now".
 CLOCK_SKEW = timedelta(seconds=60)
 UNSET = object()
-
-
-def _posts_services():
-    # Imported late: the posts services module is written in parallel and imports nothing of ours.
-    from apps.posts import services
-
-    return services
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,6 +402,8 @@ def _decision_text(verdict, step_name, comment) -> str:
 
 def _notify_reviewers(*, run, author_id, statement=None, post=None):
     ids = _reviewer_ids(run=run, step=run.current_step, author_id=author_id)
+    if not ids:
+        return  # nobody can decide this step: the run waits (visible in the API) for the chain to be fixed
     if statement is not None:
         notify_users(
             event="statement.submitted",
@@ -616,9 +612,8 @@ def _publish(*, actor, statement: Statement, at, auto=False) -> list[Post]:
     if len(accounts) != len(rev.account_ids):
         raise ConflictError(_("An account of this statement is no longer active."), field="accounts")
     posts = []
-    svc = _posts_services()
     for account in accounts:
-        post = svc.post_create(actor=actor, account=account, body=rev.body, scheduled_at=at, exempt=True)
+        post = post_create(actor=actor, account=account, body=rev.body, scheduled_at=at, exempt=True)
         StatementPost.objects.create(statement=statement, revision=rev, post=post)
         posts.append(post)
     statement.status = StatementStatus.PUBLISHED
@@ -694,7 +689,7 @@ def post_approval_request(*, actor, post: Post, chain: ValidationChain | None = 
         author_id=post.created_by_id,
         snapshot=_post_snapshot(post),
     )
-    _posts_services().post_set_hold(actor=actor, post=post, awaiting_approval=True)
+    post_set_hold(actor=actor, post=post, awaiting_approval=True)
     audit_record(
         actor=actor,
         action="post_approval.request",
@@ -724,7 +719,7 @@ def _release(*, actor, run, post, scheduled_at) -> bool:
             run.needs_new_time = True
             run.save(update_fields=["needs_new_time"])
         return False
-    _posts_services().post_set_hold(
+    post_set_hold(
         actor=actor,
         post=post,
         awaiting_approval=False,
