@@ -10,6 +10,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# The project's virtualenv when there is one (`make bench` creates it), else this interpreter.
+_VENV_PYTHON = HERE.parent / ".venv" / "bin" / "python"
+PYTHON = _VENV_PYTHON if _VENV_PYTHON.exists() else Path(sys.executable)
 
 
 def main(argv):
@@ -23,7 +26,7 @@ def main(argv):
     for path in benches:
         print(f"=== {path.name}", flush=True)
         started = time.perf_counter()
-        code = subprocess.call([sys.executable, str(path)], cwd=HERE.parent)
+        code = subprocess.call([str(PYTHON), str(path)], cwd=HERE.parent)
         results.append((path.name, code, time.perf_counter() - started))
     print("=== summary")
     for name, code, seconds in results:

@@ -83,8 +83,16 @@ class Post(models.Model):
     exempt = models.BooleanField(default=False)
     # Held back by a validation chain (statements app): the publisher never claims it while True.
     awaiting_approval = models.BooleanField(default=False)
+    # No database FK constraint: the freeze sets this on up to 100,000 rows in one UPDATE, and a
+    # deferred FK check per row would cost a third of it. Closures are never deleted (PROTECT
+    # still guards deletion through the ORM).
     frozen_by = models.ForeignKey(
-        GateClosure, null=True, blank=True, on_delete=models.PROTECT, related_name="frozen_posts"
+        GateClosure,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="frozen_posts",
+        db_constraint=False,
     )
     # Sent to the network as Idempotency-Key: a retried or re-claimed send is never doubled.
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
