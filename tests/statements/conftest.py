@@ -1,5 +1,7 @@
 """Fixtures for the statements tests: people, a crisis, official accounts, the default chain."""
 
+import hashlib
+import hmac
 import json
 import threading
 from datetime import timedelta
@@ -65,7 +67,10 @@ def crisis(people):
 class _Hook(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.received.append(json.loads(body or b"{}"))
+        expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+        message = json.loads(body or b"{}")
+        message["signed"] = hmac.compare_digest(self.headers.get("X-Crisiscomm-Signature", ""), expected)
+        self.server.received.append(message)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
@@ -97,3 +102,15 @@ def accounts(db, webhook):
             network="mastodon", handle="@agency@social.example", connector="webhook", config=cfg
         ),
     }
+
+
+@pytest.fixture
+def eager_celery():
+    """Run the publisher's Celery tasks in-process (the broker is not what these tests are about)."""
+    from crisiscomm.celery import app
+
+    # The app reads Django settings under the CELERY_ namespace, so set the namespaced key.
+    previous = app.conf.task_always_eager
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    yield app
+    app.conf.CELERY_TASK_ALWAYS_EAGER = previous
