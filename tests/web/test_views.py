@@ -331,3 +331,32 @@ def test_inbox_lists_own_notices_and_refuses_others(as_user, employee, make_user
     assert client.get("/inbox/").status_code == 200
     assert client.post("/inbox/999999/acknowledge/").status_code == 404
     assert client.get("/inbox/1/acknowledge/").status_code == 405
+
+
+# --- query counts: pages do not grow with the data ------------------------------------------------
+
+
+def _queries(client, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_control_room_and_calendar_queries_do_not_grow_with_posts(
+    as_user, dco, account, django_assert_max_num_queries
+):
+    make_posts(dco, account, n=3, start_in=timedelta(hours=2))
+    crisis = declare(dco)
+    client = as_user(dco)
+    week = timezone.localdate().isoformat()
+    urls = ["/control/", f"/calendar/?week={week}", f"/control/crises/{crisis.pk}/report/"]
+    few = {url: _queries(client, url) for url in urls}
+    for i in range(30):
+        post = make_posts(dco, account, n=1, start_in=timedelta(hours=3, minutes=i))[0]
+        assert post.status == PostStatus.FROZEN  # created during the freeze: joins the review
+    for url in urls:
+        with django_assert_max_num_queries(few[url]):
+            client.get(url)
