@@ -1,0 +1,137 @@
+"""The matcher on its own (no database): normalisation, word boundaries, scope, quoting."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from apps.policy import matcher
+from apps.policy.matcher import CompiledRules, RuleSpec
+
+
+def rules(*specs):
+    return CompiledRules.build(specs)
+
+
+def term(code, *patterns, **kw):
+    return RuleSpec(
+        key=code, code=code, kind=matcher.TERM, severity=kw.pop("severity", "warn"), patterns=patterns, **kw
+    )
+
+
+def codes(compiled, text, **kw):
+    kw.setdefault("network", "linkedin")
+    kw.setdefault("account_kind", "personal")
+    return {h.spec.code for h in compiled.match(text, **kw)}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "hit"),
+    [
+        ("défaillance", "Une DEFAILLANCE du moteur", True),
+        ("defaillance", "une défaillance", True),
+        ("défaillance", "une de\u0301faillance (texte décomposé NFD)", True),
+        ("c'est faux", "C\u2019EST FAUX, évidemment", True),
+        ("secret défense", "classé secret-défense", True),
+        ("secret défense", "secret\ndéfense", True),
+        ("panne", "les panneaux solaires", False),
+        ("panne", "moteur en panne.", True),
+        ("endommag*", "une antenne endommagée", True),
+        ("endommag*", "un dommage", False),
+        ("mot de passe", "mot de passeport", False),
+        ("straße", "STRASSE", True),
+        ("œuvre", "Œuvre collective", True),
+    ],
+)
+def test_terms_are_whole_words_accent_and_case_insensitive(pattern, text, hit):
+    assert (codes(rules(term("t", pattern)), text) == {"t"}) is hit
+
+
+def test_regex_can_opt_out_of_case_insensitivity():
+    compiled = rules(
+        RuleSpec(key="dr", code="dr", kind=matcher.REGEX, severity="warn", patterns=(r"(?-i:\bDR\b)",))
+    )
+    assert codes(compiled, "Note DR du projet") == {"dr"}
+    assert codes(compiled, "Conférence du Dr Martin") == set()
+
+
+def test_regex_runs_on_text_without_accents():
+    compiled = rules(
+        RuleSpec(
+            key="e", code="e", kind=matcher.REGEX, severity="warn", patterns=(r"controle des exportations",)
+        )
+    )
+    assert codes(compiled, "Le CONTRÔLE des exportations") == {"e"}
+
+
+def test_fragment_quotes_the_original_words_even_when_folding_changes_length():
+    compiled = rules(term("t", "défaillance"))
+    # "ﬁ" (one character) folds to "fi" (two): the quote must still be the original words.
+    [hit] = compiled.match("ﬁchier : Défaillance du bus", network="x", account_kind="personal")
+    assert hit.fragment == "Défaillance"
+    [hit] = compiled.match("Rapport : DÉFAILLANCE", network="x", account_kind="personal")
+    assert hit.fragment == "DÉFAILLANCE"
+
+
+def test_scope_network_account_kind_and_crisis_condition():
+    compiled = rules(
+        RuleSpec(key="v", code="v", kind=matcher.SCOPE, severity="block", networks=frozenset({"youtube"}),
+                 account_kind="personal"),
+        RuleSpec(key="f", code="f", kind=matcher.SCOPE, severity="block", condition=matcher.FREEZE),
+        RuleSpec(key="a", code="a", kind=matcher.SCOPE, severity="warn", condition=matcher.AFTER_FREEZE),
+        term("d", "démenti", condition=matcher.CRISIS),
+        term("p", "démenti", condition=matcher.NO_CRISIS),
+    )  # fmt: skip
+    assert codes(compiled, "démenti", network="youtube") == {"v", "p"}
+    assert codes(compiled, "démenti", network="youtube", account_kind="official") == {"p"}
+    assert codes(compiled, "démenti", crisis_state=matcher.FREEZE) == {"f", "d"}
+    assert codes(compiled, "démenti", crisis_state=matcher.AFTER_FREEZE) == {"a", "d"}
+
+
+def test_embargo_spec_stops_matching_when_it_ends():
+    until = datetime(2026, 1, 1, tzinfo=UTC)
+    compiled = rules(
+        RuleSpec(key="e", code="embargo.active", kind=matcher.EMBARGO, severity="block", patterns=("Juice",),
+                 until=until)
+    )  # fmt: skip
+    assert codes(compiled, "Juice arrive", now=until - timedelta(seconds=1)) == {"embargo.active"}
+    assert codes(compiled, "Juice arrive", now=until) == set()
+
+
+def test_photo_rule_fires_on_words_or_on_the_flag():
+    compiled = rules(term("photo", "photo", on_photo=True))
+    assert codes(compiled, "Une belle photo") == {"photo"}
+    assert codes(compiled, "Rien à voir") == set()
+    assert codes(compiled, "Rien à voir", has_photo=True) == {"photo"}
+
+
+def test_hits_are_sorted_most_severe_first_and_verdict_follows():
+    compiled = rules(
+        term("w", "alpha"), term("b", "beta", severity="block"), term("i", "gamma", severity="info")
+    )
+    hits = compiled.match("gamma alpha beta", network="x", account_kind="personal")
+    assert [h.spec.code for h in hits] == ["b", "w", "i"]
+    assert matcher.verdict_of(hits) == "blocked"
+    assert matcher.verdict_of(hits[1:]) == "warn"
+    assert matcher.verdict_of(hits[2:]) == "allowed"
+    assert matcher.verdict_of([]) == "allowed"
+
+
+def test_a_thousand_terms_match_like_one_big_regex():
+    """The token index agrees with the single-regex baseline of the bench on generated data."""
+    import random
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import precheck as bench
+
+    rng = random.Random(7)
+    vocabulary = bench.make_vocabulary(rng, 3000)
+    specs = bench.make_rules(rng, vocabulary[:2000], vocabulary[2000:], 1000)
+    posts = bench.make_posts(rng, vocabulary[:2000], specs, 300)
+    compiled = CompiledRules.build(specs)
+    pattern = bench.baseline_regex(specs)
+    for post in posts:
+        assert bool(compiled.match(post, network="x", account_kind="official")) == bool(
+            pattern.search(matcher.fold(post))
+        ), post
