@@ -99,6 +99,10 @@ def test_employee_sees_the_banner_and_acknowledges(new_page, web, dco, employee,
     expect(page.locator(".notice-list")).to_contain_text("Acknowledged")
     shot(page, "07-employee-acknowledged")
     assert employee.notices.filter(acknowledged_at__isnull=False).exists()
+    # The pre-publication check is one click away from the banner.
+    page.locator("#crisis-banner").get_by_role("link", name=re.compile("Check a post")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Check a post")
+    shot(page, "07b-employee-precheck")
     # The DCO's live figures pick it up without a reload (htmx polling).
     expect(dco_page.locator("#figures")).to_contain_text(
         re.compile(r"\b1 of \d+ people acknowledged"), timeout=12_000
