@@ -225,7 +225,15 @@ def staff_import(
     by_email: dict[str, list] = {}
     for user in User.objects.select_related("staff_profile").exclude(email=""):
         by_email.setdefault(user.email.lower(), []).append(user)
-    by_username = {u.username.lower(): u for u in User.objects.filter(username__in=[p.email for p in people])}
+    # Accounts whose username is the email but whose email field is blank or different.
+    unmatched = [p.email for p in people if p.email not in by_email]
+    by_username = {}
+    for start in range(0, len(unmatched), 2000):  # SQLite caps the parameters of one query
+        chunk = unmatched[start : start + 2000]
+        by_username.update(
+            (u.username.lower(), u)
+            for u in User.objects.select_related("staff_profile").filter(username__in=chunk)
+        )
     through = User.groups.through
     roles_of: dict[int, set[str]] = {}
     for user_id, group_id in through.objects.filter(group_id__in=group_names_by_id).values_list(
