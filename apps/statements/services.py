@@ -20,7 +20,7 @@ from apps.audit.services import audit_record
 from apps.crises.selectors import crisis_open
 from apps.notifications.services import notify_users
 from apps.posts.models import Network, Post, PostStatus, SocialAccount
-from apps.posts.services import post_create, post_set_hold
+from apps.posts.services import post_cancel, post_create, post_set_hold
 from crisiscomm.api import ConflictError, NotAllowedError, ServiceError
 
 from .models import (
@@ -324,13 +324,27 @@ def statement_submit(*, actor, statement, chain: ValidationChain | None = None) 
 
 @transaction.atomic
 def statement_withdraw(*, actor, statement, reason: str = "") -> Statement:
+    """Stop a statement. A published one can still be withdrawn by the DCO while none of its
+    posts has left: they are cancelled. Once one is out, retracting it is the posts' business."""
     statement = _lock_statement(statement)
     if actor.pk != statement.author_id and not has_role(actor, DCO):
         raise NotAllowedError(_("Only the author or the DCO withdraws a statement."))
-    if statement.status in {StatementStatus.WITHDRAWN, StatementStatus.PUBLISHED}:
-        raise ConflictError(
-            _("A %(status)s statement cannot be withdrawn.") % {"status": statement.get_status_display()}
+    if statement.status == StatementStatus.WITHDRAWN:
+        raise ConflictError(_("This statement is already withdrawn."))
+    cancelled_posts = []
+    if statement.status == StatementStatus.PUBLISHED:
+        if not has_role(actor, DCO):
+            raise NotAllowedError(_("Only the DCO withdraws a published statement."))
+        posts = list(
+            Post.objects.select_for_update().filter(statement_link__statement=statement).order_by("pk")
         )
+        if any(p.status != PostStatus.SCHEDULED for p in posts):
+            raise ConflictError(
+                _("A post of this statement is already out (or on its way); retract it instead.")
+            )
+        for post in posts:
+            post_cancel(actor=actor, post=post)
+            cancelled_posts.append(post.pk)
     now = timezone.now()
     cancelled = []
     for run in ApprovalRequest.objects.select_for_update().filter(
@@ -345,7 +359,12 @@ def statement_withdraw(*, actor, statement, reason: str = "") -> Statement:
         actor=actor,
         action="statement.withdraw",
         obj=statement,
-        details={"revision": statement.revision, "reason": reason or "", "cancelled_requests": cancelled},
+        details={
+            "revision": statement.revision,
+            "reason": reason or "",
+            "cancelled_requests": cancelled,
+            "cancelled_posts": cancelled_posts,
+        },
     )
     return statement
 

@@ -197,3 +197,30 @@ def test_a_published_statement_post_cannot_be_rewritten(api, people, crisis, cha
     # A new time is fine: the text stays the approved one.
     new_time = timezone.now() + timedelta(hours=3)
     post_update(actor=people["dco"], post=post, scheduled_at=new_time)
+
+
+def test_a_published_statement_is_withdrawn_while_its_posts_wait_not_once_out(
+    api, people, crisis, chain, accounts, eager_celery
+):
+    from apps.posts.tasks import publish_due_posts
+
+    statement = _approved(api, people, crisis, [accounts["x"]])
+    later = (timezone.now() + timedelta(hours=1)).isoformat()
+    api.as_user(people["dco"]).post(
+        f"/api/v1/statements/{statement.pk}/publish/", {"at": later}, format="json"
+    )
+    assert (
+        api.as_user(people["author"]).post(f"/api/v1/statements/{statement.pk}/withdraw/").status_code == 403
+    )
+    res = api.as_user(people["dco"]).post(
+        f"/api/v1/statements/{statement.pk}/withdraw/", {"reason": "overtaken by events"}, format="json"
+    )
+    assert res.status_code == 200 and res.json()["status"] == "withdrawn"
+    assert Post.objects.get(statement_link__statement=statement).status == "cancelled"
+
+    # Once a post is out, withdrawing is refused: nothing pretends it did not leave.
+    other = _approved(api, people, crisis, [accounts["x"]])
+    api.as_user(people["dco"]).post(f"/api/v1/statements/{other.pk}/publish/", {}, format="json")
+    assert publish_due_posts() == 1
+    assert api.as_user(people["dco"]).post(f"/api/v1/statements/{other.pk}/withdraw/").status_code == 409
+    assert Statement.objects.get(pk=other.pk).status == "published"
