@@ -1,4 +1,4 @@
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from apps.audit.models import AuditEntry
 from apps.notifications.selectors import notice_figures
@@ -47,6 +47,16 @@ def crisis_posts(crisis: Crisis) -> QuerySet[Post]:
         )
         .select_related("account")
         .order_by("scheduled_at", "id")
+    )
+
+
+def crisis_review_posts(crisis: Crisis) -> QuerySet[Post]:
+    """The crisis's posts, each annotated with its review decision (one query)."""
+    decision = PostDecision.objects.filter(crisis=crisis, post=OuterRef("pk"))
+    return crisis_posts(crisis).annotate(
+        decision=Subquery(decision.values("decision")[:1]),
+        decision_scheduled_at=Subquery(decision.values("scheduled_at")[:1]),
+        decision_publish_now=Subquery(decision.values("publish_now")[:1]),
     )
 
 

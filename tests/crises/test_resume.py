@@ -236,3 +236,42 @@ def test_report_timeline_fates_retraction_candidates_and_sections(
     report = api.as_user(dco).get(f"/api/v1/crises/{crisis.pk}/report/").json()
     retracted = next(c for c in report["retraction_candidates"] if c["post"] == recent.pk)
     assert retracted["retracted_at"] and retracted["actions"] == []
+
+
+def test_review_list_shows_each_frozen_post_and_its_decision(
+    api, dco, auditor, frozen, django_assert_max_num_queries
+):
+    crisis, future, soon, passed = frozen
+    client = api.as_user(dco)
+    _decide(client, crisis, future, "cancel")
+    reader = api.as_user(auditor)
+    with django_assert_max_num_queries(6):
+        r = reader.get(f"/api/v1/crises/{crisis.pk}/decisions/")
+    rows = {p["id"]: p for p in r.json()["results"]}
+    assert rows[future.pk]["decision"] == "cancel"
+    assert rows[passed.pk]["decision"] is None and rows[passed.pk]["time_passed"] is True
+    assert rows[soon.pk]["time_passed"] is False
+    r = client.get(f"/api/v1/crises/{crisis.pk}/decisions/?undecided=true")
+    assert {p["id"] for p in r.json()["results"]} == {soon.pk, passed.pk}
+
+
+def test_lift_without_checklist_is_409_naming_the_items(api, dco, frozen):
+    crisis, *posts = frozen
+    client = api.as_user(dco)
+    for post in posts:
+        _decide(client, crisis, post, "cancel")
+    _past_freeze(crisis)
+    r = client.post(f"/api/v1/crises/{crisis.pk}/lift/", {"comment": "done"}, format="json")
+    assert r.status_code == 409 and r.json()["code"] == "checklist_incomplete"
+    assert "spokespersons" in r.json()["detail"].lower()
+
+
+def test_crisis_list_queries_are_bounded(api, auditor, dco, dco2, django_assert_max_num_queries):
+    for _ in range(3):
+        crisis = crisis_declare(actor=dco, **DECLARE)
+        Crisis.objects.filter(pk=crisis.pk).update(is_open=None, status="closed")
+        GateClosure.objects.filter(pk=crisis.gate_closure_id).update(is_current=None)
+    client = api.as_user(auditor)
+    with django_assert_max_num_queries(6):
+        r = client.get("/api/v1/crises/")
+    assert r.json()["count"] == 3
