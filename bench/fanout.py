@@ -1,0 +1,296 @@
+#!/usr/bin/env python
+"""Freeze notices to 35,000 staff, email (to a local SMTP sink) and in-app, through the real
+fan-out: the declaration's outbox row, then a real Celery worker (2 processes, the machine's two
+cores) on the real Redis broker materialising the notice rows and sending the mails in batches.
+
+Against, in the same run: a bare smtplib loop sending the same 35,000 messages (built
+beforehand, so the loop times SMTP alone) over one connection to the same sink.
+
+Prints both times, their ratio (target <= 2 x) and the time until the 35,000 in-app notices are
+visible (target < 10 s), and checks that the sink got exactly one mail per person.
+
+    .venv/bin/python bench/fanout.py [--staff 35000] [--workers 2]
+
+Throwaway PostgreSQL database on DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/),
+dropped at the end; Redis from REDIS_URL (default redis://127.0.0.1:6379/0) with a queue of its
+own, deleted at the end. The SMTP sink (aiosmtpd) runs in a child process on 127.0.0.1.
+"""
+
+import argparse
+import multiprocessing
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crisiscomm")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+BENCH_DB = f"cc_bench_fanout_{os.getpid()}"
+QUEUE = f"bench-fanout-{os.getpid()}"
+RATIO_TARGET = 2.0
+INAPP_TARGET = 10.0
+
+
+def server_dsn(dbname):
+    return urlunparse(urlparse(BASE_URL)._replace(path=f"/{dbname}"))
+
+
+def admin_execute(sql):
+    import psycopg
+
+    with psycopg.connect(server_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- the SMTP sink, in its own process -----------------------------------------------------------
+
+
+def sink_main(port, counter, conn):
+    import logging
+
+    from aiosmtpd.controller import Controller
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    seen = {}
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            for rcpt in envelope.rcpt_tos:
+                seen[rcpt] = seen.get(rcpt, 0) + 1
+            with counter.get_lock():
+                counter.value += 1
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    conn.send("ready")
+    while True:
+        command = conn.recv()
+        if command == "reset":
+            seen.clear()
+            conn.send("ok")
+        elif command == "report":
+            conn.send({"people": len(seen), "duplicates": sum(1 for n in seen.values() if n > 1)})
+        else:
+            controller.stop()
+            conn.send("bye")
+            return
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--staff", type=int, default=35_000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    port = free_port()
+    counter = multiprocessing.Value("q", 0)
+    parent_conn, child_conn = multiprocessing.Pipe()
+    sink = multiprocessing.Process(target=sink_main, args=(port, counter, child_conn), daemon=True)
+    sink.start()
+    assert parent_conn.recv() == "ready"
+
+    settings_dir = tempfile.TemporaryDirectory(prefix="bench-fanout-")
+    module = f"bench_fanout_settings_{os.getpid()}"
+    Path(settings_dir.name, f"{module}.py").write_text(
+        "from crisiscomm.settings import *  # noqa\n"
+        f"CELERY_TASK_DEFAULT_QUEUE = {QUEUE!r}\n"
+        "EMAIL_BACKEND = 'django.core.mail.backends.smtp.EmailBackend'\n"
+        f"EMAIL_HOST, EMAIL_PORT = '127.0.0.1', {port}\n"
+        "EMAIL_HOST_USER = EMAIL_HOST_PASSWORD = ''\n"
+        "EMAIL_USE_TLS = EMAIL_USE_SSL = False\n"
+        f"CRISISCOMM_NOTIFY_PARALLELISM = {args.workers}\n"
+    )
+    os.environ.update(
+        DATABASE_URL=server_dsn(BENCH_DB),
+        REDIS_URL=REDIS_URL,
+        DJANGO_SETTINGS_MODULE=module,
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=os.pathsep.join([settings_dir.name, str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    )
+    sys.path.insert(0, settings_dir.name)
+
+    admin_execute(f'CREATE DATABASE "{BENCH_DB}"')
+    try:
+        import django
+
+        django.setup()
+        worker_args = [
+            sys.executable, "-m", "celery", "-A", "crisiscomm", "worker", "-Q", QUEUE,
+            "-c", str(args.workers), "--pool", "prefork", "-l", "WARNING",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+        return run(args, counter, parent_conn, lambda: subprocess.Popen(worker_args, cwd=ROOT))
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        try:
+            import redis
+
+            redis.Redis.from_url(REDIS_URL).delete(QUEUE)
+        except Exception as exc:
+            print(f"(could not delete the Redis queue {QUEUE}: {exc})")
+        admin_execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        parent_conn.send("stop")
+        parent_conn.recv()
+        sink.join(timeout=10)
+        settings_dir.cleanup()
+
+
+def run(args, counter, sink_conn, start_worker):
+    from django.contrib.auth.models import User
+    from django.core.mail import EmailMultiAlternatives
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from apps.accounts.models import StaffProfile
+    from apps.notifications import services
+    from apps.notifications.messages import MessageBook
+    from apps.notifications.models import Notice, NoticeEvent, NoticeStatus
+    from crisiscomm.celery import app
+
+    call_command("migrate", verbosity=0)
+    departments = [f"Department {i:02d}" for i in range(20)]
+    print(f"creating {args.staff:,} active staff with profiles…", flush=True)
+    users = [
+        User(
+            username=f"staff{i:06d}",
+            email=f"staff{i:06d}@agency.example",
+            first_name="Agent",
+            last_name=f"N°{i}",
+            password="!",  # unusable, no hashing
+            is_active=True,
+        )
+        for i in range(args.staff)
+    ]
+    User.objects.bulk_create(users, batch_size=5000)
+    users = list(User.objects.order_by("pk"))
+    StaffProfile.objects.bulk_create(
+        [
+            StaffProfile(user=u, language="en" if i % 4 == 0 else "fr", department=departments[i % 20])
+            for i, u in enumerate(users)
+        ],
+        batch_size=5000,
+    )
+    context = {
+        "title": "Fuite de données",
+        "severity": 3,
+        "declared_at": "2026-11-25T09:00:00+00:00",
+        "freeze_until": "2026-11-26T09:00:00+00:00",
+        "topics": ["data"],
+        "spokespersons": ["Alice Martin", "Bob Durand"],
+    }
+
+    # Baseline: the same messages, built beforehand, over one connection.
+    print("building the baseline's messages…", flush=True)
+    probe = NoticeEvent.objects.create(event="crisis.declared", crisis_id=1, context=context)
+    book = MessageBook()
+    profiles = dict(StaffProfile.objects.values_list("user_id", "language"))
+    prepared = []
+    for user in users:
+        message = book.for_person(probe, user=user, language=profiles[user.pk])
+        mail = EmailMultiAlternatives(message.subject, message.text, "dco@crisiscomm.invalid", [user.email])
+        mail.attach_alternative(message.html, "text/html")
+        prepared.append((user.email, mail.message().as_bytes(linesep="\r\n")))
+    probe.delete()
+    from django.conf import settings
+
+    started = time.perf_counter()
+    smtp = smtplib.SMTP(settings.EMAIL_HOST, settings.EMAIL_PORT)
+    for rcpt, raw in prepared:
+        smtp.sendmail("dco@crisiscomm.invalid", [rcpt], raw)
+    smtp.quit()
+    baseline = time.perf_counter() - started
+    assert counter.value == args.staff, counter.value
+    del prepared
+    print(f"bare smtplib loop, one connection:   {baseline:8.2f} s  ({args.staff / baseline:,.0f} mails/s)")
+
+    # The real fan-out: declaration outbox row, real worker, real broker.
+    sink_conn.send("reset")
+    sink_conn.recv()
+    with counter.get_lock():
+        counter.value = 0
+    worker = start_worker()
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=0.5, destination=None) and time.monotonic() < deadline:
+            pass
+        time.sleep(1.0)  # let both pool processes come up
+        started = time.perf_counter()
+        with transaction.atomic():
+            event = services.notify_event(event="crisis.declared", crisis_id=1, context=context)
+        inapp_visible = None
+        email_done = None
+        limit = started + max(600.0, baseline * 10)
+        while time.perf_counter() < limit:
+            now = time.perf_counter() - started
+            inapp = Notice.objects.filter(event=event, channel="inapp")
+            if inapp_visible is None and inapp.count() >= args.staff:
+                inapp_visible = now
+            if email_done is None and counter.value >= args.staff:
+                email_done = now
+            if inapp_visible is not None and email_done is not None:
+                break
+            time.sleep(0.05)
+        else:
+            print("TIMEOUT: the fan-out did not finish")
+            return 1
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+    sink_conn.send("report")
+    report = sink_conn.recv()
+    statuses = dict(
+        Notice.objects.filter(event=event, channel="email").values_list("status").annotate(n=models_count())
+    )
+    ratio = email_done / baseline
+    rate = args.staff / email_done
+    print(f"fan-out, email to all (real worker): {email_done:8.2f} s  ({rate:,.0f} mails/s)")
+    print(f"ratio fan-out / bare loop:           {ratio:8.2f} x  (target <= {RATIO_TARGET} x)")
+    print(f"in-app notices visible to all:       {inapp_visible:8.2f} s  (target < {INAPP_TARGET:.0f} s)")
+    print(
+        f"sink: {counter.value:,} mails to {report['people']:,} people, {report['duplicates']} duplicates; "
+        f"email rows by status: {statuses}"
+    )
+    exactly_once = (
+        counter.value == args.staff
+        and report["people"] == args.staff
+        and report["duplicates"] == 0
+        and statuses.get(NoticeStatus.SENT) == args.staff
+    )
+    print(f"exactly one mail per person: {'yes' if exactly_once else 'NO'}")
+    print(
+        f"targets: ratio {'met' if ratio <= RATIO_TARGET else 'MISSED'}, "
+        f"in-app {'met' if inapp_visible < INAPP_TARGET else 'MISSED'}"
+    )
+    return 0 if exactly_once else 1
+
+
+def models_count():
+    from django.db.models import Count
+
+    return Count("pk")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
