@@ -1,6 +1,7 @@
 """Thin views: validate input, call a service, render. Rights are checked in the services."""
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -17,6 +18,7 @@ from .models import (
     Mandate,
     Statement,
     StatementRevision,
+    StatementStatus,
     ValidationChain,
 )
 
@@ -148,6 +150,7 @@ class StatementSerializer(serializers.ModelSerializer):
     accounts = serializers.SerializerMethodField()
     posts = serializers.SerializerMethodField()
     approval = serializers.SerializerMethodField()
+    needs_new_time = serializers.SerializerMethodField()
 
     class Meta:
         model = Statement
@@ -164,12 +167,17 @@ class StatementSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "approval",
+            "needs_new_time",
             "posts",
         ]
         read_only_fields = fields
 
     def get_accounts(self, s) -> list[int]:
         return sorted(a.pk for a in s.accounts.all())
+
+    def get_needs_new_time(self, s) -> bool:
+        """Approved after its planned time: it waits for publish/ with a new time."""
+        return s.status == StatementStatus.APPROVED and bool(s.planned_at) and s.planned_at <= timezone.now()
 
     def get_posts(self, s) -> list[int]:
         return [link.post_id for link in s.post_links.all()]

@@ -302,6 +302,9 @@ def statement_submit(*, actor, statement, chain: ValidationChain | None = None) 
         )
     accounts = list(statement.accounts.all())
     _require_mandate(actor=actor, crisis=statement.crisis, accounts=accounts)
+    current = crisis_open()
+    if current is None or current.pk != statement.crisis_id:
+        raise ConflictError(_("This statement's crisis is no longer in force."), field="crisis")
     rev = StatementRevision.objects.get(statement=statement, number=statement.revision)
     run = _run_start(
         actor=actor,

@@ -132,7 +132,14 @@ def test_publish_at_a_time_and_only_for_the_crisis_in_force(api, people, crisis,
 
 def test_no_publication_once_the_crisis_is_closed(api, people, crisis, chain, accounts):
     statement = _approved(api, people, crisis, [accounts["x"]])
+    draft = api.as_user(people["author"]).post(
+        "/api/v1/statements/",
+        {"crisis": crisis.pk, "body": "late", "accounts": [accounts["x"].pk]},
+        format="json",
+    )
     type(crisis).objects.filter(pk=crisis.pk).update(is_open=None, status="closed")
+    res = api.as_user(people["author"]).post(f"/api/v1/statements/{draft.json()['id']}/submit/")
+    assert res.status_code == 409 and "crisis" in res.json()["errors"]
     res = api.as_user(people["dco"]).post(f"/api/v1/statements/{statement.pk}/publish/", {}, format="json")
     assert res.status_code == 409
     assert not Post.objects.filter(exempt=True).exists()
@@ -166,6 +173,7 @@ def test_approved_after_its_planned_time_waits_for_a_new_time(api, people, crisi
     Statement.objects.filter(pk=sid).update(planned_at=timezone.now() - timedelta(minutes=5))
     res = api.as_user(people["dco"]).post(f"/api/v1/statements/{sid}/approve/", {}, format="json")
     assert res.json()["status"] == "approved" and res.json()["posts"] == []
+    assert res.json()["needs_new_time"] is True
     assert not Post.objects.filter(exempt=True).exists()
     assert _run_publisher() == {}
     # The DCO gives the new time.
