@@ -74,7 +74,10 @@ def get_connector(kind: str) -> Connector:
 
 
 def _timeout():
-    return getattr(settings, "CRISISCOMM_CONNECTOR_TIMEOUT", 10)
+    """(connect, read) seconds. A send holds the gate lock (shared) for its duration, so this
+    also bounds how long a crisis declaration can wait behind an in-flight send."""
+    read = float(getattr(settings, "CRISISCOMM_CONNECTOR_TIMEOUT", 10))
+    return (min(read, 3.0), read)
 
 
 def _check_url(value, key):

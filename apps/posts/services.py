@@ -53,7 +53,7 @@ def retry_delay(attempts: int) -> int:
 
 
 @transaction.atomic
-def social_account_create(*, actor, network, handle, connector, config, is_active=True) -> SocialAccount:
+def social_account_create(*, actor, network, handle, connector, config=None, is_active=True) -> SocialAccount:
     _require_dco(actor)
     if network not in Network.values:
         raise ServiceError(_("Unknown network."), field="network")

@@ -172,3 +172,24 @@ def test_cancel_and_edit(api, dco):
     assert client.post(f"/api/v1/posts/{post.pk}/cancel/").status_code == 409
     assert client.patch(f"/api/v1/posts/{post.pk}/", {"body": "Again"}, format="json").status_code == 409
     assert client.delete(f"/api/v1/posts/{post.pk}/").status_code == 405
+
+
+def test_manual_account_without_config_is_400_not_500(api, dco):
+    r = api.as_user(dco).post(
+        "/api/v1/social-accounts/",
+        {"network": "youtube", "handle": "Agency", "connector": "manual"},
+        format="json",
+    )
+    assert r.status_code == 400 and "config" in r.json()["errors"]
+    r = api.as_user(dco).post(
+        "/api/v1/social-accounts/",
+        {"network": "youtube", "handle": "Agency", "connector": "manual", "config": {"assignee": "dco1"}},
+        format="json",
+    )
+    assert r.status_code == 201 and r.json()["config"] == {"assignee": "dco1"}
+    again = api.as_user(dco).post(
+        "/api/v1/social-accounts/",
+        {"network": "youtube", "handle": "Agency", "connector": "manual", "config": {"assignee": "dco1"}},
+        format="json",
+    )
+    assert again.status_code == 400, again.content  # the (network, handle) unique constraint
