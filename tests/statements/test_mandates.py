@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apps.statements import services
 from apps.statements.models import Mandate
 
 from .conftest import grant
@@ -79,3 +80,16 @@ def test_activity_and_coverage_are_computed_at_use_time(people):
     everything = grant(dco, user)
     assert everything.covers_topics([]) and everything.covers_topics(["anything"])
     assert everything.allowed_networks() is None
+
+
+def test_mandate_list_is_bounded_in_queries(api, people, make_user, django_assert_max_num_queries):
+    for i in range(6):
+        m = grant(people["dco"], make_user("spokesperson", username=f"speaker{i}"))
+        if i % 2:
+            services.mandate_revoke(actor=people["dco"], mandate=m)
+    client = api.as_user(people["dco"])
+    with django_assert_max_num_queries(6):
+        res = client.get("/api/v1/mandates/")
+    assert [r["active"] for r in res.json()["results"]].count(False) == 3
+    one = res.json()["results"][0]["user"]
+    assert [r["user"] for r in client.get("/api/v1/mandates/", {"user": one}).json()["results"]] == [one]
