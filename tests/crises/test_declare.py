@@ -260,3 +260,16 @@ def test_no_post_reaches_a_connector_after_the_declaration_commits(dco, webhook_
         _end_crisis_directly()
     # The race was really exercised: posts went out before declarations, others were caught.
     assert totals["before"] > 0 and totals["frozen"] > 0, totals
+
+
+@pytest.mark.django_db
+def test_send_rechecks_the_gate_right_before_the_network(dco, webhook_account, webhook_server):
+    """A claim that somehow outlived the declaration (here forced back to `publishing`) is caught
+    by the check made under the gate lock just before the connector is called."""
+    post = PostFactory(account=webhook_account, scheduled_at=timezone.now())
+    crisis = crisis_declare(actor=dco, **DECLARE)
+    Post.objects.filter(pk=post.pk).update(status=PostStatus.PUBLISHING, frozen_by=None)
+    assert post_send(post_id=post.pk) == "frozen"
+    post.refresh_from_db()
+    assert post.status == PostStatus.FROZEN and post.frozen_by == crisis.gate_closure
+    assert webhook_server.received == []
