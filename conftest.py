@@ -75,6 +75,17 @@ def auditor(make_user):
     return make_user("auditor", username="auditor1")
 
 
+@pytest.fixture(autouse=True)
+def _english_unless_asked(settings):
+    """The French catalogue is compiled (locale/), and LANGUAGE_CODE is "fr": tests read English
+    messages unless they ask for French (Accept-Language, the language cookie, override)."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
 def pytest_terminal_summary(terminalreporter):
     """Say plainly when the browser tests did not run (tests/web/conftest.py skips them)."""
     reason = "Chromium not installed: browser tests skipped"
