@@ -170,7 +170,9 @@ def _clean_planned_at(planned_at):
 
 
 def _lock_statement(statement) -> Statement:
-    return Statement.objects.select_for_update(of=("self",)).select_related("crisis").get(pk=statement.pk)
+    # No joins under the lock: after waiting, PostgreSQL re-checks only the locked row, so a joined
+    # row could come back stale (or NULL); related rows are read after the lock instead.
+    return Statement.objects.select_for_update().get(pk=statement.pk)
 
 
 def _pending_run(statement) -> ApprovalRequest | None:
@@ -723,11 +725,8 @@ def post_approval_request(*, actor, post: Post, chain: ValidationChain | None = 
 
 
 def _lock_post_run(approval) -> ApprovalRequest:
-    return (
-        ApprovalRequest.objects.select_for_update(of=("self",))
-        .select_related("chain", "current_step")
-        .get(pk=approval.pk, kind=ApprovalKind.POST)
-    )
+    # No joins under the lock (see _lock_statement): current_step is read fresh after it.
+    return ApprovalRequest.objects.select_for_update().get(pk=approval.pk, kind=ApprovalKind.POST)
 
 
 def _release(*, actor, run, post, scheduled_at) -> bool:

@@ -114,3 +114,78 @@ def test_an_edit_racing_an_approval_never_leaves_an_approval_on_the_new_text(peo
         s.refresh_from_db()
         assert out["edit"] == "ok" and s.revision == 2 and s.status == "draft", out
         assert not s.approval_requests.filter(status__in=["pending", "approved"]).exists()
+
+
+def _threads(*targets):
+    barrier = threading.Barrier(len(targets))
+    out = [None] * len(targets)
+
+    def wrap(i, fn):
+        try:
+            barrier.wait(timeout=10)
+            try:
+                out[i] = fn()
+            except services.ServiceError as exc:
+                out[i] = exc.status_code
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=wrap, args=(i, fn)) for i, fn in enumerate(targets)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return out
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_dcos_publishing_at_once_make_one_set_of_posts(people, crisis, chain, accounts):
+    from apps.posts.models import Post
+
+    grant(people["dco"], people["author"])
+    for i in range(ROUNDS):
+        s = services.statement_create(
+            actor=people["author"],
+            crisis=crisis,
+            body=f"out {i}",
+            accounts=[accounts["x"], accounts["mastodon"]],
+        )
+        services.statement_submit(actor=people["author"], statement=s)
+        services.statement_decide(actor=people["expert"], statement=s, verdict="approve")
+        services.statement_decide(actor=people["dco2"], statement=s, verdict="approve")
+        out = _threads(
+            lambda s=s: len(services.statement_publish(actor=people["dco"], statement=s)),
+            lambda s=s: len(services.statement_publish(actor=people["dco2"], statement=s)),
+        )
+        assert sorted(out, key=str) == sorted([2, 409], key=str), out
+        assert Post.objects.filter(statement_link__statement=s).count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_post_runs_share_the_same_race_rule(people, chain, accounts):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.posts.services import post_create
+
+    for i in range(ROUNDS):
+        post = post_create(
+            actor=people["dco"],
+            account=accounts["x"],
+            body=f"news {i}",
+            scheduled_at=timezone.now() + timedelta(hours=1),
+        )
+        run = services.post_approval_request(actor=people["dco"], post=post)
+        out = _threads(
+            lambda run=run: services.post_approval_decide(
+                actor=people["expert"], approval=run, verdict="approve"
+            ).pk,
+            lambda run=run: services.post_approval_decide(
+                actor=people["expert2"], approval=run, verdict="approve"
+            ).pk,
+        )
+        assert sorted(out) == sorted([run.pk, 409]), out
+        assert Decision.objects.filter(request=run).count() == 1
