@@ -38,7 +38,10 @@ def run_publisher():
         post_services.post_send(post_id=post_id)
 
 
-@pytest.mark.parametrize("lang,declare_label,confirm_label", [("en", "Declare", "Yes, declare")])
+@pytest.mark.parametrize(
+    "lang,declare_label,confirm_label",
+    [("en", "Declare", "Yes, declare"), ("fr", "Déclarer", "Oui, déclarer")],
+)
 def test_dco_declares_from_the_control_room_and_sees_posts_frozen(
     new_page, web, dco, shot, lang, declare_label, confirm_label
 ):
