@@ -68,10 +68,16 @@ def crisis_undecided_posts(crisis: Crisis) -> QuerySet[Post]:
     )
 
 
+TIMELINE_NOTIFICATION_ACTIONS = ("notification.record", "notification.remind")
+
+
 def crisis_timeline(crisis: Crisis) -> list[dict]:
+    """The crisis's own audit entries, its gate's, and its notification rounds, in order."""
     entries = AuditEntry.objects.filter(
         Q(object_type="crises.crisis", object_id=str(crisis.pk))
         | Q(object_type="posts.gateclosure", object_id=str(crisis.gate_closure_id))
+        # Event-level notification entries (not the one-per-person acknowledgements).
+        | Q(action__in=TIMELINE_NOTIFICATION_ACTIONS, details__crisis=crisis.pk)
     ).order_by("sequence")
     return [
         {

@@ -217,7 +217,8 @@ def test_report_timeline_fates_retraction_candidates_and_sections(
     finally:
         registry._SECTIONS.pop("test_section", None)
 
-    assert [e["action"] for e in report["timeline"]][:3] == ["gate.close", "crisis.declare", "crisis.decide"]
+    actions = [e["action"] for e in report["timeline"]]
+    assert actions[:4] == ["gate.close", "crisis.declare", "notification.record", "crisis.decide"]
     assert report["timeline"][0]["actor"] == "dco1"
     (item,) = report["posts"]["items"]
     assert item["post"] == frozen_post.pk and item["decision"] == "release" and item["decided_by"] == "dco1"
