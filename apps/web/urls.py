@@ -26,6 +26,7 @@ web_patterns = [
     path("statements/<int:statement_id>/submit/", views.statement_submit, name="statement-submit"),
     path("statements/<int:statement_id>/decide/", views.statement_decide, name="statement-decide"),
     path("statements/<int:statement_id>/publish/", views.statement_publish, name="statement-publish"),
+    path("statements/<int:statement_id>/withdraw/", views.statement_withdraw, name="statement-withdraw"),
 ]
 
 urlpatterns = [

@@ -360,3 +360,86 @@ def test_control_room_and_calendar_queries_do_not_grow_with_posts(
     for url in urls:
         with django_assert_max_num_queries(few[url]):
             client.get(url)
+
+
+# --- statements: every form's error path ----------------------------------------------------------
+
+
+@pytest.fixture
+def statement_setup(dco, make_user, account):
+    from apps.statements import services as st_services
+    from tests.web.helpers import default_chain
+
+    default_chain()
+    crisis = declare(dco)
+    speaker = make_user("spokesperson", username="speaker")
+    expert = make_user("expert", username="expert1")
+    st_services.mandate_grant(actor=dco, user=speaker, valid_until=timezone.now() + timedelta(days=2))
+    statement = st_services.statement_create(
+        actor=speaker, crisis=crisis, body="We are investigating.", accounts=[account]
+    )
+    return {"crisis": crisis, "speaker": speaker, "expert": expert, "statement": statement}
+
+
+def test_statement_pages_error_paths(as_user, client, statement_setup, dco):
+    from apps.statements.models import StatementStatus
+
+    speaker, expert, statement = (statement_setup[k] for k in ("speaker", "expert", "statement"))
+    url = f"/statements/{statement.pk}"
+    client = as_user(speaker)
+    assert client.get(f"{url}/").status_code == 200
+    # Revise with an empty text: form error, no new revision.
+    response = client.post(f"{url}/revise/", {"body": "", "accounts": []}, follow=True)
+    assert "message-error" in page_text(response)
+    statement.refresh_from_db()
+    assert statement.revision == 1
+    # Publishing a draft: the service refuses (409) and says why.
+    response = client.post(f"{url}/publish/", {}, follow=True)
+    assert "message-error" in page_text(response)
+    # Submit, then submit again: the second is a conflict.
+    assert "message-success" in page_text(client.post(f"{url}/submit/", follow=True))
+    assert "message-error" in page_text(client.post(f"{url}/submit/", follow=True))
+    # The author cannot decide on their own text.
+    response = client.post(f"{url}/decide/", {"verdict": "approve", "revision": "1"}, follow=True)
+    assert "message-error" in page_text(response)
+    # A reviewer: an unknown verdict is a form error; a stale revision is a conflict.
+    client = as_user(expert)
+    assert "1 statement awaits your decision" in page_text(client.get("/"))
+    assert "message-error" in page_text(client.post(f"{url}/decide/", {"verdict": "maybe"}, follow=True))
+    response = client.post(f"{url}/decide/", {"verdict": "approve", "revision": "7"}, follow=True)
+    assert "message-error" in page_text(response)
+    statement.refresh_from_db()
+    assert statement.status == StatementStatus.IN_REVIEW
+    response = client.post(
+        f"{url}/decide/", {"verdict": "approve", "revision": "1", "comment": "ok"}, follow=True
+    )
+    assert "message-success" in page_text(response)
+    # The DCO: a publication time in the past is refused once approved.
+    client = as_user(dco)
+    client.post(f"{url}/decide/", {"verdict": "approve", "revision": "1"})
+    statement.refresh_from_db()
+    assert statement.status == StatementStatus.APPROVED
+    past = timezone.localtime(timezone.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    assert "message-error" in page_text(client.post(f"{url}/publish/", {"at": past}, follow=True))
+    assert "message-error" in page_text(client.post(f"{url}/publish/", {"at": "tomorrow"}, follow=True))
+    statement.refresh_from_db()
+    assert statement.status == StatementStatus.APPROVED
+
+
+def test_statement_hidden_from_people_outside_it(as_user, make_user, statement_setup):
+    outsider = make_user("spokesperson", username="outsider")
+    statement = statement_setup["statement"]
+    assert as_user(outsider).get(f"/statements/{statement.pk}/").status_code == 404
+    assert as_user(outsider).post(f"/statements/{statement.pk}/submit/").status_code == 404
+
+
+def test_withdraw(as_user, statement_setup):
+    from apps.statements.models import StatementStatus
+
+    statement = statement_setup["statement"]
+    client = as_user(statement_setup["speaker"])
+    response = client.post(f"/statements/{statement.pk}/withdraw/", {"reason": "superseded"}, follow=True)
+    assert "message-success" in page_text(response)
+    statement.refresh_from_db()
+    assert statement.status == StatementStatus.WITHDRAWN
+    assert "message-error" in page_text(client.post(f"/statements/{statement.pk}/withdraw/", follow=True))

@@ -19,6 +19,7 @@ from .statements import (
     statement_publish,
     statement_revise,
     statement_submit,
+    statement_withdraw,
 )
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "statement_publish",
     "statement_revise",
     "statement_submit",
+    "statement_withdraw",
 ]

@@ -8,6 +8,7 @@ from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -177,7 +178,7 @@ def control_declare(request):
         messages.success(
             request,
             _("Crisis declared. The gate is closed and every scheduled post is frozen until %(until)s.")
-            % {"until": timezone.localtime(crisis.freeze_until).strftime("%Y-%m-%d %H:%M")},
+            % {"until": date_format(timezone.localtime(crisis.freeze_until), "DATETIME_FORMAT")},
         )
     return redirect("web:control")
 

@@ -23,8 +23,22 @@ def home(request):
         "sees_control": has_role(user, DCO, AUDITOR),
         "sees_statements": has_role(user, DCO, SPOKESPERSON, EXPERT),
         "unacknowledged": _unacknowledged(user).count(),
+        "to_review": _to_review(user) if has_role(user, DCO, EXPERT) else 0,
     }
     return render(request, "web/home.html", context)
+
+
+def _to_review(user) -> int:
+    """Statements in review at a step this person may decide (not their own)."""
+    from apps.statements.models import ApprovalRequest, ApprovalStatus
+    from apps.statements.selectors import step_allows
+
+    runs = ApprovalRequest.objects.filter(
+        kind="statement", status=ApprovalStatus.PENDING, current_step__isnull=False
+    ).select_related("current_step", "statement")
+    return sum(
+        1 for run in runs if run.statement.author_id != user.pk and step_allows(run.current_step, user)
+    )
 
 
 INBOX_CHANNEL = "inapp"

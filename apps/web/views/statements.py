@@ -133,6 +133,8 @@ def statement_detail(request, statement_id):
         "can_submit": is_author and statement.status == StatementStatus.DRAFT,
         "can_decide": can_decide,
         "can_publish": statement.status == StatementStatus.APPROVED and (has_role(user, DCO) or is_author),
+        "can_withdraw": (is_author or has_role(user, DCO))
+        and statement.status not in {StatementStatus.WITHDRAWN, StatementStatus.PUBLISHED},
         "form": StatementForm(
             initial={
                 "body": statement.body,
@@ -199,6 +201,21 @@ def statement_decide(request, statement_id):
         )
     else:
         form_errors_to_messages(request, form)
+    return redirect("web:statement", statement_id=statement.pk)
+
+
+@statements_access
+@require_POST
+def statement_withdraw(request, statement_id):
+    statement = _visible(request, statement_id)
+    call_service(
+        request,
+        st_services.statement_withdraw,
+        success=_("Statement withdrawn."),
+        actor=request.user,
+        statement=statement,
+        reason=request.POST.get("reason", ""),
+    )
     return redirect("web:statement", statement_id=statement.pk)
 
 
