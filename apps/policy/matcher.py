@@ -32,7 +32,11 @@ NO_CRISIS = "none"
 
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # Typographic apostrophes (U+2019 and kin) count as the plain apostrophe.
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'"})
+# The dotless i (U+0131) counts as "i": accent-insensitive matching should equate them, and it is the
+# one letter that re.IGNORECASE equates with an ASCII letter when casefold does not (required_literals).
+_APOSTROPHES = str.maketrans(
+    {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'", "\u0131": "i"}
+)
 _WORD = re.compile(r"\w+")
 
 
@@ -128,7 +132,9 @@ class CompiledRules:
     exact_first: dict[str, list[_Entry]] = field(default_factory=dict)
     prefix_first: dict[str, list[_Entry]] = field(default_factory=dict)
     prefix_key: int = 0
-    regexes: list[tuple[int, re.Pattern]] = field(default_factory=list)
+    # (spec index, compiled regex, gate): the regex runs only when one of the gate's literals is
+    # in the folded text (gate None: always runs). See required_literals.
+    regexes: list[tuple[int, re.Pattern, frozenset[str] | None]] = field(default_factory=list)
     always: list[int] = field(default_factory=list)
     photo: list[int] = field(default_factory=list)
 
@@ -145,7 +151,9 @@ class CompiledRules:
                 patterns = [p for p in spec.patterns if p.strip()]
                 if patterns:
                     joined = "|".join(f"(?:{fold(p, casefold=False)})" for p in patterns)
-                    compiled.regexes.append((index, re.compile(joined, re.IGNORECASE)))
+                    gates = [required_literals(fold(p, casefold=False)) for p in patterns]
+                    gate = None if any(g is None for g in gates) else frozenset().union(*gates)
+                    compiled.regexes.append((index, re.compile(joined, re.IGNORECASE), gate))
             elif spec.kind in (TERM, EMBARGO):
                 for pattern in spec.patterns:
                     tokens = term_tokens(pattern)
@@ -217,7 +225,9 @@ class CompiledRules:
         regex_found: dict[int, tuple[int, int]] = {}
         if self.regexes:
             soft = fold(text, casefold=False)
-            for index, pattern in self.regexes:
+            for index, pattern, gate in self.regexes:
+                if gate is not None and not any(literal in folded for literal in gate):
+                    continue  # a literal every match contains is absent: skip the scan
                 found = pattern.search(soft)
                 if found:
                     regex_found[index] = found.span()
@@ -251,6 +261,68 @@ class CompiledRules:
             elif hit.index in regex_found:
                 soft_map = _offsets(text, fold(text, casefold=False), casefold=False)
                 hit.fragment = _slice(text, soft_map, *regex_found[hit.index])
+
+
+def required_literals(pattern: str) -> frozenset[str] | None:
+    """Literals (casefolded) one of which appears in the folded text whenever `pattern` matches it
+    case-insensitively; None when no such set can be proven. A cheap substring test then spares most
+    regex scans (Python's re has no literal-prefix speed-up under IGNORECASE).
+
+    Conservative by construction: only required parts of the pattern are used (sequence items,
+    groups, alternations whose every branch yields a literal, repeats of at least one), and literals
+    are cut at any non-ASCII character, whose case-insensitive matches may differ from casefold. For
+    ASCII letters they agree on folded text: NFKD turns the Kelvin sign into K and the long s into s,
+    and fold() turns the dotless i into i.
+    """
+    try:
+        from re import _constants as c
+        from re import _parser as parser
+
+        tree = parser.parse(pattern, re.IGNORECASE)
+    except Exception:  # a private module: if it ever changes, every regex simply runs
+        return None
+
+    def safe(literal: str) -> str:
+        pieces = re.split(r"[\x80-\U0010ffff]", literal.casefold())
+        return max(pieces, key=len)
+
+    def best(candidates: list[frozenset[str]]) -> frozenset[str] | None:
+        candidates = [c for c in candidates if c and all(c)]
+        return max(candidates, key=lambda s: min(map(len, s)), default=None)
+
+    def walk(items) -> frozenset[str] | None:
+        candidates, run = [], []
+
+        def close():
+            if run:
+                candidates.append(frozenset({safe("".join(run))}))
+                run.clear()
+
+        for op, arg in items:
+            if op is c.LITERAL:
+                run.append(chr(arg))
+                continue
+            close()
+            if op is c.SUBPATTERN:
+                found = walk(arg[-1])
+            elif op is c.BRANCH:
+                branches = [walk(branch) for branch in arg[1]]
+                found = None if any(b is None for b in branches) else frozenset().union(*branches)
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)) and arg[0] >= 1:
+                found = walk(arg[2])
+            elif op is c.ASSERT:  # a positive lookaround's text is in the text, if not in the match
+                found = walk(arg[1])
+            else:
+                found = None
+            if found is not None:
+                candidates.append(found)
+        close()
+        return best(candidates)
+
+    try:
+        return walk(tree.data)
+    except Exception:
+        return None
 
 
 def _offsets(text: str, folded: str, *, casefold: bool) -> list[int] | None:

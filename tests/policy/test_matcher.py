@@ -135,3 +135,50 @@ def test_a_thousand_terms_match_like_one_big_regex():
         assert bool(compiled.match(post, network="x", account_kind="official")) == bool(
             pattern.search(matcher.fold(post))
         ), post
+
+
+def test_regex_gates_never_hide_a_match():
+    """The literal gate skips a regex scan only when the regex cannot match: checked on every
+    seeded regex against the table's posts and some awkward ones."""
+    from apps.policy.guide import GUIDE_RULES
+    from tests.policy.test_table import CASES
+
+    texts = [case[0] for case in CASES] + [
+        "PASSWORD=Ab1!xyz",
+        "Mdp: Ete2026!",
+        "\u0131tar controlled",  # dotless i: re.IGNORECASE equates it with i, casefold does not
+        "ITAR-CONTROLLED",
+        "Soumis à l'ITAR",
+        "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "ftp://bob:S3cret!@files.example",
+        "Appelez le +33 6 12 34 56 78",
+        "EAR 99 / ECCN 9A515",
+    ]
+    checked = 0
+    for rule in GUIDE_RULES:
+        if rule["kind"] != "regex":
+            continue
+        for raw in rule["patterns"]:
+            pattern = matcher.compile_regex(raw)
+            gate = matcher.required_literals(matcher.fold(raw, casefold=False))
+            for text in texts:
+                if pattern.search(matcher.fold(text, casefold=False)):
+                    checked += 1
+                    assert gate is None or any(lit in matcher.fold(text) for lit in gate), (raw, text)
+    assert checked >= 15
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literals"),
+    [
+        (r"(?-i:\bDR\b)", {"dr"}),
+        (r"-----BEGIN [A-Z ]*PRIVATE KEY-----", {"private key-----"}),
+        (r"\b(?:mdp|pwd)\s*:", {"mdp", "pwd"}),
+        (r"x{0,3}", None),
+        (r"(?:ab|c*)", None),
+        (r"\d+", None),
+    ],
+)
+def test_required_literals(pattern, literals):
+    found = matcher.required_literals(pattern)
+    assert (set(found) if found is not None else None) == literals
