@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.roles import DCO, has_role
+from apps.posts.models import Network
 from crisiscomm.api import ServiceError
 
 from . import services
@@ -42,8 +43,24 @@ class DCOAdminMixin:
             return None
 
 
+class PolicyRuleForm(forms.ModelForm):
+    # Ticked boxes rather than a JSON list to type.
+    networks = forms.MultipleChoiceField(
+        label=_("networks"),
+        choices=Network.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every network."),
+    )
+
+    class Meta:
+        model = PolicyRule
+        fields = list(services.RULE_FIELDS)
+
+
 @admin.register(PolicyRule)
 class PolicyRuleAdmin(DCOAdminMixin, admin.ModelAdmin):
+    form = PolicyRuleForm
     list_display = ["code", "kind", "severity", "condition", "account_kind", "enabled", "updated_at"]
     list_filter = ["enabled", "kind", "severity", "condition", "account_kind"]
     search_fields = ["code", "patterns", "message_fr", "message_en"]

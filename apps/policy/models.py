@@ -65,7 +65,10 @@ class PolicyRule(models.Model):
     patterns = models.TextField(
         _("patterns"),
         blank=True,
-        help_text=_("One per line. Accents and case are ignored."),
+        help_text=_(
+            "One per line; accents and case are ignored. Terms: whole words, a word ending in * is a "
+            "prefix (défaillan*). Regular expressions: Python syntax, (?-i:DR) for case-sensitive."
+        ),
     )
     severity = models.CharField(_("severity"), max_length=8, choices=Severity.choices, default=Severity.WARN)
     message_fr = models.TextField(_("message (French)"))

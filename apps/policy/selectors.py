@@ -23,8 +23,9 @@ logger = logging.getLogger(__name__)
 VERSION_KEY = "crisiscomm:policy:rules-version"
 EMBARGO_CODE = "embargo.active"
 
-# Per process: (version, compiled). Rebuilt when the shared version moves; see bump_rules_version.
-_compiled_cache: dict[str, object] = {"version": None, "rules": None}
+# Per process: {"entry": (version, compiled)}, replaced whole so that readers in other threads never
+# see a version paired with another version's rules. Rebuilt when the shared version moves.
+_compiled_cache: dict[str, tuple[str, matcher.CompiledRules] | None] = {"entry": None}
 _compile_lock = threading.Lock()
 
 
@@ -74,7 +75,7 @@ def _bump():
         cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
     except Exception:
         logger.warning("policy: could not bump the rules version", exc_info=True)
-    _compiled_cache.update(version=None, rules=None)
+    _compiled_cache["entry"] = None
 
 
 def bump_rules_version():
@@ -149,14 +150,16 @@ def rule_specs(now: datetime | None = None) -> list[matcher.RuleSpec]:
 def compiled_rules() -> matcher.CompiledRules:
     """The compiled rule set, rebuilt only when a rule or an embargo changed (2 queries then)."""
     version = rules_version()
-    if version is not None and _compiled_cache["version"] == version:
-        return _compiled_cache["rules"]
+    entry = _compiled_cache["entry"]
+    if version is not None and entry is not None and entry[0] == version:
+        return entry[1]
     with _compile_lock:
-        if version is not None and _compiled_cache["version"] == version:
-            return _compiled_cache["rules"]
+        entry = _compiled_cache["entry"]
+        if version is not None and entry is not None and entry[0] == version:
+            return entry[1]
         compiled = matcher.CompiledRules.build(rule_specs())
         if version is not None:
-            _compiled_cache.update(version=version, rules=compiled)
+            _compiled_cache["entry"] = (version, compiled)
         return compiled
 
 

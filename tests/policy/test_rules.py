@@ -112,7 +112,7 @@ def test_another_process_recompiles_after_commit(dco, django_capture_on_commit_c
     version_after = selectors.rules_version()
     assert version_after != version_before
     # Simulate the other process: its local cache still holds the old version and rules.
-    selectors._compiled_cache.update(version=version_before, rules=stale)
+    selectors._compiled_cache["entry"] = (version_before, stale)
     fresh = selectors.compiled_rules()
     assert fresh is not stale
     assert any(s.code == "equipment.weakness" and s.severity == "block" for s in fresh.specs)
@@ -168,13 +168,14 @@ def _rule_form(rule, **overrides):
         "kind": rule.kind,
         "severity": rule.severity,
         "patterns": rule.patterns,
-        "networks": "[]",
         "account_kind": rule.account_kind,
         "condition": rule.condition,
         "message_fr": rule.message_fr,
         "message_en": rule.message_en,
         "guide": rule.guide,
     }
+    if rule.networks:
+        data["networks"] = rule.networks
     for flag in ("enabled", "on_photo", "quote_match"):
         if getattr(rule, flag):
             data[flag] = "on"
@@ -228,3 +229,17 @@ def test_admin_adds_and_deletes_an_embargo_through_the_service(client, dco_admin
 def test_admin_is_closed_to_non_dco_staff(client, make_user):
     client.force_login(make_user("employee", username="staffer", is_staff=True))
     assert client.get("/admin/policy/policyrule/").status_code == 403
+
+
+def test_admin_scopes_a_rule_to_networks_with_checkboxes(client, dco_admin, check):
+    rule = PolicyRule.objects.get(code="network.measure")
+    page = client.get(f"/admin/policy/policyrule/{rule.pk}/change/")
+    assert 'type="checkbox" name="networks" value="facebook"' in page.content.decode()
+    data = _rule_form(rule)
+    data["networks"] = ["facebook", "instagram", "x"]
+    assert client.post(f"/admin/policy/policyrule/{rule.pk}/change/", data).status_code == 302
+    entry = AuditEntry.objects.get(action="policy.rule_update")
+    assert entry.details["changes"] == {
+        "networks": [["facebook", "instagram"], ["facebook", "instagram", "x"]]
+    }
+    assert "network.measure" in {r.code for r in check("Bonjour", network="x").reasons}
