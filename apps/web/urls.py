@@ -7,6 +7,7 @@ web_patterns = [
     path("", views.home, name="home"),
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/<int:notice_id>/acknowledge/", views.inbox_acknowledge, name="inbox-ack"),
+    path("inbox/posts/<int:post_id>/published/", views.todo_mark_published, name="todo-published"),
     path("control/", views.control_room, name="control"),
     path("control/declare/", views.control_declare, name="declare"),
     path("control/crises/<int:crisis_id>/extend/", views.control_extend, name="extend"),
@@ -16,6 +17,9 @@ web_patterns = [
     path("control/crises/<int:crisis_id>/approve-lift/", views.control_approve_lift, name="approve-lift"),
     path("control/crises/<int:crisis_id>/figures/", views.control_figures, name="figures"),
     path("control/crises/<int:crisis_id>/report/", views.control_report, name="report"),
+    path(
+        "control/crises/<int:crisis_id>/posts/<int:post_id>/retract/", views.control_retract, name="retract"
+    ),
     path("calendar/", views.calendar_week, name="calendar"),
     path("calendar/posts/new/", views.calendar_post_new, name="post-new"),
     path("calendar/posts/<int:post_id>/", views.calendar_post_edit, name="post-edit"),

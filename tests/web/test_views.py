@@ -443,3 +443,68 @@ def test_withdraw(as_user, statement_setup):
     statement.refresh_from_db()
     assert statement.status == StatementStatus.WITHDRAWN
     assert "message-error" in page_text(client.post(f"/statements/{statement.pk}/withdraw/", follow=True))
+
+
+# --- inbox without JavaScript, manual to-dos, retraction -------------------------------------------
+
+
+def test_inbox_acknowledge_without_javascript(as_user, dco, employee):
+    from apps.notifications.models import NoticeEvent
+    from apps.notifications.services import event_materialise
+
+    declare(dco)
+    for event in NoticeEvent.objects.all():  # the worker's part
+        event_materialise(event_id=event.pk)
+    notice = employee.notices.get(channel="inapp")
+    client = as_user(employee)
+    assert "I acknowledge" in page_text(client.get("/inbox/"))
+    assert "1 notice to acknowledge" in page_text(client.get("/"))
+    response = client.post(f"/inbox/{notice.pk}/acknowledge/", follow=True)
+    assert "message-success" in page_text(response) and "Acknowledged" in page_text(response)
+    assert employee.notices.filter(acknowledged_at__isnull=True).count() == 0
+    # Twice is harmless.
+    assert client.post(f"/inbox/{notice.pk}/acknowledge/").status_code == 302
+    # Someone else's notice does not exist for this person.
+    other = dco.notices.get(channel="inapp")
+    assert client.post(f"/inbox/{other.pk}/acknowledge/").status_code == 404
+    other.refresh_from_db()
+    assert other.acknowledged_at is None
+
+
+def test_manual_post_todo_marked_published_by_its_assignee(as_user, dco, employee, make_user):
+    from apps.posts import services as post_services
+
+    account = post_services.social_account_create(
+        actor=dco,
+        network="tiktok",
+        handle="@agency",
+        connector="manual",
+        config={"assignee": employee.username},
+    )
+    post = make_posts(dco, account, n=1, start_in=timedelta(seconds=1))[0]
+    Post.objects.filter(pk=post.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
+    for post_id in post_services.posts_claim_due():  # the publisher's round
+        post_services.post_send(post_id=post_id)
+    client = as_user(employee)
+    assert post.body in page_text(client.get("/inbox/"))
+    response = client.post(f"/inbox/posts/{post.pk}/published/", {"external_url": "ftp://x"}, follow=True)
+    assert "message-error" in page_text(response)
+    # Another employee is not the assignee.
+    other = make_user("employee", username="other")
+    response = as_user(other).post(f"/inbox/posts/{post.pk}/published/", {}, follow=True)
+    assert "message-error" in page_text(response)
+    response = as_user(employee).post(
+        f"/inbox/posts/{post.pk}/published/", {"external_url": "https://tiktok.example/v/1"}, follow=True
+    )
+    assert "message-success" in page_text(response)
+    post.refresh_from_db()
+    assert post.status == PostStatus.PUBLISHED and post.external_url == "https://tiktok.example/v/1"
+
+
+def test_retract_refuses_a_post_not_sent_and_employees(as_user, dco, employee, account):
+    post = make_posts(dco, account, n=1)[0]
+    crisis = declare(dco)
+    url = f"/control/crises/{crisis.pk}/posts/{post.pk}/retract/"
+    assert as_user(employee).post(url).status_code == 403
+    response = as_user(dco).post(url, follow=True)
+    assert "message-error" in page_text(response)

@@ -7,10 +7,11 @@ from .control import (
     control_figures,
     control_lift,
     control_report,
+    control_retract,
     control_room,
     control_stand_down,
 )
-from .general import home, inbox, inbox_acknowledge
+from .general import home, inbox, inbox_acknowledge, todo_mark_published
 from .statements import (
     statement_decide,
     statement_detail,
@@ -33,6 +34,7 @@ __all__ = [
     "control_figures",
     "control_lift",
     "control_report",
+    "control_retract",
     "control_room",
     "control_stand_down",
     "home",
@@ -46,4 +48,5 @@ __all__ = [
     "statement_revise",
     "statement_submit",
     "statement_withdraw",
+    "todo_mark_published",
 ]

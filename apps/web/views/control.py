@@ -299,6 +299,24 @@ def control_approve_lift(request, crisis_id):
 
 
 @control_access
+@require_POST
+def control_retract(request, crisis_id, post_id):
+    """Delete from its network a post sent just before the declaration (a retraction candidate)."""
+    from apps.posts import services as post_services
+
+    crisis = _crisis_or_404(crisis_id)
+    post = get_object_or_404(Post, pk=post_id)
+    call_service(
+        request,
+        post_services.post_retract,
+        success=_("The post was deleted from its network."),
+        actor=request.user,
+        post=post,
+    )
+    return redirect("web:report", crisis_id=crisis.pk)
+
+
+@control_access
 @require_GET
 def control_figures(request, crisis_id):
     """The live acknowledgement fragment, polled by htmx every few seconds."""
@@ -319,6 +337,7 @@ def control_report(request, crisis_id):
     context = {
         "crisis": crisis,
         "report": report,
+        "is_dco": has_role(request.user, DCO),
         "timeline": crisis_timeline(crisis, limit=500)[::-1],
         **_figures_context(crisis),
     }

@@ -72,8 +72,30 @@ def _with_text(notice, user, language):
 def inbox(request):
     """The person's in-app notices; every staff member has one, whatever their roles."""
     language = get_language()
+    from apps.posts.selectors import posts_manual_todo
+
     notices = [_with_text(n, request.user, language) for n in _inbox_notices(request.user)[:50]]
-    return render(request, "web/inbox.html", {"notices": notices})
+    todo = list(posts_manual_todo(request.user)[:50])
+    return render(request, "web/inbox.html", {"notices": notices, "todo": todo})
+
+
+@login_required
+@require_POST
+def todo_mark_published(request, post_id):
+    """A manual-connector post: its assignee published it by hand and says so."""
+    from apps.posts.models import Post
+    from apps.posts.services import post_mark_published
+
+    post = get_object_or_404(Post, pk=post_id)
+    call_service(
+        request,
+        post_mark_published,
+        success=_("Marked as published."),
+        actor=request.user,
+        post=post,
+        external_url=request.POST.get("external_url", "").strip(),
+    )
+    return redirect("web:inbox")
 
 
 @login_required
