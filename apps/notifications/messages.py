@@ -29,6 +29,7 @@ KNOWN_EVENTS = {
     "crisis.lift_requested",
     "statement.submitted",
     "statement.decided",
+    "post.approval_requested",
 }
 # A freeze is in force after these: the message lists what is now forbidden.
 FREEZE_EVENTS = {"crisis.declared", "crisis.extended"}
@@ -140,6 +141,9 @@ class MessageBook:
 
     def __init__(self):
         self._cache: dict[tuple[int, str], Template] = {}
+        marker = "__token__"
+        path = reverse("notices:ack", kwargs={"token": marker})
+        self._ack_prefix, self._ack_suffix = (base_url() + path).split(marker)
 
     def template(self, event, language: str) -> Template:
         key = (event.pk, language_of(language))
@@ -150,7 +154,8 @@ class MessageBook:
     def for_person(self, event, *, user, language: str) -> PersonalMessage:
         tpl = self.template(event, language)
         name = user.get_full_name() or user.get_username()
-        link = ack_url(event_id=event.root.pk, user_id=user.pk)
+        token = ack_token(event_id=event.root.pk, user_id=user.pk)
+        link = f"{self._ack_prefix}{token}{self._ack_suffix}"
         return PersonalMessage(
             subject=tpl.subject.replace(_NAME, name),
             text=tpl.text.replace(_NAME, name).replace(_LINK, link),

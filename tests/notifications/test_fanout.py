@@ -158,6 +158,19 @@ def test_targeted_notices_reach_only_the_named_people(smtp_sink):
     assert "attend votre relecture" in bodies(smtp_sink.messages[0][1])[0]
     assert not Notice.objects.filter(user__in=[author, bystander]).exists()
 
+    smtp_sink.messages.clear()
+    with transaction.atomic():
+        decided = services.notify_users(
+            event="statement.decided",
+            user_ids=[author.pk],
+            context={"title": "Communiqué n°1", "verdict": "approved"},
+            crisis_id=5,
+        )
+    run_fanout(decided)
+    assert set(smtp_sink.per_recipient()) == {author.email}
+    assert "Décision sur votre déclaration" in str(smtp_sink.messages[0][1]["Subject"])
+    assert ": approuvée." in bodies(smtp_sink.messages[0][1])[0]
+
 
 @pytest.mark.django_db
 def test_lift_request_goes_to_the_dcos_only(smtp_sink, dco, dco2, employee):
