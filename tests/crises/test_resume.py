@@ -276,3 +276,30 @@ def test_crisis_list_queries_are_bounded(api, auditor, dco, dco2, django_assert_
     with django_assert_max_num_queries(6):
         r = client.get("/api/v1/crises/")
     assert r.json()["count"] == 3
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "field"),
+    [
+        ("extend", {"freeze_until": "next week"}, "freeze_until"),
+        ("extend", {}, "freeze_until"),
+        ("decisions", {"post": "abc", "decision": "cancel"}, "post"),
+        ("decisions", {"decision": "cancel"}, "post"),
+        ("decisions", {"post": 1, "decision": "reschedule", "scheduled_at": "tomorrow"}, "scheduled_at"),
+        ("lift", {"checklist": ["monitoring_in_place"]}, "checklist"),
+        ("lift", {"checklist": {"monitoring_in_place": "maybe"}}, "checklist"),
+        ("stand-down", {}, "reason"),
+    ],
+)
+def test_bad_input_on_crisis_actions_is_400_naming_the_field(api, dco, frozen, action, payload, field):
+    crisis = frozen[0]
+    r = api.as_user(dco).post(f"/api/v1/crises/{crisis.pk}/{action}/", payload, format="json")
+    assert r.status_code == 400, r.content
+    assert field in r.json()["errors"]
+    crisis.refresh_from_db()
+    assert crisis.status == "active" and not PostDecision.objects.exists()
+
+
+def test_unknown_crisis_is_404(api, dco):
+    assert api.as_user(dco).post("/api/v1/crises/999/approve-lift/").status_code == 404
+    assert api.as_user(dco).get("/api/v1/crises/999/report/").status_code == 404
