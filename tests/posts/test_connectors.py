@@ -173,3 +173,78 @@ def test_manual_post_is_a_todo_for_its_assignee(api, dco, make_user):
     post.refresh_from_db()
     assert post.status == PostStatus.PUBLISHED and post.external_url == "https://tiktok.example/v/1"
     assert api.as_user(alice).post(f"/api/v1/posts/{post.pk}/mark-published/").status_code == 409
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_send_is_resent_once_under_the_same_key(mastodon_account, mastodon_server):
+    """The sender's database session is killed (pg_terminate_backend) while Mastodon is still
+    answering: its transaction is lost, the post stays `publishing`. The stale-claim recovery
+    sends it again with the same Idempotency-Key, and Mastodon keeps one status."""
+    import threading
+    import time
+
+    from django.db import connection, connections
+
+    post = _claimed(mastodon_account)
+    mastodon_server.delay = 0.5
+    pid, failure = [], []
+
+    def worker():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid.append(cursor.fetchone()[0])
+            post_send(post_id=post.pk)
+        except Exception as exc:
+            failure.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not mastodon_server.received and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid[0]])
+    thread.join(10)
+    assert failure, "the killed worker should have failed"
+    post.refresh_from_db()
+    assert post.status == PostStatus.PUBLISHING and post.external_id == ""
+    assert len(mastodon_server.statuses) == 1  # it did reach the network
+
+    mastodon_server.delay = 0
+    assert posts_reclaim_stale(older_than=timedelta(0)) == [post.pk]
+    assert post_send(post_id=post.pk) == SendOutcome.PUBLISHED
+    post.refresh_from_db()
+    keys = {r["headers"]["Idempotency-Key"] for r in mastodon_server.received}
+    assert keys == {str(post.idempotency_key)} and len(mastodon_server.received) == 2
+    assert list(mastodon_server.statuses) == [post.external_id]
+
+
+def test_retraction_refused_by_the_network_is_502_and_nothing_changes(
+    dco, api, mastodon_account, mastodon_server
+):
+    post = _claimed(mastodon_account)
+    post_send(post_id=post.pk)
+    mastodon_server.fail_with = [500]
+    r = api.as_user(dco).post(f"/api/v1/posts/{post.pk}/retract/")
+    assert r.status_code == 502 and "500" in r.json()["detail"]
+    post.refresh_from_db()
+    assert post.retracted_at is None
+
+
+def test_manual_todo_caught_by_a_crisis_cannot_be_marked_published(api, dco, make_user):
+    from apps.crises.services import crisis_declare
+
+    alice = make_user("employee", username="alice")
+    account = SocialAccount.objects.create(
+        network="twitch", handle="agency", connector="manual", config={"assignee": "alice"}
+    )
+    post = _claimed(account)
+    assert post_send(post_id=post.pk) == SendOutcome.ASSIGNED
+    crisis_declare(actor=dco, title="Outage", summary="", severity=1)
+    r = api.as_user(alice).post(f"/api/v1/posts/{post.pk}/mark-published/")
+    assert r.status_code == 409 and r.json()["code"] == "frozen"
+    assert api.as_user(alice).get("/api/v1/posts/todo/").json()["results"] == []
