@@ -20,7 +20,9 @@ def topics_list(raw: str) -> list[str]:
 
 class DeclareForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
-    summary = forms.CharField(label=_("Internal summary"), widget=forms.Textarea, required=False)
+    summary = forms.CharField(
+        label=_("Internal summary"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
     severity = forms.TypedChoiceField(
         label=_("Severity"),
         coerce=int,

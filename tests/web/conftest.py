@@ -108,3 +108,53 @@ def sign_in(page, base_url, user, password=PASSWORD):
     page.fill("#id_password", password)
     page.click("#login-form button[type=submit]")
     page.wait_for_load_state()
+
+
+A11Y_PROBLEMS_JS = """
+() => {
+  const problems = [];
+  const lang = document.documentElement.getAttribute('lang');
+  if (!lang) problems.push('html has no lang');
+  const h1 = document.querySelectorAll('h1').length;
+  if (h1 !== 1) problems.push(`${h1} h1 elements`);
+  const visible = el => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  for (const el of document.querySelectorAll('input, select, textarea')) {
+    if (el.type === 'hidden' || !visible(el)) continue;
+    const named = (el.labels && el.labels.length) || el.getAttribute('aria-label')
+      || el.getAttribute('aria-labelledby');
+    if (!named) problems.push(`unlabelled ${el.tagName.toLowerCase()} name=${el.name}`);
+  }
+  for (const el of document.querySelectorAll('button, a[href]')) {
+    if (!visible(el)) continue;
+    const text = (el.textContent || '').trim() || el.getAttribute('aria-label');
+    if (!text) problems.push(`${el.tagName.toLowerCase()} without text: ${el.outerHTML.slice(0, 120)}`);
+  }
+  for (const el of document.querySelectorAll('svg')) {
+    if (!el.getAttribute('aria-label') && !el.getAttribute('aria-hidden')) {
+      problems.push('svg without aria-label');
+    }
+  }
+  for (const el of document.querySelectorAll('form[method=post], form[method=POST]')) {
+    if (!el.querySelector('input[name=csrfmiddlewaretoken]')) {
+      problems.push(`form ${el.action} without CSRF token`);
+    }
+  }
+  return problems;
+}
+"""
+
+
+def assert_accessible(page):
+    """Basic checks on the rendered page: lang, one h1, every control labelled, every button and
+    link named, charts labelled, a CSRF token in every POST form."""
+    problems = page.evaluate(A11Y_PROBLEMS_JS)
+    assert problems == [], f"{page.url}: {problems}"
+
+
+def assert_focus_visible(page, locator):
+    """Keyboard focus shows: the focused control gets an outline."""
+    locator.focus()
+    outline = locator.evaluate(
+        "el => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth"
+    )
+    assert not outline.startswith("none"), outline

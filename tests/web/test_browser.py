@@ -18,7 +18,7 @@ from apps.posts import services as post_services
 from apps.posts.models import Post, PostStatus
 from apps.statements import services as st_services
 from apps.statements.models import Statement, StatementStatus
-from tests.web.conftest import sign_in
+from tests.web.conftest import assert_accessible, assert_focus_visible, sign_in
 from tests.web.helpers import declare, default_chain, make_account, make_posts
 from tests.web.servers import WebhookSink
 
@@ -52,14 +52,19 @@ def test_dco_declares_from_the_control_room_and_sees_posts_frozen(
     expect(page.locator("html")).to_have_attribute("lang", lang)
     page.get_by_role("link", name=re.compile("Control room|Salle")).first.click()
     expect(page.locator("#gate-word")).to_have_text(re.compile("OPEN|OUVERT"))
+    assert_accessible(page)
     shot(page, f"01-control-room-open-{lang}")
 
     page.get_by_label(re.compile("^(Title|Titre)")).fill("Launch anomaly")
     page.get_by_label(re.compile("Subject topics|Sujets")).fill("launch")
-    page.get_by_role("button", name=declare_label, exact=True).click()
+    # Keyboard: the button takes a visible focus and Enter submits.
+    declare_button = page.get_by_role("button", name=declare_label, exact=True)
+    assert_focus_visible(page, declare_button)
+    page.keyboard.press("Enter")
     # The confirmation step says what will happen; nothing has happened yet.
     expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("Confirm|Confirmer"))
     assert not Crisis.objects.exists()
+    assert_accessible(page)
     shot(page, f"02-declare-confirm-{lang}")
     page.get_by_role("button", name=re.compile(confirm_label, re.I)).click()
 
@@ -68,11 +73,13 @@ def test_dco_declares_from_the_control_room_and_sees_posts_frozen(
     review = page.locator("#review")
     for post in posts:
         expect(review).to_contain_text(post.body)
+    assert_accessible(page)
     shot(page, f"03-control-room-crisis-{lang}")
     assert set(Post.objects.values_list("status", flat=True)) == {PostStatus.FROZEN}
 
     page.get_by_role("link", name=re.compile("^(Calendar|Calendrier)$")).first.click()
     expect(page.locator(".post-chip.is-frozen")).to_have_count(3)
+    assert_accessible(page)
     shot(page, f"04-calendar-frozen-{lang}")
 
 
@@ -92,11 +99,13 @@ def test_employee_sees_the_banner_and_acknowledges(new_page, web, dco, employee,
     expect(banner.get_by_role("link", name=re.compile("Check a post"))).to_have_attribute(
         "href", "/precheck/"
     )
+    assert_accessible(page)
     shot(page, "05-employee-home-banner")
     # The control room is not for employees.
     assert page.goto(web.url + "/control/").status == 403
     page.goto(web.url + "/inbox/")
     expect(page.locator("#crisis-banner")).to_be_visible()
+    assert_accessible(page)
     shot(page, "06-employee-inbox")
     page.get_by_role("button", name="I acknowledge").first.click()
     expect(page.locator(".notice-list")).to_contain_text("Acknowledged")
@@ -144,6 +153,7 @@ def test_spokesperson_statement_is_approved_and_published_while_posts_stay_froze
         expect(page.locator("#statement-status")).to_have_text(re.compile("draft", re.I))
         page.get_by_role("button", name="Submit for validation").click()
         expect(page.locator("#statement-status")).to_have_text(re.compile("in review", re.I))
+        assert_accessible(page)
         shot(page, "09-statement-submitted")
         statement = Statement.objects.get()
 
@@ -163,6 +173,7 @@ def test_spokesperson_statement_is_approved_and_published_while_posts_stay_froze
         expect(page.locator("#statement-status")).to_have_text(re.compile("approved", re.I))
         expect(page.get_by_text("Facts checked.")).to_be_visible()
         expect(page.get_by_text("Approved for publication.")).to_be_visible()
+        assert_accessible(page)
         shot(page, "10-statement-approved")
         page.get_by_role("button", name="Publish the statement").click()
         expect(page.locator("#statement-status")).to_have_text(re.compile("published", re.I))
@@ -219,14 +230,17 @@ def test_second_dco_approves_the_lift(new_page, web, dco, dco2, shot):
     lift.get_by_role("button", name="Request the lift").click()
     expect(page.locator(".messages")).to_contain_text("second DCO officer")
     expect(page.locator("#approve-lift")).to_contain_text("A different DCO officer must approve")
+    assert_accessible(page)
     shot(page, "13-lift-requested")
 
-    page2 = new_page()
+    # The second officer approves from a phone.
+    page2 = new_page(phone=True)
     sign_in(page2, web.url, dco2)
     page2.goto(web.url + "/control/")
     page2.get_by_role("button", name="Approve the lift").click()
     expect(page2.locator("#gate-word")).to_have_text("OPEN")
     expect(page2.locator("#crisis-banner")).to_have_count(0)
+    assert_accessible(page2)
     shot(page2, "14-lift-approved-gate-open")
     crisis.refresh_from_db()
     assert crisis.status == CrisisStatus.CLOSED and crisis.end_approved_by == dco2
@@ -234,5 +248,6 @@ def test_second_dco_approves_the_lift(new_page, web, dco, dco2, shot):
 
     page2.goto(f"{web.url}/control/crises/{crisis.pk}/report/")
     expect(page2.get_by_role("heading", level=1)).to_contain_text("Crisis report")
+    assert_accessible(page2)
     page2.emulate_media(media="print")
     shot(page2, "15-crisis-report-print")
