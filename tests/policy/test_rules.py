@@ -227,8 +227,14 @@ def test_admin_adds_and_deletes_an_embargo_through_the_service(client, dco_admin
 
 
 def test_admin_is_closed_to_non_dco_staff(client, make_user):
-    client.force_login(make_user("employee", username="staffer", is_staff=True))
+    from django.contrib.auth import get_user_model
+
+    user = make_user("employee", username="staffer")
+    # Staff status normally follows the dco role (accounts); force it to test the policy admin itself.
+    get_user_model().objects.filter(pk=user.pk).update(is_staff=True)
+    client.force_login(get_user_model().objects.get(pk=user.pk))
     assert client.get("/admin/policy/policyrule/").status_code == 403
+    assert client.get("/admin/policy/embargo/").status_code == 403
 
 
 def test_admin_scopes_a_rule_to_networks_with_checkboxes(client, dco_admin, check):
