@@ -183,7 +183,8 @@ def _publisher(stop, errors, batch=10):
 @pytest.mark.django_db(transaction=True)
 def test_declaration_is_not_starved_by_busy_publishers(dco, webhook_account, webhook_server):
     """4 publishers keep the shared gate lock busy against a slow network (0.2 s per answer);
-    the declaration's exclusive request queues fairly and completes within about one send."""
+    the declaration's exclusive request queues fairly and completes within about one send
+    (bound: 3 s, generous for a loaded CI machine)."""
     webhook_server.delay = 0.2
     PostFactory.create_batch(200, account=webhook_account, scheduled_at=timezone.now())
     stop, errors = threading.Event(), []
@@ -201,7 +202,8 @@ def test_declaration_is_not_starved_by_busy_publishers(dco, webhook_account, web
         for t in threads:
             t.join(30)
     assert not errors
-    assert elapsed < 1.5, f"declaration waited {elapsed:.2f}s behind the publishers"
+    # Starved, it would wait for the whole backlog (200 posts x 0.2 s / 4 workers = 10 s).
+    assert elapsed < 3.0, f"declaration waited {elapsed:.2f}s behind the publishers"
 
 
 @pytest.mark.postgres
