@@ -10,7 +10,7 @@ import functools
 import smtplib
 import uuid
 from email.header import Header
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 
 import requests
 from django.conf import settings
@@ -115,7 +115,7 @@ class EmailChannel(Channel):
             raw = self.compose(notice, message)
         try:
             if raw is not None:
-                session.connection.sendmail(_from_address(), [notice.user.email], raw)
+                session.connection.sendmail(_envelope_from(), [notice.user.email], raw)
             else:
                 session.send_messages([self.email_message(notice, message, session)])
         except smtplib.SMTPRecipientsRefused as exc:
@@ -191,7 +191,21 @@ def _encoded_subject(subject: str) -> str:
 
 
 def _from_address() -> str:
-    return sanitize_address(settings.DEFAULT_FROM_EMAIL, "utf-8")
+    return _sanitized(settings.DEFAULT_FROM_EMAIL)
+
+
+def _envelope_from() -> str:
+    return _bare_address(settings.DEFAULT_FROM_EMAIL)
+
+
+@functools.lru_cache(maxsize=16)
+def _bare_address(address: str) -> str:
+    return parseaddr(address)[1] or address
+
+
+@functools.lru_cache(maxsize=16)
+def _sanitized(address: str) -> str:
+    return sanitize_address(address, "utf-8")
 
 
 @register

@@ -394,7 +394,7 @@ def _advance(*, sent: int | None, take: int | None, token) -> bool:
         return False
     table = connection.ops.quote_name(Notice._meta.db_table)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    token_value = Notice._meta.get_field("claim_token").get_db_prep_value(token, connection)
+    token_value = token if connection.features.has_native_uuid_field else token.hex
     prev = -1 if sent is None else sent
     nxt = -1 if take is None else take
     S = NoticeStatus
