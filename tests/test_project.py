@@ -228,6 +228,7 @@ def test_seed_demo_is_idempotent_and_covers_roles_networks_and_a_week(capsys):
 
     call_command("seed_demo")
     assert (users.count(), SocialAccount.objects.count(), Post.objects.count()) == counts
+    assert users.get(username="dco2").is_staff and not users.get(username="employee").is_staff
     assert users.filter(staff_profile__language="en").exists()
     assert users.exclude(staff_profile__department="").count() >= 6
     assert audit_chain_verify().valid

@@ -47,6 +47,13 @@ class StaffUserAdmin(UserAdmin):
     list_select_related = ["staff_profile"]
     search_fields = ["username", "email", "first_name", "last_name", "staff_profile__department"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A DCO manages people, not privileges: staff status follows the dco role (signals.py).
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ["is_staff", "is_superuser", "user_permissions"]
+        return readonly
+
     @admin.display(ordering="staff_profile__department")
     def department(self, user):
         profile = getattr(user, "staff_profile", None)

@@ -21,6 +21,7 @@ from crisiscomm.api import NotAllowedError, ServiceError
 
 from .models import StaffProfile
 from .roles import DCO, EMPLOYEE, ROLES, has_role
+from .signals import sync_is_staff
 
 User = get_user_model()
 
@@ -346,6 +347,8 @@ def staff_import(
         through.objects.filter(user_id=user_id, group_id=group_id).delete()
     if links_add:
         through.objects.bulk_create(links_add, batch_size=1000, ignore_conflicts=True)
+    # Bulk rows send no m2m_changed: the dco role's admin access is set here.
+    sync_is_staff({link.user_id for link in links_add} | {user_id for user_id, _g in links_remove})
 
     if deactivate_missing:
         listed = {p.email for p in people}

@@ -67,3 +67,42 @@ def test_admin_user_list_filters_by_role(admin_client, make_user):
     make_user("employee", username="emp1")
     page = admin_client.get("/admin/auth/user/?role=auditor").content.decode()
     assert "aud1" in page and "emp1" not in page
+
+
+@pytest.mark.django_db
+def test_the_dco_role_opens_the_admin_without_superuser_powers(client, tmp_path):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    csv = tmp_path / "staff.csv"
+    csv.write_text("email,name,department,language,roles\nchief@agency.example,Chief Officer,Com,fr,dco\n")
+    call_command("import_staff", str(csv))
+    chief = get_user_model().objects.get(username="chief@agency.example")
+    assert chief.is_staff and not chief.is_superuser
+    client.force_login(chief)
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/auth/user/").status_code == 200
+    assert client.get("/admin/audit/auditentry/").status_code == 200
+    form = client.get(f"/admin/auth/user/{chief.pk}/change/").content.decode()
+    assert 'name="is_superuser"' not in form and 'name="groups"' in form
+
+    # Out of the dco role: out of the admin.
+    csv.write_text(
+        "email,name,department,language,roles\nchief@agency.example,Chief Officer,Com,fr,employee\n"
+    )
+    call_command("import_staff", str(csv))
+    chief.refresh_from_db()
+    assert not chief.is_staff
+    assert client.get("/admin/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_group_changes_anywhere_keep_staff_status_in_step(make_user):
+    user = make_user("employee", username="x")
+    assert not user.is_staff
+    user.groups.add(Group.objects.get(name="dco"))
+    user.refresh_from_db()
+    assert user.is_staff
+    user.groups.clear()
+    user.refresh_from_db()
+    assert not user.is_staff

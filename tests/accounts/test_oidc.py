@@ -78,6 +78,7 @@ def test_first_login_creates_the_user_with_mapped_roles(idp):
         "Curie",
     )
     assert user_roles(user) == {"dco", "expert"}
+    assert user.is_staff and not user.is_superuser  # the dco role opens the admin
     assert not user.has_usable_password()
     me = client.get("/api/v1/users/me/")  # the session is a real login
     assert me.status_code == 200
@@ -105,6 +106,7 @@ def test_each_login_sets_mapped_roles_and_keeps_unmapped_ones(idp, make_user):
     assert sso_login(Client(), idp).status_code == 302
     fresh = User.objects.get(pk=existing.pk)
     assert user_roles(fresh) == {"spokesperson", "auditor", "employee"}
+    assert not fresh.is_staff
     last = AuditEntry.objects.filter(action="account.sso_login").order_by("-sequence").first()
     assert last.details["roles_removed"] == ["dco", "expert"]
     assert last.details["roles_added"] == ["auditor", "employee"]

@@ -106,9 +106,6 @@ class Command(BaseCommand):
                     "email": f"{username}@agency.example",
                     "first_name": first,
                     "last_name": last,
-                    # The DCO runs the Django admin.
-                    "is_staff": DCO in roles,
-                    "is_superuser": DCO in roles,
                 },
             )
             if created or not user.check_password(_password(username)):
@@ -116,7 +113,7 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
             for role in roles:
                 group = groups.get(role) or Group.objects.get_or_create(name=role)[0]
-                user.groups.add(group)
+                user.groups.add(group)  # the dco role also opens the admin (accounts/signals.py)
             StaffProfile.objects.get_or_create(
                 user=user, defaults={"department": department, "language": language}
             )
