@@ -105,7 +105,7 @@ def crisis_declare(*, actor, title, summary, severity, topics=()) -> Crisis:
 
 @transaction.atomic
 def crisis_extend(*, actor, crisis, freeze_until) -> Crisis:
-    """Move freeze_until later; never earlier."""
+    """Move freeze_until later; never earlier. Withdraws a pending lift or stand-down."""
     _require_dco(actor)
     crisis = _locked(crisis)
     _require_open(crisis)
@@ -126,6 +126,8 @@ def crisis_extend(*, actor, crisis, freeze_until) -> Crisis:
         details={"from": previous.isoformat(), "to": freeze_until.isoformat()},
     )
     notify_event(event="crisis.extended", crisis_id=crisis.pk, context=notice_context(crisis), actor=actor)
+    # The situation changed: a pending lift or stand-down must be asked for again.
+    _withdraw_end_request(crisis, actor, "freeze extended")
     return crisis
 
 

@@ -103,6 +103,13 @@ def test_extend_only_later(api, dco):
     crisis.refresh_from_db()
     assert crisis.freeze_until == later
     assert NoticeEvent.objects.filter(event="crisis.extended", crisis_id=crisis.pk).exists()
+    # A pending stand-down is withdrawn by an extension.
+    client.post(f"/api/v1/crises/{crisis.pk}/stand-down/", {"reason": "error"}, format="json")
+    even_later = later + timedelta(hours=1)
+    r = client.post(
+        f"/api/v1/crises/{crisis.pk}/extend/", {"freeze_until": even_later.isoformat()}, format="json"
+    )
+    assert r.status_code == 200 and r.json()["status"] == "active" and r.json()["end_kind"] == ""
 
 
 @pytest.mark.django_db
