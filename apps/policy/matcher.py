@@ -77,6 +77,40 @@ def compile_regex(pattern: str) -> re.Pattern:
     return re.compile(fold(pattern, casefold=False), re.IGNORECASE)
 
 
+# Run in a child process, so that a runaway pattern can be killed: each pattern against repetitive
+# inputs (short ones for exponential backtracking, long ones for polynomial), printing its index first.
+_PROBE = """
+import re, sys
+texts = [c * n + "!" for n in (28, 4000) for c in ("a", "1", " ", "a1", "ab ", "-", ".", "aA", "é")]
+for index, pattern in enumerate(sys.argv[1:]):
+    print(index, flush=True)
+    compiled = re.compile(pattern, re.IGNORECASE)
+    for text in texts:
+        compiled.search(text)
+"""
+
+
+def slow_patterns(patterns: list[str], *, budget: float = 2.0) -> list[str]:
+    """The regex patterns that do not get through repetitive probe texts within `budget` seconds
+    (catastrophic backtracking): every check runs them, so one such pattern would stall the service.
+    A heuristic guard for patterns the DCO writes, run when a rule is saved, never on the hot path."""
+    import subprocess
+    import sys
+
+    folded = [fold(p, casefold=False) for p in patterns]
+    if not folded:
+        return []
+    try:
+        subprocess.run(  # noqa: S603 -- our own interpreter, patterns passed as arguments, no shell
+            [sys.executable, "-I", "-c", _PROBE, *folded], capture_output=True, timeout=budget, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        printed = (exc.stdout or b"").decode(errors="replace").split()
+        index = int(printed[-1]) if printed else 0
+        return [patterns[index]]
+    return []
+
+
 @dataclass(frozen=True)
 class RuleSpec:
     """One rule as the matcher sees it. `ref` is whatever the caller needs to render the reason."""

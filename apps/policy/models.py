@@ -117,6 +117,12 @@ class PolicyRule(models.Model):
                         % {"pattern": pattern, "error": exc}
                     ]
                     break
+            if "patterns" not in errors:
+                for pattern in matcher.slow_patterns(self.pattern_list()):
+                    errors["patterns"] = [
+                        _("“%(pattern)s” is too slow on some texts (catastrophic backtracking); simplify it.")
+                        % {"pattern": pattern}
+                    ]
         if not isinstance(self.networks, list) or any(n not in Network.values for n in self.networks):
             errors["networks"] = [_("A list of networks among: %s.") % ", ".join(Network.values)]
         if errors:

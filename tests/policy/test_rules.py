@@ -76,6 +76,7 @@ def test_only_the_dco_changes_rules(employee):
     ("changes", "field"),
     [
         ({"kind": "regex", "patterns": "(unclosed"}, "patterns"),
+        ({"kind": "regex", "patterns": "\\bok\\b\n(a+)+$"}, "patterns"),  # catastrophic backtracking
         ({"patterns": "…\n!!"}, "patterns"),
         ({"networks": ["myspace"]}, "networks"),
         ({"severity": "fatal"}, "severity"),
