@@ -186,7 +186,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Several apps take a network; one enum name for the one choice set.
-    "ENUM_NAME_OVERRIDES": {"NetworkEnum": "apps.posts.models.Network"},
+    "ENUM_NAME_OVERRIDES": {
+        "NetworkEnum": "apps.posts.models.Network",
+        "CrisisStatusEnum": "apps.crises.models.CrisisStatus",
+        "PostStatusEnum": "apps.posts.models.PostStatus",
+    },
 }
 
 # Celery: Redis in production; kombu's filesystem transport when no REDIS_URL, so that a real

@@ -1,7 +1,11 @@
+import hashlib
+
 import django_filters
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import exceptions, serializers, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
@@ -16,12 +20,41 @@ class TokenResponseSerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
+# Password guessing: after this many failures for one username from one address, answer 429
+# until the window passes (a success clears the count).
+TOKEN_MAX_FAILURES = 10
+TOKEN_FAILURE_WINDOW = 300  # seconds
+
+
+class TooManyAttempts(exceptions.Throttled):
+    default_detail = _("Too many failed sign-in attempts; try again later.")
+
+
 class ObtainTokenView(ObtainAuthToken):
-    """`POST {username, password}` → `{token}`; bad credentials → 400."""
+    """`POST {username, password}` → `{token}`; bad credentials → 400; repeated failures → 429."""
+
+    @staticmethod
+    def _failure_key(request):
+        username = str(request.data.get("username", "")).strip().lower()[:150]
+        digest = hashlib.sha256(f"{request.META.get('REMOTE_ADDR', '')}|{username}".encode()).hexdigest()
+        return f"auth-token-failures:{digest}"
 
     @extend_schema(request=AuthTokenSerializer, responses=TokenResponseSerializer)
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        key = self._failure_key(request)
+        if cache.get(key, 0) >= TOKEN_MAX_FAILURES:
+            raise TooManyAttempts(wait=TOKEN_FAILURE_WINDOW)
+        try:
+            response = super().post(request, *args, **kwargs)
+        except exceptions.ValidationError:
+            cache.add(key, 0, TOKEN_FAILURE_WINDOW)
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, TOKEN_FAILURE_WINDOW)
+            raise
+        cache.delete(key)
+        return response
 
 
 class UserSerializer(serializers.ModelSerializer):

@@ -45,3 +45,28 @@ def test_me_and_anonymous(api, employee):
     me = api.as_user(employee).get("/api/v1/users/me/").json()
     assert me["username"] == "employee1" and me["roles"] == ["employee"]
     assert me["language"] == "fr" and me["department"] == ""  # defaults without a profile
+
+
+@pytest.mark.django_db
+def test_token_endpoint_slows_password_guessing(api, make_user):
+    from django.core.cache import cache
+
+    from apps.accounts.api import TOKEN_MAX_FAILURES
+
+    cache.clear()
+    make_user("employee", username="target")
+    for _ in range(TOKEN_MAX_FAILURES):
+        assert api.post("/api/v1/auth/token/", {"username": "target", "password": "guess"}).status_code == 400
+    blocked = api.post("/api/v1/auth/token/", {"username": "Target", "password": "correct-horse-battery"})
+    assert blocked.status_code == 429 and "Retry-After" in blocked
+    # Another account from the same address is not locked out.
+    make_user("employee", username="other")
+    ok = api.post("/api/v1/auth/token/", {"username": "other", "password": "correct-horse-battery"})
+    assert ok.status_code == 200
+    cache.clear()
+    assert (
+        api.post(
+            "/api/v1/auth/token/", {"username": "target", "password": "correct-horse-battery"}
+        ).status_code
+        == 200
+    )
