@@ -508,3 +508,24 @@ def test_retract_refuses_a_post_not_sent_and_employees(as_user, dco, employee, a
     assert as_user(employee).post(url).status_code == 403
     response = as_user(dco).post(url, follow=True)
     assert "message-error" in page_text(response)
+
+
+def test_review_table_pages_and_filters_undecided(as_user, dco, account):
+    posts = make_posts(dco, account, n=103)
+    crisis = declare(dco)
+    client = as_user(dco)
+    first = page_text(client.get("/control/"))
+    assert first.count('name="posts"') == 100 and "103 frozen posts" in first and "Page 1 of 2" in first
+    assert page_text(client.get("/control/?page=2")).count('name="posts"') == 3
+    client.post(
+        f"/control/crises/{crisis.pk}/decisions/", {"decision": "cancel", "posts": [p.pk for p in posts[:4]]}
+    )
+    undecided = page_text(client.get("/control/?undecided=1"))
+    assert "99 without a decision" in undecided and undecided.count('name="posts"') == 99
+    assert "Page 1 of" not in undecided
+    # A post id that is not frozen by this crisis is refused, the others are decided.
+    response = client.post(
+        f"/control/crises/{crisis.pk}/decisions/", {"decision": "cancel", "posts": [posts[5].pk, "x", 999999]}
+    )
+    assert response.status_code == 302
+    assert PostDecision.objects.filter(crisis=crisis).count() == 4

@@ -4,6 +4,7 @@ Every write goes through apps.crises.services; the service checks rights and sta
 its errors are shown as messages."""
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -39,25 +40,30 @@ def _checklist():
     return checklist_items()
 
 
-def _frozen_posts(crisis):
+REVIEW_PAGE_SIZE = 100
+
+
+def _frozen_review(crisis, *, page_number=1, undecided_only=False):
+    """One page of the frozen posts with their decisions, and the counts over all of them."""
     from apps.crises.models import PostDecision
 
-    posts = list(
-        Post.objects.filter(frozen_by_id=crisis.gate_closure_id, status=PostStatus.FROZEN)
-        .select_related("account")
-        .order_by("scheduled_at", "id")[:500]
-    )
+    frozen = Post.objects.filter(frozen_by_id=crisis.gate_closure_id, status=PostStatus.FROZEN)
+    decided = PostDecision.objects.filter(crisis=crisis).values("post")
+    total = frozen.count()
+    undecided = frozen.exclude(pk__in=decided).count()
+    listed = frozen.exclude(pk__in=decided) if undecided_only else frozen
+    page = Paginator(
+        listed.select_related("account").order_by("scheduled_at", "id"), REVIEW_PAGE_SIZE
+    ).get_page(page_number)
+    posts = list(page.object_list)
     decisions = {
-        d.post_id: d
-        for d in PostDecision.objects.filter(crisis=crisis, post_id__in=[p.pk for p in posts]).select_related(
-            "decided_by"
-        )
+        d.post_id: d for d in PostDecision.objects.filter(crisis=crisis, post_id__in=[p.pk for p in posts])
     }
     now = timezone.now()
     for post in posts:
         post.decision = decisions.get(post.pk)
         post.time_passed = post.scheduled_at <= now
-    return posts
+    return {"frozen_posts": posts, "frozen_total": total, "undecided": undecided, "review_page": page}
 
 
 def _figures_context(crisis):
@@ -121,12 +127,16 @@ def _control_context(request, declare_form=None):
         "recent": Crisis.objects.filter(status=CrisisStatus.CLOSED).order_by("-declared_at")[:5],
     }
     if crisis:
-        frozen = _frozen_posts(crisis)
+        review = _frozen_review(
+            crisis,
+            page_number=request.GET.get("page") or 1,
+            undecided_only=request.GET.get("undecided") == "1",
+        )
         context.update(
             {
-                "frozen_posts": frozen,
-                "undecided": sum(1 for p in frozen if p.decision is None),
-                "decisions_form": DecisionsForm(post_ids=[p.pk for p in frozen]),
+                **review,
+                "undecided_only": request.GET.get("undecided") == "1",
+                "decisions_form": DecisionsForm(),
                 "extend_form": ExtendForm(initial={"freeze_until": timezone.localtime(crisis.freeze_until)}),
                 "lift_form": LiftForm(checklist=_checklist()),
                 "stand_down_form": ReasonForm(),
@@ -211,10 +221,13 @@ def control_extend(request, crisis_id):
 def control_decisions(request, crisis_id):
     """Bulk decisions on frozen posts: one service call per post, each reported."""
     crisis = _crisis_or_404(crisis_id)
+    # Only the posted ids are looked up (the review may hold 100,000 posts); a post that is not
+    # (or no longer) frozen by this crisis is refused by the form, the service checks again.
+    posted = [int(v) for v in request.POST.getlist("posts") if v.isdigit()][: REVIEW_PAGE_SIZE * 5]
     frozen_ids = list(
-        Post.objects.filter(frozen_by_id=crisis.gate_closure_id, status=PostStatus.FROZEN).values_list(
-            "pk", flat=True
-        )
+        Post.objects.filter(
+            pk__in=posted, frozen_by_id=crisis.gate_closure_id, status=PostStatus.FROZEN
+        ).values_list("pk", flat=True)
     )
     form = DecisionsForm(request.POST, post_ids=frozen_ids)
     if not form.is_valid():
