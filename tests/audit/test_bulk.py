@@ -66,3 +66,24 @@ def test_concurrent_single_and_bulk_writers_keep_one_chain(dco):
     assert errors == []
     expected = (threads_n // 2) * rounds * 3 + (threads_n // 2) * rounds
     assert audit_chain_verify().as_dict() == {"valid": True, "entries": expected, "first_broken": None}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_chain_head_cannot_be_wound_back_or_deleted(dco):
+    from django.db import connection
+
+    with transaction.atomic():
+        audit_record_many(actor=dco, entries=[{"action": "test.x"}] * 3)
+    attempts = [
+        "UPDATE audit_auditchainhead SET sequence = 2",
+        "UPDATE audit_auditchainhead SET hash = 'forged'",
+        "UPDATE audit_auditchainhead SET sequence = 9",
+        "DELETE FROM audit_auditchainhead",
+    ]
+    for sql in attempts:
+        with pytest.raises(Exception, match="chain head"), transaction.atomic(), connection.cursor() as c:
+            c.execute(sql)
+    with transaction.atomic():
+        audit_record(actor=dco, action="test.after")
+    assert audit_chain_verify().as_dict() == {"valid": True, "entries": 4, "first_broken": None}
