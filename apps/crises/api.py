@@ -11,7 +11,15 @@ from apps.posts.models import Post
 from apps.posts.selectors import gate_state
 
 from .models import Crisis, Decision, PostDecision
-from .selectors import crisis_checklist, crisis_for_closure, crisis_list, crisis_report, crisis_review_posts
+from .selectors import (
+    crisis_checklist,
+    crisis_end_blockers,
+    crisis_for_closure,
+    crisis_list,
+    crisis_report,
+    crisis_review_posts,
+    crisis_undecided_posts,
+)
 from .services import (
     crisis_approve_lift,
     crisis_decide_post,
@@ -65,6 +73,22 @@ class CrisisSerializer(serializers.ModelSerializer):
         if hasattr(crisis, "frozen_count"):  # right after the declaration
             data["frozen_posts"] = crisis.frozen_count
         return data
+
+
+class BlockerSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class CrisisDetailSerializer(CrisisSerializer):
+    """Open crises also say what stands in the way of a lift right now."""
+
+    undecided_posts = serializers.IntegerField(required=False)
+    lift_blockers = BlockerSerializer(many=True, required=False)
+
+    class Meta(CrisisSerializer.Meta):
+        fields = [*CrisisSerializer.Meta.fields, "undecided_posts", "lift_blockers"]
+        read_only_fields = fields
 
 
 class DeclareSerializer(serializers.Serializer):
@@ -150,6 +174,18 @@ class CrisisViewSet(
 
     def get_queryset(self):
         return crisis_list()
+
+    @extend_schema(responses=CrisisDetailSerializer)
+    def retrieve(self, request, *args, **kwargs):
+        """The crisis, with what still stands in the way of a lift (`lift_blockers`)."""
+        crisis = self.get_object()
+        data = CrisisSerializer(crisis).data
+        if crisis.is_open:
+            data["undecided_posts"] = crisis_undecided_posts(crisis).count()
+            data["lift_blockers"] = [
+                {"code": code, "message": message} for code, message in crisis_end_blockers(crisis)
+            ]
+        return Response(data)
 
     def _reply(self, crisis, code=status.HTTP_200_OK):
         return Response(CrisisSerializer(crisis).data, status=code)

@@ -1,13 +1,15 @@
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.audit.models import AuditEntry
 from apps.notifications.selectors import notice_figures
 from apps.posts.connectors import get_connector
-from apps.posts.models import Post
-from apps.posts.selectors import posts_sent_between, retraction_window_start
+from apps.posts.models import Post, PostStatus
+from apps.posts.selectors import posts_frozen_by, posts_sent_between, retraction_window_start
 
 from .checklist import checklist_items
-from .models import Crisis, CrisisStatus, PostDecision
+from .models import Crisis, CrisisStatus, Decision, EndKind, PostDecision
 from .report import report_sections
 
 
@@ -176,3 +178,50 @@ def crisis_report(crisis: Crisis) -> dict:
     for name, fn in report_sections().items():
         report[name] = fn(crisis)
     return report
+
+
+def crisis_end_blockers(crisis, *, kind=EndKind.LIFT, now=None) -> list[tuple[str, str]]:
+    """Why the crisis cannot end (lift or stand-down) now, as (code, message), first reason
+    first; the checklist is confirmed with the request itself."""
+    now = now or timezone.now()
+    reasons = []
+    if kind == EndKind.LIFT and now < crisis.freeze_until:
+        reasons.append(
+            (
+                "freeze_in_force",
+                _("The freeze lasts until %(until)s.") % {"until": crisis.freeze_until.isoformat()},
+            )
+        )
+    frozen = posts_frozen_by(crisis.gate_closure)
+    decisions = PostDecision.objects.filter(crisis=crisis)
+    undecided = frozen.exclude(pk__in=decisions.values("post"))
+    if kind == EndKind.STAND_DOWN:
+        # Standing down puts undecided posts back as they were, unless their time has passed.
+        undecided = undecided.filter(scheduled_at__lte=now)
+    n = undecided.count()
+    if n:
+        reasons.append(
+            (
+                "undecided_posts",
+                _("%(n)d frozen post(s) have no decision yet (release, reschedule or cancel).") % {"n": n},
+            )
+        )
+    late = list(
+        frozen.filter(
+            pk__in=decisions.filter(decision=Decision.RELEASE, publish_now=False).values("post"),
+            scheduled_at__lte=now,
+        ).values_list("pk", flat=True)[:20]
+    ) + list(
+        decisions.filter(
+            decision=Decision.RESCHEDULE, scheduled_at__lte=now, post__status=PostStatus.FROZEN
+        ).values_list("post_id", flat=True)[:20]
+    )
+    if late:
+        reasons.append(
+            (
+                "time_passed",
+                _("The time of post(s) %(ids)s has passed: give them a new time or publish them now.")
+                % {"ids": ", ".join(map(str, sorted(late)))},
+            )
+        )
+    return reasons

@@ -19,6 +19,7 @@ from crisiscomm.api import ConflictError, NotAllowedError, ServiceError
 
 from .checklist import checklist_codes, checklist_items
 from .models import Crisis, CrisisStatus, Decision, EndKind, PostDecision
+from .selectors import crisis_end_blockers
 
 
 def _require_dco(actor):
@@ -222,53 +223,8 @@ def crisis_decide_post(
     return row
 
 
-def _end_blockers(crisis, *, kind, now) -> list[tuple[str, str]]:
-    """Why the crisis cannot end now, as (code, message), first reason first."""
-    reasons = []
-    if kind == EndKind.LIFT and now < crisis.freeze_until:
-        reasons.append(
-            (
-                "freeze_in_force",
-                _("The freeze lasts until %(until)s.") % {"until": crisis.freeze_until.isoformat()},
-            )
-        )
-    frozen = posts_frozen_by(crisis.gate_closure)
-    decisions = PostDecision.objects.filter(crisis=crisis)
-    undecided = frozen.exclude(pk__in=decisions.values("post"))
-    if kind == EndKind.STAND_DOWN:
-        # Standing down puts undecided posts back as they were, unless their time has passed.
-        undecided = undecided.filter(scheduled_at__lte=now)
-    n = undecided.count()
-    if n:
-        reasons.append(
-            (
-                "undecided_posts",
-                _("%(n)d frozen post(s) have no decision yet (release, reschedule or cancel).") % {"n": n},
-            )
-        )
-    late = list(
-        frozen.filter(
-            pk__in=decisions.filter(decision=Decision.RELEASE, publish_now=False).values("post"),
-            scheduled_at__lte=now,
-        ).values_list("pk", flat=True)[:20]
-    ) + list(
-        decisions.filter(
-            decision=Decision.RESCHEDULE, scheduled_at__lte=now, post__status=PostStatus.FROZEN
-        ).values_list("post_id", flat=True)[:20]
-    )
-    if late:
-        reasons.append(
-            (
-                "time_passed",
-                _("The time of post(s) %(ids)s has passed: give them a new time or publish them now.")
-                % {"ids": ", ".join(map(str, sorted(late)))},
-            )
-        )
-    return reasons
-
-
 def _refuse_if_blocked(crisis, *, kind, now):
-    reasons = _end_blockers(crisis, kind=kind, now=now)
+    reasons = crisis_end_blockers(crisis, kind=kind, now=now)
     if reasons:
         code = reasons[0][0]
         raise ConflictError(" ".join(m for _c, m in reasons), code=code)

@@ -81,6 +81,9 @@ def test_lift_is_refused_with_the_reason_until_everything_is_ready(api, dco, fro
     url = f"/api/v1/crises/{crisis.pk}/lift/"
     r = client.post(url, {"comment": "ok", "checklist": ALL_CHECKED}, format="json")
     assert r.status_code == 409 and r.json()["code"] == "freeze_in_force"
+    detail = client.get(f"/api/v1/crises/{crisis.pk}/").json()
+    assert [b["code"] for b in detail["lift_blockers"]] == ["freeze_in_force", "undecided_posts"]
+    assert detail["undecided_posts"] == 3
     _past_freeze(crisis)
     r = client.post(url, {"comment": "ok", "checklist": ALL_CHECKED}, format="json")
     assert (
@@ -99,6 +102,7 @@ def test_lift_is_refused_with_the_reason_until_everything_is_ready(api, dco, fro
     r = client.post(url, {"comment": "ok", "checklist": {**ALL_CHECKED, "pray": True}}, format="json")
     assert r.status_code == 400 and "checklist" in r.json()["errors"]
     assert Crisis.objects.get(pk=crisis.pk).status == "active"
+    assert client.get(f"/api/v1/crises/{crisis.pk}/").json()["lift_blockers"] == []
     r = client.post(url, {"comment": "All reviewed", "checklist": ALL_CHECKED}, format="json")
     assert r.status_code == 200 and r.json()["status"] == "lifting"
     assert all(i["confirmed"] for i in r.json()["checklist"])
