@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from apps.posts.models import SocialAccount
+from apps.posts.models import Network, SocialAccount
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -117,3 +117,22 @@ class VerdictForm(forms.Form):
 
 class PublishForm(forms.Form):
     at = DateTimeLocalField(label=_("Publish at"), required=False, help_text=_("Leave empty to publish now."))
+
+
+class MandateForm(forms.Form):
+    username = forms.CharField(label=_("Username of the spokesperson"), max_length=150)
+    topics = forms.CharField(
+        label=_("Topics"), required=False, help_text=_("Comma-separated; empty: every subject.")
+    )
+    networks = forms.MultipleChoiceField(
+        label=_("Networks"),
+        required=False,
+        choices=Network.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every network."),
+    )
+    valid_from = DateTimeLocalField(label=_("Valid from"), required=False, help_text=_("Empty: now."))
+    valid_until = DateTimeLocalField(label=_("Valid until"))
+
+    def clean_topics(self):
+        return topics_list(self.cleaned_data["topics"])

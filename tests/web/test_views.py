@@ -529,3 +529,52 @@ def test_review_table_pages_and_filters_undecided(as_user, dco, account):
     )
     assert response.status_code == 302
     assert PostDecision.objects.filter(crisis=crisis).count() == 4
+
+
+# --- mandates and the audit trail -----------------------------------------------------------------
+
+
+def test_mandates_grant_errors_revoke_and_rights(as_user, dco, employee, auditor, make_user):
+    from apps.statements.models import Mandate
+
+    speaker = make_user("spokesperson", username="speaker")
+    client = as_user(dco)
+    until = timezone.localtime(timezone.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    past = timezone.localtime(timezone.now() - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    # Unknown person, missing end, end already past: nothing granted.
+    assert client.post("/mandates/", {"username": "nobody", "valid_until": until}).status_code == 400
+    assert client.post("/mandates/", {"username": "speaker"}).status_code == 400
+    response = client.post("/mandates/", {"username": "speaker", "valid_until": past}, follow=True)
+    assert "message-error" in page_text(response)
+    assert not Mandate.objects.exists()
+    response = client.post(
+        "/mandates/",
+        {
+            "username": "speaker",
+            "topics": "launch, orbit",
+            "networks": ["x", "mastodon"],
+            "valid_until": until,
+        },
+        follow=True,
+    )
+    assert "message-success" in page_text(response)
+    mandate = Mandate.objects.get(user=speaker)
+    assert sorted(mandate.topics) == ["launch", "orbit"] and sorted(mandate.networks) == ["mastodon", "x"]
+    # Auditors read, employees do not; neither grants nor revokes.
+    assert as_user(auditor).get("/mandates/").status_code == 200
+    assert as_user(auditor).post(f"/mandates/{mandate.pk}/revoke/").status_code == 403
+    assert as_user(employee).get("/mandates/").status_code == 403
+    client = as_user(dco)
+    assert "message-success" in page_text(client.post(f"/mandates/{mandate.pk}/revoke/", follow=True))
+    assert "message-error" in page_text(client.post(f"/mandates/{mandate.pk}/revoke/", follow=True))
+    mandate.refresh_from_db()
+    assert mandate.revoked_at is not None
+
+
+def test_audit_trail_page_and_chain_check(as_user, dco, auditor, employee):
+    declare(dco)
+    client = as_user(auditor)
+    text = page_text(client.get("/audit/?action=crisis."))
+    assert "crisis.declare" in text and "gate.close" not in text
+    assert "The chain holds" in page_text(client.get("/audit/?verify=1"))
+    assert as_user(employee).get("/audit/").status_code == 403

@@ -1,3 +1,4 @@
+from .audit import audit_trail
 from .calendar import calendar_post_edit, calendar_post_new, calendar_week
 from .control import (
     control_approve_lift,
@@ -12,6 +13,7 @@ from .control import (
     control_stand_down,
 )
 from .general import home, inbox, inbox_acknowledge, todo_mark_published
+from .mandates import mandate_revoke, mandates
 from .statements import (
     statement_decide,
     statement_detail,
@@ -24,6 +26,7 @@ from .statements import (
 )
 
 __all__ = [
+    "audit_trail",
     "calendar_post_edit",
     "calendar_post_new",
     "calendar_week",
@@ -40,6 +43,8 @@ __all__ = [
     "home",
     "inbox",
     "inbox_acknowledge",
+    "mandate_revoke",
+    "mandates",
     "statement_decide",
     "statement_detail",
     "statement_list",
