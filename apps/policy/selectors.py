@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,9 +24,13 @@ logger = logging.getLogger(__name__)
 VERSION_KEY = "crisiscomm:policy:rules-version"
 EMBARGO_CODE = "embargo.active"
 
-# Per process: {"entry": (version, compiled)}, replaced whole so that readers in other threads never
-# see a version paired with another version's rules. Rebuilt when the shared version moves.
-_compiled_cache: dict[str, tuple[str, matcher.CompiledRules] | None] = {"entry": None}
+# Per process: {"entry": (version, compiled, built_at)}, replaced whole so that readers in other threads
+# never see a version paired with another version's rules. Rebuilt when the shared version moves, and
+# at least every MAX_AGE seconds: that bounds staleness where the version cannot be shared (the
+# per-process local-memory cache of a no-Redis install) or a change bypassed the signals
+# (QuerySet.update).
+_compiled_cache: dict[str, tuple[str, matcher.CompiledRules, float] | None] = {"entry": None}
+MAX_AGE = 60.0
 _compile_lock = threading.Lock()
 
 
@@ -148,18 +153,28 @@ def rule_specs(now: datetime | None = None) -> list[matcher.RuleSpec]:
 
 
 def compiled_rules() -> matcher.CompiledRules:
-    """The compiled rule set, rebuilt only when a rule or an embargo changed (2 queries then)."""
+    """The compiled rule set, rebuilt when a rule or an embargo changed (2 queries then), or when
+    older than MAX_AGE."""
     version = rules_version()
+
+    def fresh(entry):
+        return (
+            version is not None
+            and entry is not None
+            and entry[0] == version
+            and time.monotonic() - entry[2] < MAX_AGE
+        )
+
     entry = _compiled_cache["entry"]
-    if version is not None and entry is not None and entry[0] == version:
+    if fresh(entry):
         return entry[1]
     with _compile_lock:
         entry = _compiled_cache["entry"]
-        if version is not None and entry is not None and entry[0] == version:
+        if fresh(entry):
             return entry[1]
         compiled = matcher.CompiledRules.build(rule_specs())
         if version is not None:
-            _compiled_cache["entry"] = (version, compiled)
+            _compiled_cache["entry"] = (version, compiled, time.monotonic())
         return compiled
 
 

@@ -1,5 +1,6 @@
 """Rules are data: the DCO edits them (services, admin), every change is audited and takes effect at once."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -113,7 +114,7 @@ def test_another_process_recompiles_after_commit(dco, django_capture_on_commit_c
     version_after = selectors.rules_version()
     assert version_after != version_before
     # Simulate the other process: its local cache still holds the old version and rules.
-    selectors._compiled_cache["entry"] = (version_before, stale)
+    selectors._compiled_cache["entry"] = (version_before, stale, time.monotonic())
     fresh = selectors.compiled_rules()
     assert fresh is not stale
     assert any(s.code == "equipment.weakness" and s.severity == "block" for s in fresh.specs)
@@ -250,3 +251,15 @@ def test_admin_scopes_a_rule_to_networks_with_checkboxes(client, dco_admin, chec
         "networks": [["facebook", "instagram"], ["facebook", "instagram", "x"]]
     }
     assert "network.measure" in {r.code for r in check("Bonjour", network="x").reasons}
+
+
+def test_compiled_rules_expire_even_without_a_version_bump(monkeypatch):
+    """Where the version cannot be shared (no Redis: per-process memory cache), or a change bypassed
+    the signals, the compiled rules are rebuilt after MAX_AGE anyway."""
+    first = selectors.compiled_rules()
+    PolicyRule.objects.filter(code="equipment.weakness").update(severity="block")  # no signal
+    assert selectors.compiled_rules() is first
+    monkeypatch.setattr(selectors, "MAX_AGE", 0.0)
+    rebuilt = selectors.compiled_rules()
+    assert rebuilt is not first
+    assert any(s.code == "equipment.weakness" and s.severity == "block" for s in rebuilt.specs)
