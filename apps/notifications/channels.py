@@ -239,7 +239,9 @@ class WebhookChannel(Channel):
                     }
                 ],
             }
-        return {"text": f"**{message.subject}**\n\n{message.text}"}
+        # Slack's mrkdwn bolds with single asterisks, Mattermost's Markdown with double ones.
+        bold = "*" if webhook.kind == "slack" else "**"
+        return {"text": f"{bold}{message.subject}{bold}\n\n{message.text}"}
 
     def send(self, notice, message, session):
         webhook = notice.webhook

@@ -194,3 +194,26 @@ def test_notify_event_writes_only_the_outbox_row_in_the_callers_transaction(empl
     event = declare()
     assert Notice.objects.count() == 0  # rows come from the worker, after commit
     assert event.materialised_at is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("event", "language", "subject", "says", "forbids"),
+    [
+        ("crisis.extended", "en", "Crisis freeze extended until 26 November 2026", "has been extended", True),
+        ("crisis.extended", "fr", "Gel de crise prolongé jusqu'au 26 novembre 2026", "est prolongé", True),
+        ("crisis.lifted", "en", "Crisis over", "the freeze is lifted", False),
+        ("crisis.lifted", "fr", "Fin de crise", "le gel est levé", False),
+        ("crisis.stood_down", "en", "Crisis stood down", "declared in error", False),
+        ("crisis.stood_down", "fr", "Crise annulée", "déclarée par erreur", False),
+    ],
+)
+def test_each_crisis_event_has_its_message_in_both_languages(event, language, subject, says, forbids):
+    from apps.notifications.messages import render_template
+
+    notice_event = NoticeEvent.objects.create(event=event, crisis_id=1, context=DECLARED)
+    template = render_template(notice_event, language)
+    assert template.subject.startswith(subject)
+    assert says in template.text
+    assert ("Do not answer" in template.text or "Ne répondez pas" in template.text) is forbids
+    assert says.split()[0] in template.html
