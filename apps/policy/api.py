@@ -9,10 +9,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.permissions import IsDCO
+from apps.accounts.roles import DCO, has_role
 from apps.posts.models import Network
 
 from . import selectors, services
-from .models import AccountKind, Embargo, Severity, split_patterns
+from .models import AccountKind, Embargo, PolicyRule, Severity, split_patterns
 
 MAX_TEXT = 20_000
 
@@ -80,6 +81,57 @@ class PrecheckView(APIView):
         response = Response(PrecheckOutput(body).data)
         response["Content-Language"] = language
         return response
+
+
+class PolicyRuleSerializer(serializers.ModelSerializer):
+    """A rule as staff read it: the message in the caller's language, the guide's words, the scope."""
+
+    message = serializers.SerializerMethodField()
+    patterns = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PolicyRule
+        fields = [
+            "code",
+            "kind",
+            "severity",
+            "message",
+            "guide",
+            "networks",
+            "account_kind",
+            "condition",
+            "on_photo",
+            "enabled",
+            "patterns",
+            "updated_at",
+        ]
+
+    def get_message(self, rule) -> str:
+        return rule.message_en if self.context.get("language") == "en" else rule.message_fr
+
+    def get_patterns(self, rule) -> list[str]:
+        return rule.pattern_list()
+
+
+@extend_schema(tags=["precheck"])
+class PolicyRuleViewSet(viewsets.ReadOnlyModelViewSet):
+    """The guide's rules as the check applies them (read-only: the DCO edits them in the admin).
+    Staff see the enabled rules; the DCO also sees disabled ones."""
+
+    serializer_class = PolicyRuleSerializer
+    permission_classes = [IsAuthenticated]
+    lookup_field = "code"
+    lookup_value_regex = r"[a-z0-9_.]+"
+    pagination_class = None  # a few dozen rules, read whole
+
+    def get_queryset(self):
+        queryset = PolicyRule.objects.order_by("code")
+        if not has_role(self.request.user, DCO):
+            queryset = queryset.filter(enabled=True)
+        return queryset
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "language": selectors.caller_language(self.request)}
 
 
 class TermsField(serializers.ListField):

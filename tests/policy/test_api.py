@@ -217,3 +217,25 @@ def test_embargo_list_and_delete(api, dco, django_assert_max_num_queries):
     assert not Embargo.objects.filter(pk=target.pk).exists()
     entry = AuditEntry.objects.get(action="policy.embargo_delete")
     assert entry.details["topic"] == "T1"
+
+
+def test_staff_read_the_rules_in_their_language(api, employee, dco, django_assert_max_num_queries):
+    from apps.policy import services
+    from apps.policy.models import PolicyRule
+
+    services.policy_rule_update(
+        actor=dco, rule=PolicyRule.objects.get(code="account.dedicated"), changes={"enabled": False}
+    )
+    client = api.as_user(employee)
+    with django_assert_max_num_queries(4):  # auth, roles, profile, rules: not one per rule
+        response = client.get("/api/v1/policy-rules/", HTTP_ACCEPT_LANGUAGE="en")
+    rules = {r["code"]: r for r in response.json()}
+    assert "account.dedicated" not in rules
+    assert rules["network.x_caution"]["message"].startswith("X: with great caution")
+    assert rules["network.x_caution"]["networks"] == ["x"]
+    assert "mot de passe" in rules["confidential.password_mention"]["patterns"]
+    one = client.get("/api/v1/policy-rules/crisis.denial/", HTTP_ACCEPT_LANGUAGE="fr").json()
+    assert one["message"].startswith("Pendant une crise")
+    # The DCO also sees disabled rules; nobody writes through this endpoint.
+    assert "account.dedicated" in {r["code"] for r in api.as_user(dco).get("/api/v1/policy-rules/").json()}
+    assert api.as_user(dco).post("/api/v1/policy-rules/", {"code": "x"}, format="json").status_code == 405
