@@ -10,7 +10,8 @@ from django.conf import settings as django_settings
 # are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's package; CRISISCOMM_CHROMIUM points elsewhere (or nowhere, to see the skip).
+CHROMIUM = Path(os.environ.get("CRISISCOMM_CHROMIUM", "/usr/bin/chromium"))
 SKIP_REASON = "Chromium not installed: browser tests skipped"
 SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
 PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's password
