@@ -1,6 +1,9 @@
 """Admin: read-only views of the outbox and the deliveries; webhooks change through services."""
 
 from django.contrib import admin
+from django.db import models
+
+from apps.accounts.roles import DCO, has_role
 
 from . import services
 from .models import Notice, NoticeEvent, TeamWebhook
@@ -46,8 +49,20 @@ class NoticeAdmin(admin.ModelAdmin):
 
 @admin.register(TeamWebhook)
 class TeamWebhookAdmin(admin.ModelAdmin):
+    """Changes go through the services (DCO check, audit entry): only a dco changes webhooks."""
+
     list_display = ["name", "kind", "department", "language", "is_active"]
     list_filter = ["kind", "is_active"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def has_add_permission(self, request):
+        return has_role(request.user, DCO) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return has_role(request.user, DCO) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return has_role(request.user, DCO) and super().has_delete_permission(request, obj)
 
     def get_fields(self, request, obj=None):
         return ["name", "kind", "url", "department", "language", "is_active"]

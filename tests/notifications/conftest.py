@@ -2,6 +2,7 @@
 receiving webhooks, both on 127.0.0.1 with a free port."""
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -10,7 +11,9 @@ from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import redis
 from aiosmtpd.controller import Controller
+from django.conf import settings as django_settings
 
 
 def free_port() -> int:
@@ -65,6 +68,17 @@ class SMTPSink:
 
     def per_recipient(self):
         return self.handler.per_recipient()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_tasks():
+    """Transactional tests enqueue real tasks after commit; leave no message behind in the
+    Redis queue for a later test's worker to pick up."""
+    yield
+    broker = django_settings.CELERY_BROKER_URL
+    if broker.startswith("redis"):
+        with contextlib.suppress(Exception):
+            redis.Redis.from_url(broker).delete("celery")
 
 
 @pytest.fixture

@@ -129,3 +129,33 @@ def test_dco_configures_team_webhooks_and_never_sees_the_url_again(api, dco, emp
         "notification.webhook_delete",
     ]
     assert all("s3cr3t" not in str(e.details) for e in AuditEntry.objects.all())
+
+
+ADMIN_FORM = {"kind": "slack", "department": "Ops", "language": "en", "is_active": "on"}
+
+
+@pytest.mark.django_db
+def test_admin_changes_webhooks_through_the_service_and_keeps_the_secret(client, make_user):
+    officer = make_user("dco", username="admin-dco", is_staff=True, is_superuser=True)
+    client.force_login(officer)
+    secret = "https://chat.agency.example/hooks/very-secret"
+    response = client.post(
+        "/admin/notifications/teamwebhook/add/",
+        {**ADMIN_FORM, "name": "Ops", "url": secret},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    hook = TeamWebhook.objects.get(name="Ops")
+    page = client.get(f"/admin/notifications/teamwebhook/{hook.pk}/change/").content.decode()
+    assert "very-secret" not in page
+    response = client.post(
+        f"/admin/notifications/teamwebhook/{hook.pk}/change/",
+        {**ADMIN_FORM, "name": "Ops team", "url": ""},
+    )
+    assert response.status_code == 302
+    hook.refresh_from_db()
+    assert (hook.name, hook.url) == ("Ops team", secret)
+    assert AuditEntry.objects.filter(action="notification.webhook_update", object_id=str(hook.pk)).exists()
+
+    plain_admin = make_user(username="root", is_staff=True, is_superuser=True)
+    client.force_login(plain_admin)
+    assert client.get("/admin/notifications/teamwebhook/add/").status_code == 403
