@@ -290,6 +290,13 @@ def test_calendar_marks_frozen_posts_and_dco_edits_through_services(as_user, dco
         f"/calendar/posts/{post.pk}/", {"account": account.pk, "body": "Edited", "scheduled_at": later}
     )
     assert "message-error" in page_text(response)
+    # The frozen post's page offers the review decision for it.
+    text = page_text(client.get(f"/calendar/posts/{post.pk}/"))
+    assert "/decisions/" in text
+    client.post(
+        f"/control/crises/{Crisis.objects.get().pk}/decisions/", {"decision": "cancel", "posts": [post.pk]}
+    )
+    assert PostDecision.objects.get(post=post).decision == "cancel"
 
 
 def test_calendar_new_post_errors_and_success(as_user, dco, account):

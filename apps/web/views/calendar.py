@@ -8,10 +8,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.roles import AUDITOR, DCO, has_role
+from apps.crises.selectors import crisis_for_closure
 from apps.posts import services as post_services
 from apps.posts.models import Post, PostStatus, SocialAccount
 
-from ..forms import PostForm
+from ..forms import DecisionsForm, PostForm
 from ..helpers import call_service, form_errors_to_messages, roles_required
 from ..selectors import calendar_week as calendar_grid
 
@@ -109,7 +110,14 @@ def calendar_post_edit(request, post_id):
         else:
             form_errors_to_messages(request, form)
         post.refresh_from_db()
-    context = {"form": form, "post": post, "frozen": post.status == PostStatus.FROZEN}
+    frozen = post.status == PostStatus.FROZEN
+    context = {
+        "form": form,
+        "post": post,
+        "frozen": frozen,
+        "crisis": crisis_for_closure(post.frozen_by) if frozen else None,
+        "decision_choices": DecisionsForm.DECISIONS,
+    }
     return render(request, "web/post_form.html", context, status=400 if form.errors else 200)
 
 
