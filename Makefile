@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint install clean
+.PHONY: run test bench lint install clean pin
 
 # A fresh machine: create the virtualenv with Python >= 3.11, install the pinned requirements
 # (`make run` only the runtime ones, `make test` the test tools too).
@@ -47,6 +47,10 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Re-pin every transitive dependency from what .venv/ runs (top-level lines stay as written).
+pin: $(STAMP)
+	$(PY) tools/pin_requirements.py
 
 clean:
 	rm -rf $(VENV) var
