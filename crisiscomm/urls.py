@@ -32,3 +32,6 @@ urlpatterns = [
 
 # Single sign-on: mounted always, so enabling it needs no URL reload; 404 until configured.
 urlpatterns.insert(0, path("oidc/", include("apps.accounts.oidc_urls")))
+
+handler404 = "crisiscomm.api.page_not_found"
+handler500 = "crisiscomm.api.server_error"

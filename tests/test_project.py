@@ -251,3 +251,13 @@ def test_readme_documents_every_environment_variable():
     names = set(re.findall(r"""[eE]nv(?:\(\))?\.\w+\(\s*["']([A-Z][A-Z0-9_]+)["']""", settings_src))
     assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CRISISCOMM_PUBLISH_INTERVAL"} <= names
     assert sorted(n for n in names if f"`{n}`" not in readme) == []
+
+
+@pytest.mark.django_db
+def test_unknown_api_urls_answer_json_404_and_pages_html(client, api, employee):
+    resp = api.as_user(employee).get("/api/v1/no-such-thing/")
+    assert resp.status_code == 404 and resp.json()["code"] == "not_found"
+    missing = api.as_user(employee).get("/api/v1/users/999999/")
+    assert missing.status_code == 404 and missing.json()["detail"]
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
