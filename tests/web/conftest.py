@@ -111,7 +111,7 @@ def sign_in(page, base_url, user, password=PASSWORD):
     page.wait_for_load_state()
 
 
-A11Y_PROBLEMS_JS = """
+A11Y_PROBLEMS_JS = r"""
 () => {
   const problems = [];
   const lang = document.documentElement.getAttribute('lang');
@@ -140,6 +140,30 @@ A11Y_PROBLEMS_JS = """
       problems.push(`form ${el.action} without CSRF token`);
     }
   }
+  // Text contrast (WCAG AA, 4.5:1) of what carries meaning: buttons, links, badges, help text,
+  // the banner and the gate. Background: the first opaque one up the tree.
+  const rgb = c => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const bg = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const sel = '.btn, main a, .nav a, .badge, .help, .crisis-banner p, .gate p, .message, th, td';
+  for (const el of document.querySelectorAll(sel)) {
+    if (!visible(el) || !(el.textContent || '').trim()) continue;
+    const fg = rgb(getComputedStyle(el).color).slice(0, 3);
+    const [a, b] = [lum(fg), lum(bg(el))].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    if (ratio < 4.5) {
+      problems.push(`contrast ${ratio.toFixed(2)} on ${el.tagName.toLowerCase()}.${el.className}`);
+    }
+  }
   return problems;
 }
 """
@@ -147,7 +171,7 @@ A11Y_PROBLEMS_JS = """
 
 def assert_accessible(page):
     """Basic checks on the rendered page: lang, one h1, every control labelled, every button and
-    link named, charts labelled, a CSRF token in every POST form."""
+    link named, charts labelled, a CSRF token in every POST form, text contrast at least 4.5:1."""
     problems = page.evaluate(A11Y_PROBLEMS_JS)
     assert problems == [], f"{page.url}: {problems}"
 
