@@ -585,3 +585,45 @@ def test_audit_trail_page_and_chain_check(as_user, dco, auditor, employee):
     assert "crisis.declare" in text and "gate.close" not in text
     assert "The chain holds" in page_text(client.get("/audit/?verify=1"))
     assert as_user(employee).get("/audit/").status_code == 403
+
+
+# --- normal times: a calendar post held for validation --------------------------------------------
+
+
+def test_post_held_for_validation_then_approved(as_user, dco, dco2, employee, make_user, account):
+    from tests.web.helpers import default_chain
+
+    default_chain()
+    expert = make_user("expert", username="expert1")
+    post = make_posts(dco, account, n=1)[0]
+    assert as_user(employee).post(f"/calendar/posts/{post.pk}/require-approval/").status_code == 403
+    client = as_user(dco)
+    response = client.post(f"/calendar/posts/{post.pk}/require-approval/", follow=True)
+    assert "message-success" in page_text(response) and "Held" in page_text(response)
+    post.refresh_from_db()
+    assert post.awaiting_approval
+    # Twice: the service refuses.
+    assert "message-error" in page_text(
+        client.post(f"/calendar/posts/{post.pk}/require-approval/", follow=True)
+    )
+    from apps.statements.models import ApprovalRequest
+
+    run = ApprovalRequest.objects.get(post=post)
+    # The DCO who wrote the post cannot decide; the expert's step comes first.
+    assert "Record my decision" not in page_text(client.get("/approvals/"))
+    assert as_user(employee).get("/approvals/").status_code == 403
+    client = as_user(expert)
+    assert "Record my decision" in page_text(client.get("/approvals/"))
+    response = client.post(f"/approvals/{run.pk}/decide/", {"verdict": "nope"}, follow=True)
+    assert "message-error" in page_text(response)
+    client.post(f"/approvals/{run.pk}/decide/", {"verdict": "approve", "step": "1"})
+    response = as_user(dco2).post(
+        f"/approvals/{run.pk}/decide/", {"verdict": "approve", "step": "2"}, follow=True
+    )
+    assert "message-success" in page_text(response)
+    post.refresh_from_db()
+    assert not post.awaiting_approval and post.status == PostStatus.SCHEDULED
+    # Nothing is waiting for a new time: the release is refused.
+    at = timezone.localtime(timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = as_user(dco).post(f"/approvals/{run.pk}/release/", {"at": at}, follow=True)
+    assert "message-error" in page_text(response)

@@ -1,3 +1,4 @@
+from .approvals import approval_decide, approval_release, approvals, post_require_approval
 from .audit import audit_trail
 from .calendar import calendar_post_edit, calendar_post_new, calendar_week
 from .control import (
@@ -26,6 +27,9 @@ from .statements import (
 )
 
 __all__ = [
+    "approval_decide",
+    "approval_release",
+    "approvals",
     "audit_trail",
     "calendar_post_edit",
     "calendar_post_new",
@@ -45,6 +49,7 @@ __all__ = [
     "inbox_acknowledge",
     "mandate_revoke",
     "mandates",
+    "post_require_approval",
     "statement_decide",
     "statement_detail",
     "statement_list",
