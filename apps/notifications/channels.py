@@ -97,7 +97,9 @@ class EmailChannel(Channel):
 
     @contextlib.contextmanager
     def session(self):
-        connection = get_connection(fail_silently=False)
+        # Never wait forever on a server: a send outliving the claim lease could be handed out
+        # again by the relay.
+        connection = get_connection(fail_silently=False, timeout=settings.EMAIL_TIMEOUT or 60)
         try:
             yield connection
         finally:
