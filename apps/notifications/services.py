@@ -4,13 +4,16 @@ Guarantees, and how:
 - Nothing lost: `notify_event` / `notify_users` write one outbox row (NoticeEvent) in the
   caller's transaction; the fan-out is enqueued only after commit, and the relay re-enqueues
   whatever is still unmaterialised or queued, so a broker outage delays notices, never drops them.
-- One notice per (event, person, channel): a unique constraint, and rows created with
-  bulk_create(ignore_conflicts=True), so a re-run materialisation adds nothing.
+- One notice per (event, person, channel): a unique constraint, and rows created by one
+  INSERT … SELECT … ON CONFLICT DO NOTHING per channel, so a re-run materialisation adds nothing.
 - Never a second copy: a worker claims rows (SELECT … FOR UPDATE SKIP LOCKED + a claim token),
-  marks ONE row `sending` just before handing it over and `sent` just after, so a retried task or
-  another worker only ever takes rows nobody sent. The one row a killed worker leaves `sending`
-  (it was waiting for the far end) is sent again after the lease, with the same Message-ID, so
-  that even in the rare case it had gone out the receiver sees one message.
+  marks ONE row `sending` just before handing it over and `sent` right after (one statement per
+  mail does both), so a retried task or another worker only ever takes rows nobody sent. The one
+  row a killed worker leaves `sending` (it was waiting for the far end) is sent again after the
+  lease, with the same Message-ID, so that even in the rare case it had gone out the receiver
+  sees one message.
+- Acknowledging covers the person's notices for the event on every channel and every reminder
+  round; notices not yet sent to them are then not sent at all.
 """
 
 import logging
