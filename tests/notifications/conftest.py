@@ -33,8 +33,14 @@ class SinkHandler:
         self.hold_after = None
         self.holding = threading.Event()
         self.release = threading.Event()
+        self.delay = 0.0  # seconds before answering each message: a slow server
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return await self._handle_data(server, session, envelope)
+
+    async def _handle_data(self, server, session, envelope):
         if self.hold_after is not None and len(self.messages) >= self.hold_after:
             self.hold_after = None
             self.holding.set()

@@ -191,6 +191,7 @@ def test_worker_killed_mid_fanout_then_relayed_every_person_gets_exactly_one_mai
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_racing_on_one_event_send_each_notice_once(smtp_sink, settings):
     settings.CRISISCOMM_NOTIFY_BATCH = 7  # many small claims, so the workers interleave
+    smtp_sink.handler.delay = 0.005  # a slowish server: every worker is up before the work is done
     users = make_staff(60)
     event = declare()
     services.event_materialise(event_id=event.pk)
