@@ -242,11 +242,29 @@ def staff_import(
     ):
         roles_of.setdefault(user_id, set()).add(group_names_by_id[group_id])
 
-    conflicts = [
-        (p.line, _("several users already have the email %(email)s") % {"email": p.email})
-        for p in people
-        if len(by_email.get(p.email, [])) > 1
-    ]
+    # Which existing account each row updates; two rows may not land on the same one.
+    target: dict[str, object] = {}
+    claimed: dict[int, int] = {}
+    conflicts = []
+    for p in people:
+        if len(by_email.get(p.email, [])) > 1:
+            conflicts.append(
+                (p.line, _("several users already have the email %(email)s") % {"email": p.email})
+            )
+            continue
+        user = (by_email.get(p.email) or [None])[0] or by_username.get(p.email)
+        if user is not None and user.pk in claimed:
+            conflicts.append(
+                (
+                    p.line,
+                    _("this row and line %(line)d both match the account %(username)s")
+                    % {"line": claimed[user.pk], "username": user.username},
+                )
+            )
+            continue
+        if user is not None:
+            claimed[user.pk] = p.line
+            target[p.email] = user
     if conflicts:
         raise StaffImportError(conflicts)
 
@@ -255,7 +273,7 @@ def staff_import(
     changed_users, profiles_new, profiles_changed = [], [], []
     links_add, links_remove = [], []
     for p in people:
-        user = (by_email.get(p.email) or [None])[0] or by_username.get(p.email)
+        user = target.get(p.email)
         if user is None:
             user = User(username=p.email, email=p.email, first_name=p.first_name, last_name=p.last_name)
             user.set_unusable_password()  # they sign in through SSO or a password reset
@@ -351,17 +369,16 @@ def staff_import(
     sync_is_staff({link.user_id for link in links_add} | {user_id for user_id, _g in links_remove})
 
     if deactivate_missing:
-        listed = {p.email for p in people}
         leaving = [
             u
             for users in by_email.values()
             for u in users
-            if u.is_active and not u.is_superuser and u.email.lower() not in listed and u != actor
+            if u.is_active and not u.is_superuser and u.pk not in claimed and u != actor
         ]
         leaving += [
             u
             for u in User.objects.filter(email="", is_active=True, is_superuser=False)
-            if u.username.lower() not in listed and u != actor
+            if u.pk not in claimed and u != actor
         ]
         for u in leaving:
             u.is_active = False

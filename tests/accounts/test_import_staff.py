@@ -183,3 +183,23 @@ def test_quoted_line_breaks_keep_line_numbers_right(tmp_path, capsys):
     with pytest.raises(CommandError):
         run(write(tmp_path, text))
     assert ":4: bad email 'bad'" in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+def test_two_rows_on_one_account_are_refused_and_username_matches_are_not_deactivated(
+    tmp_path, make_user, capsys
+):
+    # An account whose username is one address and whose email is another.
+    odd = make_user("employee", username="b@agency.example", email="a@agency.example")
+    header = "email,name,department,language,roles\n"
+    with pytest.raises(CommandError):
+        run(write(tmp_path, header + "a@agency.example,A,X,fr,employee\nb@agency.example,B,X,fr,employee\n"))
+    assert ":3: this row and line 2 both match the account b@agency.example" in capsys.readouterr().err
+
+    run(
+        write(tmp_path, header + "b@agency.example,B Person,X,fr,employee\n", "ok.csv"),
+        "--deactivate-missing",
+    )
+    odd.refresh_from_db()
+    assert odd.is_active and odd.email == "b@agency.example"
+    assert User.objects.count() == 1
