@@ -93,13 +93,20 @@ class NoticeStatus(models.TextChoices):
 
 
 class Notice(models.Model):
-    event = models.ForeignKey(NoticeEvent, on_delete=models.CASCADE, related_name="notices")
+    # Few indexes, most of them partial: every mail updates its row twice, and each index on a
+    # changed row costs. The foreign keys are covered by the composite indexes below.
+    event = models.ForeignKey(NoticeEvent, on_delete=models.CASCADE, related_name="notices", db_index=False)
     crisis_id = models.PositiveBigIntegerField(null=True, blank=True)  # copied for the figures
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="notices"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notices",
+        db_index=False,
     )
     webhook = models.ForeignKey(
-        TeamWebhook, null=True, blank=True, on_delete=models.CASCADE, related_name="notices"
+        TeamWebhook, null=True, blank=True, on_delete=models.CASCADE, related_name="notices", db_index=False
     )
     # A channel's `type` (see channels.py); free text so that a new channel needs no migration.
     channel = models.CharField(_("channel"), max_length=32)
@@ -135,10 +142,16 @@ class Notice(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["event", "channel", "status"], name="notice_claim_idx"),
+            # What a worker claims: only the rows still queued are in it.
+            models.Index(fields=["event", "channel"], condition=Q(status="queued"), name="notice_queued_idx"),
+            # What the relay looks at: rows not yet handed over, or in flight.
+            models.Index(
+                fields=["status", "claimed_at"],
+                condition=Q(status__in=["queued", "sending"]),
+                name="notice_unsent_idx",
+            ),
             models.Index(fields=["user", "event"], name="notice_user_event_idx"),
             models.Index(fields=["crisis_id", "channel"], name="notice_crisis_idx"),
-            models.Index(fields=["status", "claimed_at"], name="notice_status_claim_idx"),
         ]
         verbose_name = _("notice")
 

@@ -415,9 +415,17 @@ def _advance(*, sent: int | None, take: int | None, token) -> bool:
            OR (id = %s AND status = '{S.QUEUED}' AND claim_token = %s)
     """  # noqa: S608 - only ints, enum constants and parameters
     params = [prev, prev, now, prev, prev, prev, now, prev, nxt, token_value]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        changed = cursor.rowcount
+    if connection.vendor == "postgresql":
+        # The driver's own cursor binds on the server, so PostgreSQL prepares this statement once
+        # per connection instead of parsing and planning it for every mail.
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            changed = cursor.rowcount
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            changed = cursor.rowcount
     return take is not None and changed - (1 if sent is not None else 0) > 0
 
 
