@@ -6,13 +6,13 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from apps.audit.models import AuditEntry
+from apps.notifications.models import Notice
 from apps.posts.models import Post, SocialAccount
+from apps.statements.models import Statement
 
 
 def ack_times(*, crisis_id: int) -> list[datetime]:
     """When each person first acknowledged a notice of this crisis (one time per person)."""
-    from apps.notifications.models import Notice
-
     return sorted(
         Notice.objects.filter(crisis_id=crisis_id, user__isnull=False, acknowledged_at__isnull=False)
         .values("user")
@@ -24,8 +24,6 @@ def ack_times(*, crisis_id: int) -> list[datetime]:
 def crisis_timeline(crisis, *, limit: int = 200) -> list[AuditEntry]:
     """The audit entries of this crisis: the crisis itself, its gate closure, and its statements.
     Most recent first."""
-    from apps.statements.models import Statement
-
     statement_ids = [str(pk) for pk in Statement.objects.filter(crisis=crisis).values_list("pk", flat=True)]
     about = (
         Q(object_type="crises.crisis", object_id=str(crisis.pk))

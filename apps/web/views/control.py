@@ -5,8 +5,6 @@ its errors are shown as messages."""
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -14,10 +12,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.roles import AUDITOR, DCO, has_role
-from apps.crises.models import Crisis, CrisisStatus
-from apps.crises.selectors import crisis_open
+from apps.crises import services as crisis_services
+from apps.crises.checklist import checklist_items
+from apps.crises.models import Crisis, CrisisStatus, PostDecision
+from apps.crises.selectors import crisis_open, crisis_report
+from apps.notifications.selectors import notice_figures
+from apps.posts import services as post_services
 from apps.posts.models import Post, PostStatus
 from apps.posts.selectors import gate_state
+from apps.statements.models import Statement
 
 from ..charts import ack_chart_svg
 from ..forms import DecisionsForm, DeclareForm, ExtendForm, LiftForm, ReasonForm
@@ -28,25 +31,11 @@ from ..selectors import ack_times, crisis_timeline
 control_access = roles_required(DCO, AUDITOR, write_roles=(DCO,))
 
 
-def _crisis_services():
-    from apps.crises import services
-
-    return services
-
-
-def _checklist():
-    from apps.crises.checklist import checklist_items
-
-    return checklist_items()
-
-
 REVIEW_PAGE_SIZE = 100
 
 
 def _frozen_review(crisis, *, page_number=1, undecided_only=False):
     """One page of the frozen posts with their decisions, and the counts over all of them."""
-    from apps.crises.models import PostDecision
-
     frozen = Post.objects.filter(frozen_by_id=crisis.gate_closure_id, status=PostStatus.FROZEN)
     decided = PostDecision.objects.filter(crisis=crisis).values("post")
     total = frozen.count()
@@ -67,11 +56,9 @@ def _frozen_review(crisis, *, page_number=1, undecided_only=False):
 
 
 def _figures_context(crisis):
-    from apps.notifications.selectors import notice_figures
-
     figures = notice_figures(crisis_id=crisis.pk)
     times = ack_times(crisis_id=crisis.pk)
-    people = _people_total(crisis, figures)
+    people = (figures.get("people") or {}).get("total") or 0
     departments = []
     for name, row in sorted((figures.get("by_department") or {}).items()):
         total = row.get("total") or 0
@@ -91,23 +78,11 @@ def _figures_context(crisis):
         "figures": figures,
         "departments": departments,
         "channels": sorted((figures.get("by_channel") or {}).items()),
-        "ack_people": len(times),
+        "ack_people": (figures.get("people") or {}).get("acknowledged") or 0,
         "people_total": people,
         "chart": ack_chart_svg(times, total=people, start=crisis.declared_at, end=crisis.closed_at),
         "updated_at": timezone.now(),
     }
-
-
-def _people_total(crisis, figures):
-    """Distinct people notified for this crisis (a person has one notice per channel)."""
-    from apps.notifications.models import Notice
-
-    return (
-        Notice.objects.filter(crisis_id=crisis.pk, user__isnull=False).aggregate(
-            n=Count("user", distinct=True)
-        )["n"]
-        or 0
-    )
 
 
 @control_access
@@ -138,7 +113,7 @@ def _control_context(request, declare_form=None):
                 "undecided_only": request.GET.get("undecided") == "1",
                 "decisions_form": DecisionsForm(),
                 "extend_form": ExtendForm(initial={"freeze_until": timezone.localtime(crisis.freeze_until)}),
-                "lift_form": LiftForm(checklist=_checklist()),
+                "lift_form": LiftForm(checklist=checklist_items()),
                 "stand_down_form": ReasonForm(),
                 "freeze_passed": crisis.freeze_until <= timezone.now(),
                 "can_approve": crisis.status == CrisisStatus.LIFTING
@@ -152,8 +127,6 @@ def _control_context(request, declare_form=None):
 
 
 def _statements_queue(crisis):
-    from apps.statements.models import Statement
-
     return list(
         Statement.objects.filter(crisis=crisis)
         .select_related("author")
@@ -177,7 +150,7 @@ def control_declare(request):
     data = form.cleaned_data
     crisis = call_service(
         request,
-        _crisis_services().crisis_declare,
+        crisis_services.crisis_declare,
         actor=request.user,
         title=data["title"],
         summary=data["summary"],
@@ -205,7 +178,7 @@ def control_extend(request, crisis_id):
     if form.is_valid():
         call_service(
             request,
-            _crisis_services().crisis_extend,
+            crisis_services.crisis_extend,
             success=_("The freeze was extended."),
             actor=request.user,
             crisis=crisis,
@@ -241,7 +214,7 @@ def control_decisions(request, crisis_id):
     elif decision == "reschedule":
         kwargs = {"scheduled_at": data["scheduled_at"]}
     done = 0
-    svc = _crisis_services()
+    svc = crisis_services
     for post in Post.objects.filter(pk__in=data["posts"]).order_by("scheduled_at", "id"):
         ok = call_service(
             request,
@@ -262,11 +235,11 @@ def control_decisions(request, crisis_id):
 @require_POST
 def control_lift(request, crisis_id):
     crisis = _crisis_or_404(crisis_id)
-    form = LiftForm(request.POST, checklist=_checklist())
+    form = LiftForm(request.POST, checklist=checklist_items())
     if form.is_valid():
         call_service(
             request,
-            _crisis_services().crisis_request_lift,
+            crisis_services.crisis_request_lift,
             success=_("Lift requested. A second DCO officer must now approve it."),
             actor=request.user,
             crisis=crisis,
@@ -286,7 +259,7 @@ def control_stand_down(request, crisis_id):
     if form.is_valid():
         call_service(
             request,
-            _crisis_services().crisis_request_stand_down,
+            crisis_services.crisis_request_stand_down,
             success=_("Stand-down requested. A second DCO officer must now approve it."),
             actor=request.user,
             crisis=crisis,
@@ -303,7 +276,7 @@ def control_approve_lift(request, crisis_id):
     crisis = _crisis_or_404(crisis_id)
     call_service(
         request,
-        _crisis_services().crisis_approve_lift,
+        crisis_services.crisis_approve_lift,
         success=_("Approved. The crisis is closed and the gate is open again."),
         actor=request.user,
         crisis=crisis,
@@ -315,8 +288,6 @@ def control_approve_lift(request, crisis_id):
 @require_POST
 def control_retract(request, crisis_id, post_id):
     """Delete from its network a post sent just before the declaration (a retraction candidate)."""
-    from apps.posts import services as post_services
-
     crisis = _crisis_or_404(crisis_id)
     post = get_object_or_404(Post, pk=post_id)
     call_service(
@@ -340,13 +311,8 @@ def control_figures(request, crisis_id):
 @control_access
 @require_GET
 def control_report(request, crisis_id):
-    from apps.crises.selectors import crisis_report
-
     crisis = _crisis_or_404(crisis_id)
-    try:
-        report = crisis_report(crisis)
-    except Crisis.DoesNotExist as exc:  # pragma: no cover - defensive
-        raise Http404 from exc
+    report = crisis_report(crisis)
     context = {
         "crisis": crisis,
         "report": report,

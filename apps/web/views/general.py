@@ -6,7 +6,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import AUDITOR, DCO, EXPERT, SPOKESPERSON, has_role
-from apps.posts.selectors import gate_state
+from apps.notifications.messages import MessageBook
+from apps.notifications.models import Notice
+from apps.notifications.selectors import notices_for_user
+from apps.notifications.services import notice_acknowledge
+from apps.posts.models import Post
+from apps.posts.selectors import gate_state, posts_manual_todo
+from apps.posts.services import post_mark_published
+from apps.statements.models import ApprovalRequest, ApprovalStatus
+from apps.statements.selectors import step_allows
 
 from ..auth_views import LoginView
 from ..helpers import call_service
@@ -30,9 +38,6 @@ def home(request):
 
 def _to_review(user) -> int:
     """Statements in review at a step this person may decide (not their own)."""
-    from apps.statements.models import ApprovalRequest, ApprovalStatus
-    from apps.statements.selectors import step_allows
-
     runs = ApprovalRequest.objects.filter(
         kind="statement", status=ApprovalStatus.PENDING, current_step__isnull=False
     ).select_related("current_step", "statement")
@@ -46,8 +51,6 @@ INBOX_CHANNEL = "inapp"
 
 def _inbox_notices(user):
     """The person's in-app notices for root events (a reminder is acknowledged with its event)."""
-    from apps.notifications.selectors import notices_for_user
-
     return notices_for_user(user=user).filter(channel=INBOX_CHANNEL, event__parent__isnull=True)
 
 
@@ -57,8 +60,6 @@ def _unacknowledged(user):
 
 def _with_text(notice, user, language):
     """Subject and text as the notice's channel would say them, in the reader's language."""
-    from apps.notifications.messages import MessageBook
-
     try:
         message = MessageBook().for_person(notice.event, user=user, language=language)
     except Exception:  # a template problem must not hide the notice itself
@@ -72,8 +73,6 @@ def _with_text(notice, user, language):
 def inbox(request):
     """The person's in-app notices; every staff member has one, whatever their roles."""
     language = get_language()
-    from apps.posts.selectors import posts_manual_todo
-
     notices = [_with_text(n, request.user, language) for n in _inbox_notices(request.user)[:50]]
     todo = list(posts_manual_todo(request.user)[:50])
     return render(request, "web/inbox.html", {"notices": notices, "todo": todo})
@@ -83,9 +82,6 @@ def inbox(request):
 @require_POST
 def todo_mark_published(request, post_id):
     """A manual-connector post: its assignee published it by hand and says so."""
-    from apps.posts.models import Post
-    from apps.posts.services import post_mark_published
-
     post = get_object_or_404(Post, pk=post_id)
     call_service(
         request,
@@ -101,9 +97,6 @@ def todo_mark_published(request, post_id):
 @login_required
 @require_POST
 def inbox_acknowledge(request, notice_id):
-    from apps.notifications.models import Notice
-    from apps.notifications.services import notice_acknowledge
-
     # Another person's notice is not found, not forbidden: ids are not disclosed.
     notice = get_object_or_404(Notice.objects.select_related("event"), pk=notice_id, user=request.user)
     call_service(

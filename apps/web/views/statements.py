@@ -16,7 +16,7 @@ from apps.accounts.roles import AUDITOR, DCO, EXPERT, SPOKESPERSON, has_role
 from apps.crises.selectors import crisis_open
 from apps.statements import selectors as st_selectors
 from apps.statements import services as st_services
-from apps.statements.models import ApprovalStatus, Mandate, StatementStatus
+from apps.statements.models import ApprovalRequest, ApprovalStatus, Mandate, StatementStatus
 
 from ..forms import PublishForm, StatementForm, VerdictForm
 from ..helpers import call_service, form_errors_to_messages
@@ -95,8 +95,6 @@ def statement_new(request):
 
 
 def _pending_run(statement):
-    from apps.statements.models import ApprovalRequest
-
     return (
         ApprovalRequest.objects.filter(statement=statement, status=ApprovalStatus.PENDING)
         .select_related("current_step", "chain")
