@@ -5,11 +5,13 @@ Both write their audit entries in their own transaction. Role groups are the nam
 """
 
 import re
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -276,7 +278,9 @@ def staff_import(
         user = target.get(p.email)
         if user is None:
             user = User(username=p.email, email=p.email, first_name=p.first_name, last_name=p.last_name)
-            user.set_unusable_password()  # they sign in through SSO or a password reset
+            # No password: they sign in through SSO or a password reset. (set_unusable_password
+            # draws 40 characters one urandom call each: a fifth of a 35,000-row import.)
+            user.password = UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
             to_create.append((p, user))
             continue
         changes = {}
