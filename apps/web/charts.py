@@ -10,11 +10,15 @@ from django.utils.translation import gettext as _
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 600, 200, 44, 12, 12, 28
 
 
-def ack_chart_svg(times: list[datetime], *, total: int, start: datetime, end: datetime | None = None) -> str:
-    """A step line of the cumulative number of people who acknowledged, against the total."""
+def ack_chart_svg(
+    series: list[tuple[datetime, int]], *, total: int, start: datetime, end: datetime | None = None
+) -> str:
+    """A step line of the cumulative number of people who acknowledged, against the total.
+    `series`: (minute, people acknowledging in it), oldest first."""
     end = end or timezone.now()
     span = max((end - start).total_seconds(), 60.0)
-    top = max(total, len(times), 1)
+    done = sum(n for _t, n in series)
+    top = max(total, done, 1)
 
     def x(t):
         return PAD_L + (W - PAD_L - PAD_R) * min(max((t - start).total_seconds() / span, 0.0), 1.0)
@@ -23,16 +27,18 @@ def ack_chart_svg(times: list[datetime], *, total: int, start: datetime, end: da
         return PAD_T + (H - PAD_T - PAD_B) * (1 - n / top)
 
     points = [(x(start), y(0))]
-    for i, t in enumerate(times, start=1):
+    cumulative = 0
+    for t, n in series:
+        cumulative += n
         points.append((x(t), points[-1][1]))
-        points.append((x(t), y(i)))
+        points.append((x(t), y(cumulative)))
     points.append((x(end), points[-1][1]))
     # At most a few hundred vertices: thin out very long series, keeping the last point exact.
     if len(points) > 600:
         step = len(points) // 600 + 1
         points = [*points[::step], points[-1]]
     poly = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
-    label = _("%(done)s of %(total)s people acknowledged") % {"done": len(times), "total": total}
+    label = _("%(done)s of %(total)s people acknowledged") % {"done": done, "total": total}
     ticks = format_html_join(
         "",
         '<text x="{}" y="{}" font-size="11" text-anchor="{}">{}</text>',

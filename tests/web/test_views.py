@@ -627,3 +627,18 @@ def test_post_held_for_validation_then_approved(as_user, dco, dco2, employee, ma
     at = timezone.localtime(timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     response = as_user(dco).post(f"/approvals/{run.pk}/release/", {"at": at}, follow=True)
     assert "message-error" in page_text(response)
+
+
+def test_ack_chart_draws_the_cumulative_count_against_the_total():
+    from apps.web.charts import ack_chart_svg
+
+    start = timezone.now() - timedelta(minutes=10)
+    series = [(start + timedelta(minutes=2), 3), (start + timedelta(minutes=5), 2)]
+    svg = str(ack_chart_svg(series, total=10, start=start, end=start + timedelta(minutes=10)))
+    assert svg.startswith("<svg") and 'role="img"' in svg and "5 of 10 people acknowledged" in svg
+    points = svg.split('points="')[1].split('"')[0].split()
+    # From 0 (bottom of the plot, y=172) to 5 of 10 (half way up, y=92), flat to the right edge.
+    ys = [float(p.split(",")[1]) for p in points]
+    xs = [float(p.split(",")[0]) for p in points]
+    assert ys[0] == 172.0 and ys[-1] == 92.0 and max(ys) == 172.0 and min(ys) == 92.0
+    assert xs == sorted(xs) and xs[-1] == 588.0

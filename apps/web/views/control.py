@@ -25,7 +25,7 @@ from apps.statements.models import Statement
 from ..charts import ack_chart_svg
 from ..forms import DecisionsForm, DeclareForm, ExtendForm, LiftForm, ReasonForm
 from ..helpers import call_service, form_errors_to_messages, roles_required
-from ..selectors import ack_times, crisis_timeline
+from ..selectors import ack_series, crisis_timeline
 
 # Readers: the DCO and auditors; writers: the DCO only (403 for anyone else).
 control_access = roles_required(DCO, AUDITOR, write_roles=(DCO,))
@@ -57,7 +57,7 @@ def _frozen_review(crisis, *, page_number=1, undecided_only=False):
 
 def _figures_context(crisis):
     figures = notice_figures(crisis_id=crisis.pk)
-    times = ack_times(crisis_id=crisis.pk)
+    series = ack_series(crisis_id=crisis.pk)
     people = (figures.get("people") or {}).get("total") or 0
     departments = []
     for name, row in sorted((figures.get("by_department") or {}).items()):
@@ -80,7 +80,7 @@ def _figures_context(crisis):
         "channels": sorted((figures.get("by_channel") or {}).items()),
         "ack_people": (figures.get("people") or {}).get("acknowledged") or 0,
         "people_total": people,
-        "chart": ack_chart_svg(times, total=people, start=crisis.declared_at, end=crisis.closed_at),
+        "chart": ack_chart_svg(series, total=people, start=crisis.declared_at, end=crisis.closed_at),
         "updated_at": timezone.now(),
     }
 
