@@ -203,3 +203,11 @@ def test_two_rows_on_one_account_are_refused_and_username_matches_are_not_deacti
     odd.refresh_from_db()
     assert odd.is_active and odd.email == "b@agency.example"
     assert User.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_dry_run_reports_and_writes_nothing(tmp_path, capsys):
+    run(write(tmp_path, GOOD), "--dry-run")
+    out = capsys.readouterr().out
+    assert "Dry run" in out and "3 created" in out
+    assert User.objects.count() == 0 and AuditEntry.objects.count() == 0

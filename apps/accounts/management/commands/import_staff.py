@@ -2,6 +2,7 @@ import sys
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from apps.accounts.services import StaffImportError, staff_import
 from apps.accounts.staff_csv import read_staff_csv
@@ -20,6 +21,11 @@ class Command(BaseCommand):
             "--deactivate-missing",
             action="store_true",
             help="deactivate active users absent from the file (never superusers)",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="check the file and report what would change, then write nothing",
         )
         parser.add_argument("--delimiter", help="cell separator (default: detected from the header)")
         parser.add_argument("--actor", help="username recorded in the audit trail (default: system)")
@@ -40,17 +46,22 @@ class Command(BaseCommand):
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"cannot read {path}: {exc}") from exc
         try:
-            result = staff_import(
-                actor=actor,
-                rows=rows,
-                columns=columns,
-                deactivate_missing=options["deactivate_missing"],
-                source=str(path)[-200:],
-            )
+            with transaction.atomic():
+                result = staff_import(
+                    actor=actor,
+                    rows=rows,
+                    columns=columns,
+                    deactivate_missing=options["deactivate_missing"],
+                    source=str(path)[-200:],
+                )
+                # A dry run goes all the way (same checks, same counts), then rolls back.
+                transaction.set_rollback(options["dry_run"])
         except StaffImportError as exc:
             for line, message in exc.errors:
                 self.stderr.write(f"{path}:{line}: {message}")
             raise CommandError(f"{len(exc.errors)} bad line(s) in {path}; nothing was imported.") from exc
+        if options["dry_run"]:
+            self.stdout.write("Dry run, nothing written. Would have:")
         self.stdout.write(
             self.style.SUCCESS(
                 "Imported {rows} row(s): {created} created, {updated} updated, {unchanged} unchanged, "
