@@ -642,3 +642,22 @@ def test_ack_chart_draws_the_cumulative_count_against_the_total():
     xs = [float(p.split(",")[0]) for p in points]
     assert ys[0] == 172.0 and ys[-1] == 92.0 and max(ys) == 172.0 and min(ys) == 92.0
     assert xs == sorted(xs) and xs[-1] == 588.0
+
+
+def test_login_form_locks_after_repeated_failures(client, dco, rf):
+    from django.core.cache import cache
+
+    from apps.accounts.api import TOKEN_MAX_FAILURES
+    from apps.web.auth_views import _failure_key
+
+    addr = {"REMOTE_ADDR": "10.9.8.7"}
+    for _ in range(TOKEN_MAX_FAILURES):
+        assert client.post("/", {"username": dco.username, "password": "wrong"}, **addr).status_code == 200
+    # Locked for this person from this address: even the right password is not tried.
+    response = client.post("/", {"username": dco.username, "password": PASSWORD}, **addr)
+    assert response.status_code == 429 and "message-error" in page_text(response)
+    assert not response.wsgi_request.user.is_authenticated
+    # From elsewhere the person still signs in.
+    response = client.post("/", {"username": dco.username, "password": PASSWORD}, REMOTE_ADDR="10.9.8.8")
+    assert response.status_code == 302
+    cache.delete(_failure_key(rf.post("/", {"username": dco.username}, **addr)))
