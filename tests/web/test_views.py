@@ -433,6 +433,12 @@ def test_statement_pages_error_paths(as_user, client, statement_setup, dco):
     assert statement.status == StatementStatus.APPROVED
 
 
+def test_banner_names_the_authorised_spokespersons(as_user, employee, statement_setup):
+    speaker = statement_setup["speaker"]
+    text = page_text(as_user(employee).get("/inbox/"))
+    assert "Authorised spokespersons:" in text and speaker.get_full_name() in text
+
+
 def test_statement_hidden_from_people_outside_it(as_user, make_user, statement_setup):
     outsider = make_user("spokesperson", username="outsider")
     statement = statement_setup["statement"]
