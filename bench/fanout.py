@@ -145,7 +145,7 @@ def main():
         try:
             import redis
 
-            redis.Redis.from_url(REDIS_URL).delete(QUEUE)
+            redis.Redis.from_url(REDIS_URL).delete(QUEUE, f"_kombu.binding.{QUEUE}")
         except Exception as exc:
             print(f"(could not delete the Redis queue {QUEUE}: {exc})")
         admin_execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
