@@ -145,7 +145,7 @@ def _forget_queue():
         # The killed worker's message waits, unacknowledged, for the visibility timeout; the
         # relay is what recovers the work, so drop the message with the queue.
         client = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
-        client.delete(KILL_QUEUE, "unacked", "unacked_index")
+        client.delete(KILL_QUEUE, f"_kombu.binding.{KILL_QUEUE}", "unacked", "unacked_index")
 
 
 @pytest.mark.postgres
