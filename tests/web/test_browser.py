@@ -255,3 +255,31 @@ def test_second_dco_approves_the_lift(new_page, web, dco, dco2, shot):
     assert_accessible(page2)
     page2.emulate_media(media="print")
     shot(page2, "15-crisis-report-print")
+
+
+def test_stand_down_of_a_crisis_declared_in_error_in_french(new_page, web, dco, dco2, shot):
+    account = make_account(dco)
+    posts = make_posts(dco, account, n=2, start_in=timedelta(days=2))
+    crisis = declare(dco, title="Fausse alerte")
+    page = new_page("fr")
+    sign_in(page, web.url, dco)
+    page.goto(web.url + "/control/")
+    page.get_by_label("Motif").fill("Déclarée par erreur : exercice.")
+    page.get_by_role("button", name="Demander l'annulation").click()
+    expect(page.locator(".messages")).to_contain_text("Annulation demandée")
+    expect(page.locator("#approve-lift")).to_contain_text("Un·e autre chargé·e de la DCO doit approuver")
+
+    page2 = new_page("fr", phone=True)
+    sign_in(page2, web.url, dco2)
+    page2.goto(web.url + "/control/")
+    expect(page2.locator("#approve-lift")).to_contain_text("Déclarée par erreur : exercice.")
+    assert_accessible(page2)
+    shot(page2, "16-stand-down-awaiting-approval-fr")
+    page2.get_by_role("button", name="Approuver l'annulation").click()
+    expect(page2.locator("#gate-word")).to_have_text("OUVERTE")
+    crisis.refresh_from_db()
+    assert crisis.status == CrisisStatus.CLOSED and crisis.end_kind == "stand_down"
+    # Undecided frozen posts whose time is still ahead go back to the calendar as they were.
+    assert set(Post.objects.filter(pk__in=[p.pk for p in posts]).values_list("status", flat=True)) == {
+        PostStatus.SCHEDULED
+    }
