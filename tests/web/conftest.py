@@ -1,6 +1,8 @@
 """Browser harness: Debian's Chromium driven by Playwright (never a downloaded browser)."""
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,13 @@ def live_server(request):
     plain_http.enable()
     server = LiveServer("localhost")
     yield server
+    # Requests still in flight (an htmx poll as the page closed) finish before the server stops:
+    # on SQLite they share the test's connection, which stop() takes back.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        "process_request_thread" in t.name for t in threading.enumerate()
+    ):
+        time.sleep(0.02)
     server.stop()
     plain_http.disable()
 
