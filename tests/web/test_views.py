@@ -667,3 +667,11 @@ def test_login_form_locks_after_repeated_failures(client, dco, rf):
     response = client.post("/", {"username": dco.username, "password": PASSWORD}, REMOTE_ADDR="10.9.8.8")
     assert response.status_code == 302
     cache.delete(_failure_key(rf.post("/", {"username": dco.username}, **addr)))
+
+
+def test_pages_in_french_from_the_compiled_catalogue(as_user, dco, employee):
+    declare(dco)
+    text = page_text(as_user(dco).get("/control/", HTTP_ACCEPT_LANGUAGE="fr"))
+    assert '<html lang="fr">' in text and "Salle de crise" in text and "FERMÉE" in text
+    text = page_text(as_user(employee).get("/inbox/", HTTP_ACCEPT_LANGUAGE="fr"))
+    assert "Mode crise" in text and "Toute publication professionnelle" in text
