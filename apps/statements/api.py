@@ -7,6 +7,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.accounts.permissions import DCOWritesOthersRead
 from apps.crises.models import Crisis
 from apps.posts.models import Network, Post, SocialAccount
 
@@ -71,6 +72,8 @@ class MandateViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Spokesperson mandates: granted and revoked by the DCO; holders read their own."""
 
     serializer_class = MandateSerializer
+    # Rights before input: a non-DCO gets 403 whatever it sends (the services check again).
+    permission_classes = [DCOWritesOthersRead]
     filterset_fields = ["user"]
 
     def get_queryset(self):

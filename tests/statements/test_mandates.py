@@ -93,3 +93,12 @@ def test_mandate_list_is_bounded_in_queries(api, people, make_user, django_asser
     assert [r["active"] for r in res.json()["results"]].count(False) == 3
     one = res.json()["results"][0]["user"]
     assert [r["user"] for r in client.get("/api/v1/mandates/", {"user": one}).json()["results"]] == [one]
+
+
+def test_non_dco_gets_403_on_mandate_writes_whatever_it_sends(api, people):
+    """Rights are checked before input: an empty body from an employee is 403, not 400."""
+    mandate = grant(people["dco"], people["author"])
+    client = api.as_user(people["outsider"])
+    assert client.post("/api/v1/mandates/", {}, format="json").status_code == 403
+    assert client.post(f"/api/v1/mandates/{mandate.pk}/revoke/", {}, format="json").status_code == 403
+    assert Mandate.objects.get(pk=mandate.pk).revoked_at is None
