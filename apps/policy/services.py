@@ -83,22 +83,28 @@ def policy_rule_create(*, actor, **fields) -> PolicyRule:
     return rule
 
 
-@transaction.atomic
-def policy_rule_update(*, actor, rule: PolicyRule, changes: dict) -> PolicyRule:
-    """Apply `changes` to the rule as stored (locked), whatever the in-memory `rule` holds."""
-    _require_dco(actor)
-    unknown = set(changes) - set(RULE_FIELDS)
+def _locked_apply(model, pk, changes: dict, *, allowed, terms_field: str):
+    """Lock the stored row, apply `changes` to it; return (row, {field: [before, after]})."""
+    unknown = set(changes) - set(allowed)
     if unknown:
         raise ServiceError(_("Unknown field."), field=sorted(unknown)[0])
-    current = PolicyRule.objects.select_for_update().get(pk=rule.pk)
-    if "patterns" in changes:
-        changes = {**changes, "patterns": _terms_text(changes["patterns"])}
+    current = model.objects.select_for_update().get(pk=pk)
+    if terms_field in changes:
+        changes = {**changes, terms_field: _terms_text(changes[terms_field])}
     diff = {}
     for name, value in changes.items():
         before = getattr(current, name)
         if before != value:
             diff[name] = [_jsonable(before), _jsonable(value)]
             setattr(current, name, value)
+    return current, diff
+
+
+@transaction.atomic
+def policy_rule_update(*, actor, rule: PolicyRule, changes: dict) -> PolicyRule:
+    """Apply `changes` to the rule as stored (locked), whatever the in-memory `rule` holds."""
+    _require_dco(actor)
+    current, diff = _locked_apply(PolicyRule, rule.pk, changes, allowed=RULE_FIELDS, terms_field="patterns")
     if not diff:
         return current
     _validate(current)
@@ -146,18 +152,7 @@ def embargo_create(*, actor, topic: str, terms, until: datetime, note: str = "")
 def embargo_update(*, actor, embargo: Embargo, changes: dict) -> Embargo:
     """Change an embargo. Moving `until` into the past ends it early (recorded as such)."""
     _require_dco(actor)
-    unknown = set(changes) - set(EMBARGO_FIELDS)
-    if unknown:
-        raise ServiceError(_("Unknown field."), field=sorted(unknown)[0])
-    current = Embargo.objects.select_for_update().get(pk=embargo.pk)
-    if "terms" in changes:
-        changes = {**changes, "terms": _terms_text(changes["terms"])}
-    diff = {}
-    for name, value in changes.items():
-        before = getattr(current, name)
-        if before != value:
-            diff[name] = [_jsonable(before), _jsonable(value)]
-            setattr(current, name, value)
+    current, diff = _locked_apply(Embargo, embargo.pk, changes, allowed=EMBARGO_FIELDS, terms_field="terms")
     if not diff:
         return current
     _validate(current, exclude=["created_by"])
