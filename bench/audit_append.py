@@ -18,26 +18,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-
-def throwaway_url():
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    parsed = urlparse(base)
-    if not parsed.scheme.startswith("postgres"):
-        sys.exit("audit_append bench needs PostgreSQL (DATABASE_URL=postgres://…)")
-    name = f"cc_bench_audit_{os.getpid()}"
-    return urlunparse(parsed._replace(path="/" + name)), urlunparse(parsed._replace(path="/postgres")), name
-
-
-def admin_sql(admin_url, sql):
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql)
+from _throwaway import admin_sql, throwaway_url  # noqa: E402
 
 
 def run_writers(writers, per_writer, work):
@@ -73,7 +59,7 @@ def main():
     parser.add_argument("--writers", type=int, default=4)
     args = parser.parse_args()
 
-    url, admin_url, name = throwaway_url()
+    url, admin_url, name = throwaway_url("audit", "audit_append")
     admin_sql(admin_url, f'CREATE DATABASE "{name}"')
     try:
         os.environ["DATABASE_URL"] = url

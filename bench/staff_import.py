@@ -18,27 +18,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-
-def throwaway_url():
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    parsed = urlparse(base)
-    if not parsed.scheme.startswith("postgres"):
-        sys.exit("staff_import bench needs PostgreSQL (DATABASE_URL=postgres://…)")
-    name = f"cc_bench_staff_{os.getpid()}"
-    return urlunparse(parsed._replace(path="/" + name)), urlunparse(parsed._replace(path="/postgres")), name
-
-
-def admin_sql(admin_url, sql):
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql)
-
+from _throwaway import admin_sql, throwaway_url  # noqa: E402
 
 ROLES_CYCLE = ["employee", "employee", "employee;expert", "employee", "employee|spokesperson", "auditor"]
 DEPARTMENTS = ["Launchers", "Earth observation", "Space science", "Ground segment", "Communication"]
@@ -92,7 +77,7 @@ def main():
     parser.add_argument("--baseline-sample", type=int, default=2000)
     args = parser.parse_args()
 
-    url, admin_url, name = throwaway_url()
+    url, admin_url, name = throwaway_url("staff", "staff_import")
     admin_sql(admin_url, f'CREATE DATABASE "{name}"')
     try:
         os.environ["DATABASE_URL"] = url
