@@ -79,6 +79,15 @@ class ValidationChainAdmin(admin.ModelAdmin):
             audit_record(actor=request.user, action="chain.delete", obj=obj, details={"name": obj.name})
             super().delete_model(request, obj)
 
+    def delete_queryset(self, request, queryset):
+        # The "delete selected" action bypasses delete_model: audit each chain it removes.
+        with transaction.atomic():
+            for chain in queryset:
+                audit_record(
+                    actor=request.user, action="chain.delete", obj=chain, details={"name": chain.name}
+                )
+            super().delete_queryset(request, queryset)
+
 
 @admin.register(Mandate)
 class MandateAdmin(ReadOnlyAdmin):

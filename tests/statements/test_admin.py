@@ -70,3 +70,15 @@ def test_a_chain_is_created_with_inline_steps_and_audited(admin_client, make_use
     assert list(steps[0].users.all()) == [legal]
     entry = AuditEntry.objects.get(action="chain.create")
     assert entry.actor_repr == "root" and [s["name"] for s in entry.details["steps"]] == ["Legal", "DCO"]
+
+
+def test_deleting_chains_with_the_bulk_action_is_audited(admin_client):
+    chain = ValidationChain.objects.create(name="Temporary chain")
+    res = admin_client.post(
+        "/admin/statements/validationchain/",
+        {"action": "delete_selected", "_selected_action": [str(chain.pk)], "post": "yes"},
+    )
+    assert res.status_code == 302
+    assert not ValidationChain.objects.filter(pk=chain.pk).exists()
+    entry = AuditEntry.objects.get(action="chain.delete")
+    assert entry.object_id == str(chain.pk) and entry.details == {"name": "Temporary chain"}
