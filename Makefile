@@ -1,5 +1,5 @@
 # The two commands: `make run` (the service on this machine, no external service) and
-# `make test` (the test suite; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
+# `make test` (the test suite). Both use PostgreSQL: DATABASE_URL, or the embedded server in var/.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint install clean pin
+.PHONY: run test bench lint install clean pin db-stop
 
 # A fresh machine: create the virtualenv with Python >= 3.11, install the pinned requirements
 # (`make run` only the runtime ones, `make test` the test tools too).
@@ -52,5 +52,9 @@ lint: $(STAMP)
 pin: $(STAMP)
 	$(PY) tools/pin_requirements.py
 
-clean:
+# The embedded PostgreSQL server (used when DATABASE_URL is unset) outlives `make run`.
+db-stop:
+	@if [ -x $(PY) ]; then $(PY) -m crisiscomm.embedded_db stop; fi
+
+clean: db-stop
 	rm -rf $(VENV) var

@@ -1,21 +1,10 @@
 """Root fixtures shared by every test module."""
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
-
-
-def pytest_collection_modifyitems(config, items):
-    """Tests that need PostgreSQL itself are skipped, visibly, on SQLite."""
-    if settings.IS_POSTGRES:
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… (see README)")
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

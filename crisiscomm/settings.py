@@ -1,11 +1,13 @@
 """Settings, read from the environment (12-factor, django-environ).
 
-With nothing set: SQLite and Celery's filesystem broker, so one machine runs web, worker and
-beat with no external service. With DATABASE_URL / REDIS_URL: PostgreSQL and Redis.
+With nothing set: an embedded PostgreSQL server under var/ and Celery's filesystem broker, so one
+machine runs web, worker and beat with no external service.
+With DATABASE_URL / REDIS_URL: that PostgreSQL server and Redis.
 """
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 from django.utils.translation import gettext_lazy as _
@@ -81,13 +83,20 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# PostgreSQL everywhere: DATABASE_URL in production and CI; without it, the embedded server
+# under var/pgdata (crisiscomm/embedded_db.py), started on first use.
+if env.str("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db("DATABASE_URL")}
+    # A Unix-socket host arrives percent-encoded (postgres://user@%2Fpath%2Fto%2Fdir/name).
+    DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
+else:
+    from crisiscomm.embedded_db import database_settings
+
+    DATABASES = {"default": database_settings(VAR_DIR)}
+if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    raise ImportError("crisiscomm runs on PostgreSQL only: DATABASE_URL=postgres://…, or unset it")
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, worker and beat share the file: wait for the write lock instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:

@@ -4,21 +4,15 @@ Closing the gate takes it exclusively; every send (and every claim) takes it sha
 until its transaction ends, i.e. across the network call. So a declaration commits only once every
 in-flight send is finished, and every later send sees the closed gate.
 
-PostgreSQL: a transaction-level advisory lock. Heavyweight locks queue fairly: a waiting exclusive
+A transaction-level PostgreSQL advisory lock. Heavyweight locks queue fairly: a waiting exclusive
 request holds back new shared requests, so busy publishers cannot starve a declaration (row-level
 FOR SHARE would let new readers overtake a waiting FOR UPDATE writer).
-SQLite: one writer at a time; an UPDATE that touches no row still takes the database write lock,
-so the publisher and the declaration serialise on it.
 """
 
 from django.db import connection
 
 # Arbitrary but fixed: "gate" in ASCII.
 GATE_LOCK_KEY = 0x67617465
-
-
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def _assert_atomic():
@@ -30,17 +24,11 @@ def gate_lock_shared():
     """Held by senders until their transaction ends."""
     _assert_atomic()
     with connection.cursor() as cursor:
-        if _is_postgres():
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [GATE_LOCK_KEY])
-        else:
-            cursor.execute("UPDATE posts_gateclosure SET id = id WHERE id = -1")
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [GATE_LOCK_KEY])
 
 
 def gate_lock_exclusive():
     """Held by whoever closes or opens the gate until their transaction ends."""
     _assert_atomic()
     with connection.cursor() as cursor:
-        if _is_postgres():
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GATE_LOCK_KEY])
-        else:
-            cursor.execute("UPDATE posts_gateclosure SET id = id WHERE id = -1")
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GATE_LOCK_KEY])

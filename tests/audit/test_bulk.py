@@ -37,7 +37,6 @@ def test_a_rolled_back_action_leaves_no_entry(dco):
     assert audit_chain_verify().valid
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_single_and_bulk_writers_keep_one_chain(dco):
     threads_n, rounds = 6, 10
@@ -68,7 +67,6 @@ def test_concurrent_single_and_bulk_writers_keep_one_chain(dco):
     assert audit_chain_verify().as_dict() == {"valid": True, "entries": expected, "first_broken": None}
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db
 def test_chain_head_cannot_be_wound_back_or_deleted(dco):
     from django.db import connection

@@ -43,7 +43,6 @@ def test_record_outside_transaction_is_refused(dco):
         audit_record(actor=dco, action="test.event")
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db
 def test_trigger_refuses_raw_sql_update_and_delete(dco):
     _append(dco, 1)
@@ -94,7 +93,6 @@ def test_verify_endpoint_for_auditor_only(api, auditor, employee, dco):
     assert listing.json()["count"] == 3
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_appends_keep_one_unbroken_chain(dco):
     """Eight threads, each with its own PostgreSQL connection, append 25 entries at once."""

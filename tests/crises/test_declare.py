@@ -138,7 +138,6 @@ def test_exempt_posts_pass_the_closed_gate_others_do_not(dco, webhook_account, w
     assert webhook_server.post_ids() == [statement.pk]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_declarations_one_201_one_409(make_user):
     """3 rounds of two dco users declaring at the same instant (threads, own connections)."""
@@ -186,7 +185,6 @@ def _publisher(stop, errors, batch=10):
         connections.close_all()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_declaration_is_not_starved_by_busy_publishers(dco, webhook_account, webhook_server):
     """4 publishers keep the shared gate lock busy against a slow network (0.2 s per answer);
@@ -213,7 +211,6 @@ def test_declaration_is_not_starved_by_busy_publishers(dco, webhook_account, web
     assert elapsed < 3.0, f"declaration waited {elapsed:.2f}s behind the publishers"
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_no_post_reaches_a_connector_after_the_declaration_commits(dco, webhook_account, webhook_server):
     """8 rounds. Each: 300 due posts and 10 exempt ones, 4 publisher threads claiming batches of

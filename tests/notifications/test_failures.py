@@ -20,6 +20,7 @@ from django.db import connection, connections, transaction
 from apps.notifications import services, tasks
 from apps.notifications.models import Notice, NoticeEvent, NoticeStatus
 from crisiscomm.celery import app as celery_app
+from crisiscomm.embedded_db import database_url
 from tests.notifications.conftest import free_port
 from tests.notifications.factories import make_staff
 
@@ -104,7 +105,7 @@ def _worker_env(sink_port):
     db = connection.settings_dict
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        DATABASE_URL=database_url(db),
         EMAIL_URL=f"smtp://127.0.0.1:{sink_port}",
         DJANGO_SETTINGS_MODULE="crisiscomm.settings",
         PYTHONPATH=str(ROOT),
@@ -148,7 +149,6 @@ def _forget_queue():
         client.delete(KILL_QUEUE, f"_kombu.binding.{KILL_QUEUE}", "unacked", "unacked_index")
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_fanout_then_relayed_every_person_gets_exactly_one_mail(smtp_sink, settings):
     users = make_staff(30)
@@ -187,7 +187,6 @@ def test_worker_killed_mid_fanout_then_relayed_every_person_gets_exactly_one_mai
     assert not email.exclude(status=NoticeStatus.SENT).exists()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_racing_on_one_event_send_each_notice_once(smtp_sink, settings):
     settings.CRISISCOMM_NOTIFY_BATCH = 7  # many small claims, so the workers interleave
@@ -223,7 +222,6 @@ def _point_broker(url):
     celery_app.amqp._producer_pool = None
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_broker_unreachable_at_declaration_then_relay_sends_everything_once(smtp_sink, settings, caplog):
     if not django_settings.REDIS_URL:

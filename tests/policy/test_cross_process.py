@@ -12,6 +12,7 @@ from django.db import connection
 
 from apps.policy import selectors, services
 from apps.policy.models import PolicyRule
+from crisiscomm.embedded_db import database_url
 
 CHECKER = """
 import django
@@ -24,12 +25,11 @@ for line in __import__("sys").stdin:
 """
 
 
-@pytest.mark.postgres
 @pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL: the version is shared through Redis")
 @pytest.mark.django_db(transaction=True)
 def test_another_process_sees_a_rule_change_at_once(dco):
     db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    url = database_url(db)
     env = {
         **os.environ,
         "DATABASE_URL": url,

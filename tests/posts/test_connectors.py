@@ -175,7 +175,6 @@ def test_manual_post_is_a_todo_for_its_assignee(api, dco, make_user):
     assert api.as_user(alice).post(f"/api/v1/posts/{post.pk}/mark-published/").status_code == 409
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_send_is_resent_once_under_the_same_key(mastodon_account, mastodon_server):
     """The sender's database session is killed (pg_terminate_backend) while Mastodon is still

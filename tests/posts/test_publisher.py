@@ -42,7 +42,6 @@ def test_hold_with_new_time_and_audit(dco, webhook_account):
     assert actions == ["post.create", "post.hold", "post.release_hold"]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_publishers_share_the_work_without_overlap(webhook_account):
     """4 threads claim batches of 7 from 200 due posts at once (SKIP LOCKED): every post is
@@ -67,7 +66,6 @@ def test_concurrent_publishers_share_the_work_without_overlap(webhook_account):
     assert len(flat) == 200 and len(set(flat)) == 200
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_beat_task_publishes_through_a_real_worker_and_broker(webhook_account, webhook_server):
     """publish_due_posts queues one send_post per post on the real broker; a real Celery worker

@@ -39,7 +39,6 @@ def _race(users, statement_id, verb, data):
     return results
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_reviewers_same_step_one_wins_the_other_gets_409(people, crisis, chain, accounts):
     from rest_framework.authtoken.models import Token
@@ -70,7 +69,6 @@ def test_two_reviewers_same_step_one_wins_the_other_gets_409(people, crisis, cha
     assert Statement.objects.filter(status__in=["approved", "rejected"]).count() == ROUNDS
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_edit_racing_an_approval_never_leaves_an_approval_on_the_new_text(people, crisis, chain, accounts):
     from rest_framework.authtoken.models import Token
@@ -138,7 +136,6 @@ def _threads(*targets):
     return out
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_dcos_publishing_at_once_make_one_set_of_posts(people, crisis, chain, accounts):
     from apps.posts.models import Post
@@ -162,7 +159,6 @@ def test_two_dcos_publishing_at_once_make_one_set_of_posts(people, crisis, chain
         assert Post.objects.filter(statement_link__statement=s).count() == 2
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_post_runs_share_the_same_race_rule(people, chain, accounts):
     from datetime import timedelta

@@ -249,7 +249,6 @@ def test_list_is_bounded_in_queries(
     assert all(r["approval"]["step"]["order"] == 1 for r in res.json()["results"])
 
 
-@pytest.mark.postgres
 def test_revisions_and_decisions_refuse_raw_sql_changes_on_postgres(api, people, statement):
     from django.db import connection, transaction
 
