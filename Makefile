@@ -39,7 +39,7 @@ run: $(RUN_STAMP)
 	$(VENV)/bin/honcho start -f Procfile
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) tools/run_tests.py $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py
