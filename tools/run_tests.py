@@ -32,7 +32,7 @@ def _private_redis():
     if binary is None:
         return None, None
     port = _free_port()
-    proc = subprocess.Popen(  # noqa: S603 - a fixed binary with fixed arguments
+    proc = subprocess.Popen(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
     if not env.get("DATABASE_URL"):
         print("DATABASE_URL unset: the embedded PostgreSQL server under var/pgdata")
     try:
-        return subprocess.call([sys.executable, "-m", "pytest", *argv], cwd=ROOT, env=env)  # noqa: S603
+        return subprocess.call([sys.executable, "-m", "pytest", *argv], cwd=ROOT, env=env)
     finally:
         if redis_proc is not None:
             redis_proc.terminate()
