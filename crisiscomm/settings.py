@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "mozilla_django_oidc",
     # Capabilities, lowest first: each depends only on the ones above it.
+    "apps.core",  # outbound: outbound targets (SSRF guard) and encrypted secret fields
     "apps.audit",
     "apps.accounts",
     "apps.posts",
@@ -234,6 +235,14 @@ CRISISCOMM_REMINDER_DELAY = timedelta(minutes=env.int("CRISISCOMM_REMINDER_DELAY
 CRISISCOMM_ACK_LINK_MAX_AGE = timedelta(days=env.int("CRISISCOMM_ACK_LINK_MAX_AGE_DAYS", default=14))
 CRISISCOMM_BASE_URL = env.str("CRISISCOMM_BASE_URL", default="http://127.0.0.1:8000")
 CRISISCOMM_DCO_CONTACT = env.str("CRISISCOMM_DCO_CONTACT", default="dco@crisiscomm.invalid")
+
+# --- outbound: configured targets and secrets at rest (apps/core) ---
+# Hosts, addresses or CIDRs that outbound requests may reach although not public (comma-separated).
+CRISISCOMM_OUTBOUND_ALLOW = env.str("CRISISCOMM_OUTBOUND_ALLOW", default="")
+# Fernet keys for secrets at rest (comma-separated; the first encrypts, all decrypt). Unset: a key
+# derived from SECRET_KEY, which `check --deploy` flags.
+CRISISCOMM_FIELD_KEYS = env.list("CRISISCOMM_FIELD_KEYS", default=[])
+# --- end outbound ---
 
 CELERY_BEAT_SCHEDULE = {
     "publish-due-posts": {
