@@ -1,0 +1,283 @@
+"""Loopback stand-ins for the networks the watch reads, built from their documented answers:
+
+- Mastodon: GET /api/v1/accounts/lookup?acct= (404 {"error": "Record not found"} when the account
+  is gone), GET /api/v1/accounts/:id/statuses?limit=&since_id=&max_id= (newest first, a
+  `Link: <…max_id=…>; rel="next"` header while older statuses remain), 429 with Retry-After.
+- Bluesky AppView: GET /xrpc/app.bsky.feed.getAuthorFeed?actor=&limit=&cursor= → {feed, cursor};
+  400 {"error": "InvalidRequest", "message": "Profile not found"} for an unknown actor; reposts
+  carry reason app.bsky.feed.defs#reasonRepost, replies record.reply.
+- Feeds: RSS 2.0 / Atom with ETag and Last-Modified; 304 to a matching If-None-Match.
+
+One threaded HTTP server on 127.0.0.1 (free port) serves all three; `latency` delays every
+answer (the benchmark's slow network).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+def iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+class FakeNetworks:
+    def __init__(self, latency: float = 0.0):
+        self.latency = latency
+        self.lock = threading.Lock()
+        # Mastodon: username -> {"id": str, "statuses": [status dicts, any order]}
+        self.mastodon: dict[str, dict] = {}
+        self._next_id = 110_000_000_000_000_000
+        # Bluesky: handle -> {"did": str, "feed": [feed items]}
+        self.bluesky: dict[str, dict] = {}
+        # Feeds: name -> {"entries": [(id, title, link, published)], "etag", "broken", "atom"}
+        self.feeds: dict[str, dict] = {}
+        self.rate_limited: dict[str, int] = {}  # path prefix -> how many 429s still to answer
+        self.retry_after = "2"
+        self.requests: list[tuple[str, dict, dict]] = []  # (path, query, headers)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.server.request_queue_size = 256
+        self.port = self.server.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- building the worlds -------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        with self.lock:
+            self._next_id += 1
+            return str(self._next_id)
+
+    def mastodon_account(self, username: str) -> str:
+        self.mastodon.setdefault(username, {"id": self.new_id(), "statuses": []})
+        return f"{self.base}/@{username}"
+
+    def toot(self, username, text, when, *, reply_to_account=None, reblog_of=None) -> dict:
+        account = self.mastodon[username]
+        status_id = self.new_id()
+        status = {
+            "id": status_id,
+            "created_at": iso(when),
+            "in_reply_to_id": self.new_id() if reply_to_account else None,
+            "in_reply_to_account_id": reply_to_account,
+            "visibility": "public",
+            "url": f"{self.base}/@{username}/{status_id}",
+            "uri": f"{self.base}/users/{username}/statuses/{status_id}",
+            "content": f"<p>{text}</p>",
+            "account": {"id": account["id"], "username": username, "acct": username},
+            "reblog": None,
+        }
+        if reblog_of is not None:
+            status["content"] = ""
+            status["url"] = None
+            status["reblog"] = reblog_of
+        with self.lock:
+            account["statuses"].append(status)
+        return status
+
+    @staticmethod
+    def remote_status(acct, text, when, url) -> dict:
+        return {
+            "id": "1", "created_at": iso(when), "content": f"<p>{text}</p>", "url": url, "uri": url,
+            "account": {"id": "9", "username": acct.split("@")[0], "acct": acct}, "reblog": None,
+        }  # fmt: skip
+
+    def bluesky_account(self, handle: str) -> str:
+        self.bluesky.setdefault(handle, {"did": f"did:plc:{handle.split('.')[0]}00000000", "feed": []})
+        return f"https://bsky.app/profile/{handle}"
+
+    def skeet(self, handle, text, when, *, reply_parent_did=None, repost_of=None) -> dict:
+        account = self.bluesky[handle]
+        rkey = f"3k{self.new_id()[-10:]}"
+        if repost_of is not None:
+            author_handle, original_rkey, original_text = repost_of
+            item = {
+                "post": {
+                    "uri": f"at://did:plc:other/app.bsky.feed.post/{original_rkey}",
+                    "cid": "bafy",
+                    "author": {"did": "did:plc:other", "handle": author_handle},
+                    "record": {"$type": "app.bsky.feed.post", "text": original_text, "createdAt": iso(when)},
+                    "indexedAt": iso(when),
+                },
+                "reason": {
+                    "$type": "app.bsky.feed.defs#reasonRepost",
+                    "by": {"did": account["did"], "handle": handle},
+                    "indexedAt": iso(when),
+                },
+            }
+        else:
+            record = {"$type": "app.bsky.feed.post", "text": text, "createdAt": iso(when)}
+            item = {
+                "post": {
+                    "uri": f"at://{account['did']}/app.bsky.feed.post/{rkey}",
+                    "cid": "bafy",
+                    "author": {"did": account["did"], "handle": handle},
+                    "record": record,
+                    "indexedAt": iso(when),
+                }
+            }
+            if reply_parent_did:
+                parent = {"uri": f"at://{reply_parent_did}/app.bsky.feed.post/x", "cid": "bafy"}
+                record["reply"] = {"root": parent, "parent": parent}
+                item["reply"] = {
+                    "root": {"author": {"did": reply_parent_did}},
+                    "parent": {"author": {"did": reply_parent_did}},
+                }
+        with self.lock:
+            account["feed"].append((when, item))
+        return item
+
+    def feed(self, name: str, *, atom=False) -> str:
+        self.feeds.setdefault(
+            name, {"entries": [], "etag": '"v0"', "broken": False, "atom": atom, "version": 0}
+        )
+        return f"{self.base}/feeds/{name}.xml"
+
+    def feed_entry(self, name, title, when, *, link=None):
+        feed = self.feeds[name]
+        with self.lock:
+            n = len(feed["entries"]) + 1
+            feed["entries"].append((f"tag:{name},{n}", title, link or f"{self.base}/{name}/{n}", when))
+            feed["version"] += 1
+            feed["etag"] = f'"v{feed["version"]}"'
+
+    # --- serving -------------------------------------------------------------------------------
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status, body=b"", content_type="application/json", headers=None):
+                if isinstance(body, dict | list):
+                    body = json.dumps(body).encode()
+                elif isinstance(body, str):
+                    body = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                if fake.latency:
+                    time.sleep(fake.latency)
+                parts = urlsplit(self.path)
+                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+                with fake.lock:
+                    fake.requests.append((parts.path, query, dict(self.headers)))
+                    for prefix, remaining in fake.rate_limited.items():
+                        if remaining > 0 and parts.path.startswith(prefix):
+                            fake.rate_limited[prefix] = remaining - 1
+                            return self._send(
+                                429, {"error": "Too many requests"}, headers={"Retry-After": fake.retry_after}
+                            )
+                if parts.path == "/api/v1/accounts/lookup":
+                    return self._lookup(query)
+                if parts.path.startswith("/api/v1/accounts/") and parts.path.endswith("/statuses"):
+                    return self._statuses(parts.path.split("/")[4], query)
+                if parts.path == "/xrpc/app.bsky.feed.getAuthorFeed":
+                    return self._author_feed(query)
+                if parts.path.startswith("/feeds/"):
+                    return self._feed(parts.path[len("/feeds/") : -len(".xml")])
+                return self._send(404, {"error": "Not found"})
+
+            def _lookup(self, query):
+                account = fake.mastodon.get(query.get("acct", "").split("@")[0])
+                if account is None:
+                    return self._send(404, {"error": "Record not found"})
+                username = query["acct"].split("@")[0]
+                return self._send(200, {"id": account["id"], "username": username, "acct": username,
+                                        "url": f"{fake.base}/@{username}"})  # fmt: skip
+
+            def _statuses(self, account_id, query):
+                account = next((a for a in fake.mastodon.values() if a["id"] == account_id), None)
+                if account is None:
+                    return self._send(404, {"error": "Record not found"})
+                limit = min(int(query.get("limit", 20)), 40)
+                with fake.lock:
+                    statuses = sorted(account["statuses"], key=lambda s: int(s["id"]), reverse=True)
+                if "since_id" in query:
+                    statuses = [s for s in statuses if int(s["id"]) > int(query["since_id"])]
+                if "max_id" in query:
+                    statuses = [s for s in statuses if int(s["id"]) < int(query["max_id"])]
+                page, rest = statuses[:limit], statuses[limit:]
+                headers = {}
+                if page and rest:
+                    path = f"/api/v1/accounts/{account_id}/statuses"
+                    headers["Link"] = (
+                        f'<{fake.base}{path}?limit={limit}&max_id={page[-1]["id"]}>; rel="next", '
+                        f'<{fake.base}{path}?limit={limit}&min_id={page[0]["id"]}>; rel="prev"'
+                    )
+                return self._send(200, page, headers=headers)
+
+            def _author_feed(self, query):
+                account = fake.bluesky.get(query.get("actor", ""))
+                if account is None:
+                    return self._send(400, {"error": "InvalidRequest", "message": "Profile not found"})
+                limit = min(int(query.get("limit", 50)), 100)
+                with fake.lock:
+                    items = [
+                        item for _when, item in sorted(account["feed"], key=lambda p: p[0], reverse=True)
+                    ]
+                start = int(query.get("cursor") or 0)
+                page = items[start : start + limit]
+                body = {"feed": page}
+                if start + limit < len(items):
+                    body["cursor"] = str(start + limit)
+                return self._send(200, body)
+
+            def _feed(self, name):
+                feed = fake.feeds.get(name)
+                if feed is None:
+                    return self._send(404, "not found", "text/plain")
+                if feed["broken"]:
+                    return self._send(200, "<html><body><p>Maintenance <b>unclosed", "application/rss+xml")
+                if self.headers.get("If-None-Match") == feed["etag"]:
+                    return self._send(304, b"", headers={"ETag": feed["etag"]})
+                last = max((e[3] for e in feed["entries"]), default=datetime(2026, 1, 1, tzinfo=UTC))
+                headers = {"ETag": feed["etag"], "Last-Modified": format_datetime(last, usegmt=True)}
+                if feed["atom"]:
+                    entries = "".join(
+                        f"<entry><id>{i}</id><title>{t}</title><link href='{lnk}'/>"
+                        f"<updated>{iso(w)}</updated></entry>"
+                        for i, t, lnk, w in feed["entries"]
+                    )
+                    xml = (
+                        "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
+                        f"<title>{name}</title><id>urn:{name}</id><updated>{iso(last)}</updated>{entries}</feed>"
+                    )
+                    return self._send(200, xml, "application/atom+xml", headers)
+                items = "".join(
+                    f"<item><guid>{i}</guid><title>{t}</title><link>{lnk}</link>"
+                    f"<pubDate>{format_datetime(w, usegmt=True)}</pubDate></item>"
+                    for i, t, lnk, w in feed["entries"]
+                )
+                xml = (
+                    "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
+                    f"<title>{name}</title><link>{fake.base}</link><description>d</description>{items}</channel></rss>"
+                )
+                return self._send(200, xml, "application/rss+xml", headers)
+
+        return Handler
