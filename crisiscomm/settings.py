@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "apps.crises",
     "apps.statements",
     "apps.policy",
+    "apps.watch",
     "apps.web",
 ]
 
@@ -257,6 +258,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.notifications.tasks.send_reminders",
         "schedule": 300.0,
     },
+}
+
+# The watch of the agency's professional accounts (apps/watch): a sweep every WATCH_INTERVAL seconds
+# during a crisis (always with WATCH_ALWAYS); at most WATCH_CONCURRENCY reads at once, at most
+# WATCH_HOST_RATE requests a second to one host unless WATCH_HOST_RATES ("host=rate,…") says otherwise.
+CRISISCOMM_WATCH_INTERVAL = env.int("CRISISCOMM_WATCH_INTERVAL", default=60)
+CRISISCOMM_WATCH_ALWAYS = env.bool("CRISISCOMM_WATCH_ALWAYS", default=False)
+CRISISCOMM_WATCH_CONCURRENCY = env.int("CRISISCOMM_WATCH_CONCURRENCY", default=16)
+CRISISCOMM_WATCH_TIMEOUT = env.float("CRISISCOMM_WATCH_TIMEOUT", default=10.0)
+CRISISCOMM_WATCH_HOST_RATE = env.float("CRISISCOMM_WATCH_HOST_RATE", default=2.0)
+CRISISCOMM_WATCH_HOST_RATES = {
+    host: float(rate)
+    for host, rate in env.dict("CRISISCOMM_WATCH_HOST_RATES", default={"public.api.bsky.app": "10"}).items()
+}
+CRISISCOMM_BLUESKY_APPVIEW = env.str("CRISISCOMM_BLUESKY_APPVIEW", default="https://public.api.bsky.app")
+CELERY_BEAT_SCHEDULE["watch-sweep"] = {
+    "task": "apps.watch.tasks.watch_sweep",
+    "schedule": float(CRISISCOMM_WATCH_INTERVAL),
 }
 
 LOGGING = {

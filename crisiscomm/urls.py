@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("apps.notifications.urls")),
     path("", include("apps.statements.urls")),
     path("", include("apps.policy.urls")),
+    path("", include("apps.watch.urls")),
 ]
 
 urlpatterns = [
@@ -27,6 +28,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("notices/", include("apps.notifications.web_urls")),
     path("precheck/", include("apps.policy.web_urls")),
+    path("watch/", include("apps.watch.web_urls")),
     path("", include("apps.web.urls")),
 ]
 

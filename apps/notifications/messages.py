@@ -99,6 +99,8 @@ def inbox_url() -> str:
 def template_context(event, language: str) -> dict:
     root = event.root
     ctx = dict(root.context or {})
+    # Events whose text the recording app composes (watch.*): {language: {subject, message}}.
+    ctx.update((ctx.pop("localized", None) or {}).get(language) or {})
     spokespersons = ctx.get("spokespersons") or []
     if isinstance(spokespersons, str):
         spokespersons = [spokespersons]
