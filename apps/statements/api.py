@@ -149,11 +149,38 @@ class ApprovalRefSerializer(serializers.Serializer):
     step = StepRefSerializer(allow_null=True)
 
 
+class AccountStateSerializer(serializers.Serializer):
+    """One chosen account: is it out, waiting for a person, failing? And what may the reader do."""
+
+    account_id = serializers.IntegerField()
+    account = serializers.CharField()
+    network = serializers.CharField()
+    post = serializers.IntegerField(allow_null=True)
+    state = serializers.ChoiceField(
+        choices=["not_started", "scheduled", "sending", "sent", "by_hand", "failing", "cancelled", "held"]
+    )
+    label = serializers.CharField()
+    post_status = serializers.CharField(required=False)
+    scheduled_at = serializers.DateTimeField(required=False)
+    published_at = serializers.DateTimeField(required=False, allow_null=True)
+    url = serializers.CharField(required=False, help_text="sent: the post on its network (http/https only)")
+    assignee = serializers.CharField(required=False, help_text="by_hand: who publishes it")
+    assignee_id = serializers.IntegerField(required=False, allow_null=True)
+    error = serializers.CharField(required=False, help_text="failing: what went wrong, in plain words")
+    error_detail = serializers.CharField(required=False, help_text="failing: the raw error (DCO only)")
+    attempts = serializers.IntegerField(required=False)
+    retrying = serializers.BooleanField(required=False, help_text="failing, but the publisher still retries")
+    can_mark_published = serializers.BooleanField(required=False)
+    can_retry = serializers.BooleanField(required=False)
+    can_publish_by_hand = serializers.BooleanField(required=False)
+
+
 class StatementSerializer(serializers.ModelSerializer):
     accounts = serializers.SerializerMethodField()
     posts = serializers.SerializerMethodField()
     approval = serializers.SerializerMethodField()
     needs_new_time = serializers.SerializerMethodField()
+    account_states = serializers.SerializerMethodField()
 
     class Meta:
         model = Statement
@@ -172,8 +199,15 @@ class StatementSerializer(serializers.ModelSerializer):
             "approval",
             "needs_new_time",
             "posts",
+            "account_states",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(AccountStateSerializer(many=True))
+    def get_account_states(self, s) -> list[dict]:
+        request = self.context.get("request")
+        states = selectors.statement_account_states(s, user=getattr(request, "user", None))
+        return AccountStateSerializer(states, many=True).data
 
     def get_accounts(self, s) -> list[int]:
         return sorted(a.pk for a in s.accounts.all())
@@ -244,6 +278,17 @@ class PublishSerializer(serializers.Serializer):
     at = serializers.DateTimeField(required=False, allow_null=True)
 
 
+class MarkPublishedInSerializer(serializers.Serializer):
+    external_url = serializers.URLField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class ByHandInSerializer(serializers.Serializer):
+    # Who publishes it by hand; default: the DCO who asks.
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+
+
 class RevisionSerializer(serializers.ModelSerializer):
     accounts = serializers.JSONField(source="account_ids")
 
@@ -294,7 +339,8 @@ class StatementViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewset
 
     def _out(self, statement, code=status.HTTP_200_OK):
         fresh = selectors.statement_list(user=self.request.user).filter(pk=statement.pk).first()
-        return Response(StatementSerializer(fresh or statement).data, status=code)
+        out = StatementSerializer(fresh or statement, context=self.get_serializer_context())
+        return Response(out.data, status=code)
 
     @extend_schema(request=StatementCreateSerializer, responses={201: StatementSerializer})
     def create(self, request, *args, **kwargs):
@@ -345,6 +391,40 @@ class StatementViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewset
         data.is_valid(raise_exception=True)
         statement = self.get_object()
         services.statement_publish(actor=request.user, statement=statement, at=data.validated_data.get("at"))
+        return self._out(statement)
+
+    # Each account's post: "I published it", retry, publish by hand. Rights in the services.
+
+    @extend_schema(request=MarkPublishedInSerializer, responses=StatementSerializer)
+    @action(detail=True, methods=["post"], url_path=r"posts/(?P<post_id>[0-9]+)/mark-published")
+    def mark_published(self, request, pk=None, post_id=None):
+        data = MarkPublishedInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        statement = self.get_object()
+        services.statement_post_mark_published(
+            actor=request.user, statement=statement, post=int(post_id), **data.validated_data
+        )
+        return self._out(statement)
+
+    @extend_schema(request=None, responses=StatementSerializer)
+    @action(detail=True, methods=["post"], url_path=r"posts/(?P<post_id>[0-9]+)/retry")
+    def retry(self, request, pk=None, post_id=None):
+        statement = self.get_object()
+        services.statement_post_retry(actor=request.user, statement=statement, post=int(post_id))
+        return self._out(statement)
+
+    @extend_schema(request=ByHandInSerializer, responses=StatementSerializer)
+    @action(detail=True, methods=["post"], url_path=r"posts/(?P<post_id>[0-9]+)/by-hand")
+    def by_hand(self, request, pk=None, post_id=None):
+        data = ByHandInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        statement = self.get_object()
+        services.statement_post_by_hand(
+            actor=request.user,
+            statement=statement,
+            post=int(post_id),
+            assignee=data.validated_data.get("assignee"),
+        )
         return self._out(statement)
 
     @extend_schema(responses=RevisionSerializer(many=True))

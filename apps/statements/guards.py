@@ -1,13 +1,20 @@
-"""A post is exempt only as the approved text of a statement: refuse any save that would make an
-exempt, statement-linked post say something else (or go to another account) than the revision
-that was approved. Connected in StatementsConfig.ready(); posts knows nothing of statements, so
-this guard lives here and watches the Post model."""
+"""Hooks statements puts on posts.Post (posts knows nothing of statements or approvals, so they
+live here and watch the Post model; connected in StatementsConfig.ready()).
+
+- guard_statement_post (pre_save): a post is exempt only as the approved text of a statement;
+  refuse any save that would make it say something else, or go to another account.
+- guard_approved_post (pre_save): a calendar post's approval is bound to what was approved (body,
+  account, time); a save that changes one of them voids the run and holds the post again.
+- sync_statement_published (post_save): a statement is `published` once its last post is out.
+"""
 
 from django.utils.translation import gettext as _
 
 from crisiscomm.api import ConflictError
 
 WATCHED = {"body", "account", "account_id"}
+# What a calendar post's approval covers.
+APPROVAL_BOUND = {"body", "account", "account_id", "scheduled_at"}
 
 
 def guard_statement_post(sender, instance, update_fields=None, **kwargs):
@@ -27,3 +34,26 @@ def guard_statement_post(sender, instance, update_fields=None, **kwargs):
             _("This post is the approved text of statement #%(id)s; change the statement instead.")
             % {"id": link.statement_id}
         )
+
+
+def guard_approved_post(sender, instance, update_fields=None, raw=False, **kwargs):
+    # Saves that leave body, account and time alone (the publisher's) cost no query.
+    if raw or instance.pk is None:
+        return
+    if update_fields is not None and not (set(update_fields) & APPROVAL_BOUND):
+        return
+    from .services import post_runs_void_if_changed
+
+    post_runs_void_if_changed(post=instance)
+
+
+def sync_statement_published(sender, instance, created=False, update_fields=None, raw=False, **kwargs):
+    from apps.posts.models import PostStatus
+
+    if raw or created or instance.status != PostStatus.PUBLISHED:
+        return
+    if update_fields is not None and "status" not in update_fields:
+        return
+    from .services import statement_sync_published
+
+    statement_sync_published(post_id=instance.pk)

@@ -152,6 +152,9 @@ class StatementStatus(models.TextChoices):
     APPROVED = "approved", _("approved")
     REJECTED = "rejected", _("rejected")
     WITHDRAWN = "withdrawn", _("withdrawn")
+    # Its posts exist; at least one is not out yet (scheduled, sending, a to-do by hand, failing).
+    PUBLISHING = "publishing", _("publishing")
+    # Every one of its posts is out.
     PUBLISHED = "published", _("published")
 
 
@@ -168,6 +171,7 @@ class Statement(models.Model):
     # When the author wants it out. Publication never happens before approval; an approval that
     # comes after this time publishes nothing until someone gives a new time.
     planned_at = models.DateTimeField(_("planned at"), null=True, blank=True)
+    # When the last of its posts went out (status `published`), not when publishing was asked.
     published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -1,9 +1,15 @@
 """Reads for mandates, statements and approval runs."""
 
+import re
+
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.accounts.roles import AUDITOR, DCO, EXPERT, has_role
+from apps.posts.models import PostStatus
 
 from .models import (
     ApprovalRequest,
@@ -63,7 +69,10 @@ def step_allows(step: ChainStep, user) -> bool:
 def _statement_base():
     return Statement.objects.select_related("author", "crisis").prefetch_related(
         "accounts",
-        "post_links",
+        Prefetch(
+            "post_links",
+            queryset=StatementPost.objects.select_related("post__account", "post__assignee").order_by("pk"),
+        ),
         Prefetch(
             "approval_requests",
             queryset=ApprovalRequest.objects.filter(
@@ -75,13 +84,15 @@ def _statement_base():
 
 
 def statement_list(*, user):
-    """DCO, auditors and experts read every statement; others read their own and those they are
-    named to review."""
+    """DCO, auditors and experts read every statement; others read their own, those they are
+    named to review, and those with a post they must publish by hand."""
     qs = _statement_base().order_by("-created_at", "-id")
     if has_role(user, DCO, AUDITOR, EXPERT):
         return qs
     named = ApprovalRequest.objects.filter(chain__steps__users=user).values("statement_id")
-    return qs.filter(Q(author=user) | Q(pk__in=named))
+    # Whoever must publish one of its posts by hand reads the statement it belongs to.
+    publishes = StatementPost.objects.filter(post__assignee=user).values("statement_id")
+    return qs.filter(Q(author=user) | Q(pk__in=named) | Q(pk__in=publishes))
 
 
 def statement_revisions(*, statement):
@@ -125,7 +136,10 @@ def statements_report(crisis) -> dict:
                 ),
             ),
             Prefetch(
-                "post_links", queryset=StatementPost.objects.select_related("post__account", "revision")
+                "post_links",
+                queryset=StatementPost.objects.select_related(
+                    "post__account", "post__assignee", "revision"
+                ).order_by("pk"),
             ),
         )
         .order_by("created_at", "id")
@@ -167,21 +181,371 @@ def statements_report(crisis) -> dict:
                     for r in s.revisions.all()
                 ],
                 "decisions": decisions,
-                "posts": [
-                    {
-                        "id": link.post.pk,
-                        "account": str(link.post.account),
-                        "revision": link.revision.number,
-                        "scheduled_at": link.post.scheduled_at.isoformat(),
-                        "status": link.post.status,
-                        "published_at": link.post.published_at.isoformat()
-                        if link.post.published_at
-                        else None,
-                        "external_url": link.post.external_url,
-                    }
-                    for link in s.post_links.all()
-                ],
+                "posts": [_report_post(link) for link in s.post_links.all()],
             }
         )
     published = sum(1 for s in out if s["status"] == "published")
-    return {"count": len(out), "published": published, "statements": out}
+    publishing = sum(1 for s in out if s["status"] == "publishing")
+    return {"count": len(out), "published": published, "publishing": publishing, "statements": out}
+
+
+def _report_post(link) -> dict:
+    """A statement post in the report: the account's state as the statement page shows it (sent
+    with its link, to do by hand with whom, failing with the error in plain words)."""
+    post = link.post
+    state = post_state(post)
+    return {
+        "id": post.pk,
+        "account": str(post.account),
+        "revision": link.revision.number,
+        "scheduled_at": post.scheduled_at.isoformat(),
+        "status": post.status,
+        "state": state["state"],
+        "state_label": state["label"],
+        "url": state["url"],
+        "assignee": state["assignee"],
+        "error": state["error"],
+        "attempts": post.attempts,
+        "published_at": post.published_at.isoformat() if post.published_at else None,
+        "external_url": state["url"],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Each account's state once a statement is being published: what went out, what waits for a
+# person, what fails. One reading for the API, the pages and the report.
+
+
+class AccountState:
+    NOT_STARTED = "not_started"  # the statement is not being published yet
+    SCHEDULED = "scheduled"  # its post waits for its time
+    SENDING = "sending"  # claimed by the publisher, on its way
+    SENT = "sent"  # out (by the network API or marked published by hand)
+    BY_HAND = "by_hand"  # a to-do: a named person publishes it by hand, then says so
+    FAILING = "failing"  # the network refused or could not be reached
+    CANCELLED = "cancelled"
+    HELD = "held"  # anything else the posts app says (frozen, uncertain…): shown by its name
+
+
+STATE_LABELS = {
+    AccountState.NOT_STARTED: gettext_lazy("not published yet"),
+    AccountState.SCHEDULED: gettext_lazy("scheduled"),
+    AccountState.SENDING: gettext_lazy("sending"),
+    AccountState.SENT: gettext_lazy("sent"),
+    AccountState.BY_HAND: gettext_lazy("to do by hand"),
+    AccountState.FAILING: gettext_lazy("failing"),
+    AccountState.CANCELLED: gettext_lazy("cancelled"),
+}
+
+
+def plain_error(raw: str) -> str:
+    """The connector's error in words a DCO reads at 2 a.m. (never the reply body, which may
+    hold what the network echoes back; the raw text is shown to the DCO only)."""
+    text = raw or ""
+    lowered = text.lower()
+    match = re.search(r"HTTP (\d{3})", text)
+    if match:
+        code = int(match.group(1))
+        if code in (401, 403):
+            message = _("The network refused the account's credentials: check its access token.")
+        elif code == 404:
+            message = _("The network does not know this address: check the account's settings.")
+        elif code in (400, 413, 422):
+            message = _("The network refused the text.")
+        elif code == 429:
+            message = _("The network asks us to slow down.")
+        elif code >= 500:
+            message = _("The network's server failed.")
+        else:
+            message = _("The network answered with an error.")
+        return f"{message} (HTTP {code})"
+    if "nameresolution" in lowered or "name or service not known" in lowered or "getaddrinfo" in lowered:
+        return _("The network's address could not be found (DNS).")
+    if "timeout" in lowered or "timed out" in lowered:
+        return _("The network did not answer in time.")
+    if "connection" in lowered or "max retries" in lowered:
+        return _("The network's server could not be reached.")
+    if "assignee" in lowered:
+        return _("The person who publishes this account by hand is no longer active.")
+    if "unexpected answer" in lowered:
+        return _("The network's answer could not be understood.")
+    if not text:
+        return _("Sending failed.")
+    return _("Sending failed; the DCO sees the details.")
+
+
+def _person(user) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+def _safe_url(url: str) -> str:
+    # Only http(s) ever becomes a link (a connector reply could say javascript:…).
+    return url if (url or "").lower().startswith(("http://", "https://")) else ""
+
+
+def post_state(post, *, user=None) -> dict:
+    """One statement post as its account's state, with what `user` may do about it."""
+    is_dco = user is not None and has_role(user, DCO)
+    status = post.status
+    retrying = False
+    if status == PostStatus.PUBLISHED:
+        state = AccountState.SENT
+    elif status == PostStatus.PUBLISHING and post.assignee_id:
+        state = AccountState.BY_HAND
+    elif status == PostStatus.PUBLISHING and post.last_error:
+        state, retrying = AccountState.FAILING, True
+    elif status == PostStatus.PUBLISHING:
+        state = AccountState.SENDING
+    elif status == PostStatus.FAILED:
+        state = AccountState.FAILING
+    elif status == PostStatus.SCHEDULED:
+        state = AccountState.SCHEDULED
+    elif status == PostStatus.CANCELLED:
+        state = AccountState.CANCELLED
+    else:
+        state = AccountState.HELD
+    failing = state == AccountState.FAILING
+    return {
+        "account_id": post.account_id,
+        "account": str(post.account),
+        "network": post.account.network,
+        "post": post.pk,
+        "state": state,
+        "label": str(STATE_LABELS.get(state) or post.get_status_display()),
+        "post_status": status,
+        "scheduled_at": post.scheduled_at,
+        "published_at": post.published_at,
+        "url": _safe_url(post.external_url) if state == AccountState.SENT else "",
+        "assignee": _person(post.assignee) if state == AccountState.BY_HAND else "",
+        "assignee_id": post.assignee_id if state == AccountState.BY_HAND else None,
+        "error": plain_error(post.last_error) if failing else "",
+        # The raw reply may echo back what the network received: DCO only.
+        "error_detail": post.last_error if failing and is_dco else "",
+        "attempts": post.attempts,
+        "retrying": retrying,
+        "can_mark_published": state == AccountState.BY_HAND
+        and user is not None
+        and (is_dco or post.assignee_id == user.pk),
+        # A post still retrying by itself is left to the publisher; a failed one is the DCO's.
+        "can_retry": failing and not retrying and is_dco,
+        "can_publish_by_hand": failing and is_dco,
+    }
+
+
+def statement_account_states(statement, *, user=None) -> list[dict]:
+    """Each chosen account's state, in account order. Uses prefetched post_links when present
+    (see _statement_base), so a list of statements costs no query per row."""
+    links = sorted(statement.post_links.all(), key=lambda link: link.pk)
+    posts = {link.post.account_id: link.post for link in links}  # the latest post per account
+    out = []
+    for account in sorted(statement.accounts.all(), key=lambda a: a.pk):
+        post = posts.pop(account.pk, None)
+        if post is None:
+            out.append(
+                {
+                    "account_id": account.pk,
+                    "account": str(account),
+                    "network": account.network,
+                    "post": None,
+                    "state": AccountState.NOT_STARTED,
+                    "label": str(STATE_LABELS[AccountState.NOT_STARTED]),
+                }
+            )
+        else:
+            out.append(post_state(post, user=user))
+    # Posts on an account no longer chosen (edited after publishing is refused, but be truthful).
+    out += [post_state(p, user=user) for p in posts.values()]
+    return out
+
+
+def statements_with_states(statements, *, user) -> list:
+    """Attach `account_states` to each statement (for templates: web/_statement_rows.html)."""
+    rows = list(statements)
+    for s in rows:
+        s.account_states = statement_account_states(s, user=user) if s.post_links.all() else []
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# What waits for a person: the approvals page, and the home page's "what waits for me"
+
+
+def _reviewable_runs(user, kind):
+    """Pending runs of `kind` whose current step `user` may decide (not their own text, not a
+    second step of one run for the same person)."""
+    runs = (
+        ApprovalRequest.objects.filter(kind=kind, status=ApprovalStatus.PENDING, current_step__isnull=False)
+        .select_related("current_step", "chain", "statement", "post__account")
+        .prefetch_related("current_step__users")
+        .order_by("created_at", "pk")
+    )
+    decided = {}
+    for request_id, step_id in Decision.objects.filter(
+        actor=user, request__status=ApprovalStatus.PENDING, request__kind=kind
+    ).values_list("request_id", "step_id"):
+        decided.setdefault(request_id, set()).add(step_id)
+    is_role = {}
+    out = []
+    for run in runs:
+        step = run.current_step
+        author_id = run.statement.author_id if kind == "statement" else run.post.created_by_id
+        if author_id == user.pk or run.pk in decided:
+            continue  # own text; or already decided a step of this run (this one or another)
+        named = [u.pk for u in step.users.all()]
+        if named:
+            allowed = user.pk in named
+        else:
+            if step.role not in is_role:
+                is_role[step.role] = bool(step.role) and has_role(user, step.role)
+            allowed = is_role[step.role]
+        if allowed:
+            out.append(run)
+    return out
+
+
+def awaiting_user(user) -> list[dict]:
+    """Everything waiting for `user`, oldest first. Each item: {kind, title, detail, url, since,
+    object_id}. kinds: `statement_step` (decide a statement's step), `post_step` (decide a held
+    calendar post), `statement_by_hand` / `post_by_hand` (publish a post by hand, then say so),
+    and for a DCO `statement_failing` (a statement post the network refused: retry or publish by
+    hand), `statement_new_time` / `post_new_time` (approved after its time: give a new one),
+    `post_voided` (a held post changed after approval: ask for approval again)."""
+    from django.urls import reverse
+
+    from apps.posts.models import Post
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return []
+    items = []
+    for run in _reviewable_runs(user, "statement"):
+        items.append(
+            {
+                "kind": "statement_step",
+                "title": _("Statement #%(id)s awaits your decision (step “%(step)s”)")
+                % {"id": run.statement_id, "step": run.current_step.name},
+                "detail": _short(run.statement.body),
+                "url": reverse("web:statement", args=[run.statement_id]),
+                "since": run.created_at,
+                "object_id": run.statement_id,
+            }
+        )
+    for run in _reviewable_runs(user, "post"):
+        items.append(
+            {
+                "kind": "post_step",
+                "title": _("A post on %(account)s awaits your decision (step “%(step)s”)")
+                % {"account": run.post.account, "step": run.current_step.name},
+                "detail": _short(run.post.body),
+                "url": reverse("web:approvals") + f"#run-{run.pk}",
+                "since": run.created_at,
+                "object_id": run.pk,
+            }
+        )
+    todo = (
+        Post.objects.filter(assignee=user, status=PostStatus.PUBLISHING)
+        .select_related("account", "statement_link")
+        .order_by("claimed_at", "pk")
+    )
+    for post in todo:
+        link = getattr(post, "statement_link", None)
+        items.append(
+            {
+                "kind": "statement_by_hand" if link else "post_by_hand",
+                "title": _("Publish on %(account)s by hand, then say so") % {"account": post.account},
+                "detail": _short(post.body),
+                "url": reverse("web:statement", args=[link.statement_id]) if link else reverse("web:inbox"),
+                "since": post.claimed_at or post.updated_at,
+                "object_id": link.statement_id if link else post.pk,
+            }
+        )
+    if has_role(user, DCO):
+        failing = (
+            Post.objects.filter(statement_link__isnull=False)
+            .filter(
+                Q(status=PostStatus.FAILED)
+                | Q(status=PostStatus.PUBLISHING, assignee__isnull=True) & ~Q(last_error="")
+            )
+            .select_related("account", "statement_link")
+            .order_by("updated_at", "pk")
+        )
+        for post in failing:
+            items.append(
+                {
+                    "kind": "statement_failing",
+                    "title": _("Statement #%(id)s: %(account)s fails")
+                    % {"id": post.statement_link.statement_id, "account": post.account},
+                    "detail": plain_error(post.last_error),
+                    "url": reverse("web:statement", args=[post.statement_link.statement_id]),
+                    "since": post.updated_at,
+                    "object_id": post.statement_link.statement_id,
+                }
+            )
+        now = timezone.now()
+        for s in Statement.objects.filter(status="approved", planned_at__lte=now).order_by("updated_at"):
+            items.append(
+                {
+                    "kind": "statement_new_time",
+                    "title": _("Statement #%(id)s was approved after its planned time: give it a new one")
+                    % {"id": s.pk},
+                    "detail": _short(s.body),
+                    "url": reverse("web:statement", args=[s.pk]),
+                    "since": s.updated_at,
+                    "object_id": s.pk,
+                }
+            )
+        held = (
+            ApprovalRequest.objects.filter(
+                kind="post", status=ApprovalStatus.APPROVED, needs_new_time=True, post__awaiting_approval=True
+            )
+            .select_related("post__account")
+            .order_by("finished_at")
+        )
+        for run in held:
+            items.append(
+                {
+                    "kind": "post_new_time",
+                    "title": _("A post on %(account)s was approved after its time: give it a new one")
+                    % {"account": run.post.account},
+                    "detail": _short(run.post.body),
+                    "url": reverse("web:approvals") + f"#run-{run.pk}",
+                    "since": run.finished_at or run.created_at,
+                    "object_id": run.pk,
+                }
+            )
+        for run in posts_needing_new_approval():
+            items.append(
+                {
+                    "kind": "post_voided",
+                    "title": _("A post on %(account)s changed after approval: ask for approval again")
+                    % {"account": run.post.account},
+                    "detail": _short(run.post.body),
+                    "url": reverse("web:approvals") + f"#run-{run.pk}",
+                    "since": run.finished_at or run.created_at,
+                    "object_id": run.pk,
+                }
+            )
+    items.sort(key=lambda item: item["since"] or timezone.now())
+    return items
+
+
+def posts_needing_new_approval() -> list[ApprovalRequest]:
+    """Held posts whose latest run was voided by an edit and that nobody asked about again."""
+    from apps.posts.models import Post
+
+    held = Post.objects.filter(awaiting_approval=True, status__in=[PostStatus.SCHEDULED, PostStatus.FROZEN])
+    runs = (
+        ApprovalRequest.objects.filter(kind="post", post__in=held)
+        .select_related("post__account")
+        .order_by("post_id", "-created_at", "-pk")
+    )
+    latest = {}
+    for run in runs:
+        latest.setdefault(run.post_id, run)
+    return [run for run in latest.values() if run.status == ApprovalStatus.VOIDED]
+
+
+def _short(text: str) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= 100 else text[:97] + "…"

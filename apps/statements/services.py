@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from apps.accounts.roles import DCO, has_role
@@ -20,7 +21,7 @@ from apps.audit.services import audit_record
 from apps.crises.selectors import crisis_open
 from apps.notifications.services import notify_users
 from apps.posts.models import Network, Post, PostStatus, SocialAccount
-from apps.posts.services import post_cancel, post_create, post_set_hold
+from apps.posts.services import post_cancel, post_create, post_mark_published, post_set_hold, post_update
 from crisiscomm.api import ConflictError, NotAllowedError, ServiceError
 
 from .models import (
@@ -329,21 +330,28 @@ def statement_submit(*, actor, statement, chain: ValidationChain | None = None) 
 
 @transaction.atomic
 def statement_withdraw(*, actor, statement, reason: str = "") -> Statement:
-    """Stop a statement. A published one can still be withdrawn by the DCO while none of its
-    posts has left: they are cancelled. Once one is out, retracting it is the posts' business."""
+    """Stop a statement. One being published can still be withdrawn by the DCO while none of its
+    posts has left (nor is on its way or a to-do by hand): they are cancelled. Once one is out,
+    retracting it is the posts' business."""
+    # Posts before the statement: the order the publisher takes them in (post, then the
+    # statement in statement_sync_published), so the two never deadlock.
+    posts = list(
+        Post.objects.select_for_update(of=("self",))
+        .filter(statement_link__statement_id=statement.pk)
+        .order_by("pk")
+    )
     statement = _lock_statement(statement)
     if actor.pk != statement.author_id and not has_role(actor, DCO):
         raise NotAllowedError(_("Only the author or the DCO withdraws a statement."))
     if statement.status == StatementStatus.WITHDRAWN:
         raise ConflictError(_("This statement is already withdrawn."))
-    cancelled_posts = []
     if statement.status == StatementStatus.PUBLISHED:
+        raise ConflictError(_("Every post of this statement is out; retract them instead."))
+    cancelled_posts = []
+    if statement.status == StatementStatus.PUBLISHING:
         if not has_role(actor, DCO):
-            raise NotAllowedError(_("Only the DCO withdraws a published statement."))
-        posts = list(
-            Post.objects.select_for_update().filter(statement_link__statement=statement).order_by("pk")
-        )
-        if any(p.status != PostStatus.SCHEDULED for p in posts):
+            raise NotAllowedError(_("Only the DCO withdraws a statement being published."))
+        if any(p.status not in (PostStatus.SCHEDULED, PostStatus.FAILED) for p in posts):
             raise ConflictError(
                 _("A post of this statement is already out (or on its way); retract it instead.")
             )
@@ -608,11 +616,16 @@ def statement_decide(
     )
     if outcome.advanced:
         _notify_reviewers(run=run, author_id=statement.author_id, statement=statement)
-    if statement.status == StatementStatus.APPROVED and statement.planned_at:
-        # Approved before its planned time: it goes out then. Approved too late: it waits for
-        # someone to give a new time (publish/), never bursts out.
+    if statement.status == StatementStatus.APPROVED:
+        # The plan the author chose: no time → out on approval; a time still ahead → out then;
+        # a time that passed during the review → it waits for someone to give a new time
+        # (publish/), never bursts out late. Only for the crisis in force.
         current = crisis_open()
-        if statement.planned_at > timezone.now() and current and current.pk == statement.crisis_id:
+        now = timezone.now()
+        in_force = current is not None and current.pk == statement.crisis_id
+        if in_force and statement.planned_at is None:
+            _publish(actor=actor, statement=statement, at=now, auto=True)
+        elif in_force and statement.planned_at > now:
             _publish(actor=actor, statement=statement, at=statement.planned_at, auto=True)
     return statement
 
@@ -622,6 +635,8 @@ def statement_decide(
 
 
 def _publish(*, actor, statement: Statement, at, auto=False) -> list[Post]:
+    """Create the exempt posts and mark the statement `publishing`: it becomes `published`
+    only when every one of them is out (statement_sync_published)."""
     run = (
         ApprovalRequest.objects.filter(statement=statement, status=ApprovalStatus.APPROVED)
         .select_related("revision")
@@ -640,9 +655,9 @@ def _publish(*, actor, statement: Statement, at, auto=False) -> list[Post]:
         post = post_create(actor=actor, account=account, body=rev.body, scheduled_at=at, exempt=True)
         StatementPost.objects.create(statement=statement, revision=rev, post=post)
         posts.append(post)
-    statement.status = StatementStatus.PUBLISHED
-    statement.published_at = timezone.now()
-    statement.updated_at = statement.published_at
+    statement.status = StatementStatus.PUBLISHING
+    statement.published_at = None
+    statement.updated_at = timezone.now()
     statement.save(update_fields=["status", "published_at", "updated_at"])
     audit_record(
         actor=actor,
@@ -684,12 +699,190 @@ def statement_publish(*, actor, statement, at=None) -> list[Post]:
     return _publish(actor=actor, statement=statement, at=max(at, now))
 
 
+@transaction.atomic
+def statement_sync_published(*, post_id: int) -> Statement | None:
+    """A statement post was saved as out: once every post of its statement is out, the statement
+    is `published`. Runs in the transaction that published the post (publisher or a person),
+    through the post_save hook in guards.py. The statement row lock serialises two posts of one
+    statement going out at the same moment: the second re-reads after the first commits."""
+    statement_id = (
+        StatementPost.objects.filter(post_id=post_id).values_list("statement_id", flat=True).first()
+    )
+    if statement_id is None:
+        return None
+    statement = Statement.objects.select_for_update().get(pk=statement_id)
+    if statement.status != StatementStatus.PUBLISHING:
+        return statement
+    posts = list(
+        Post.objects.filter(statement_link__statement_id=statement_id).values_list(
+            "pk", "status", "published_at"
+        )
+    )
+    if not posts or any(status != PostStatus.PUBLISHED for _pk, status, _at in posts):
+        return statement
+    statement.status = StatementStatus.PUBLISHED
+    statement.published_at = max((at for _pk, _s, at in posts if at), default=timezone.now())
+    statement.updated_at = timezone.now()
+    statement.save(update_fields=["status", "published_at", "updated_at"])
+    audit_record(
+        actor=None,
+        action="statement.published",
+        obj=statement,
+        details={
+            "revision": statement.revision,
+            "posts": sorted(pk for pk, _s, _at in posts),
+            "published_at": statement.published_at,
+        },
+    )
+    return statement
+
+
+def _statement_post(statement, post) -> Post:
+    post_id = getattr(post, "pk", post)
+    if not isinstance(post_id, int) or not 0 < post_id < 2**31:  # a bigger id is no post (and no 500)
+        raise ServiceError(_("This post is not one of this statement's posts."), field="post")
+    link = StatementPost.objects.filter(statement_id=statement.pk, post_id=post_id).first()
+    if link is None:
+        raise ServiceError(_("This post is not one of this statement's posts."), field="post")
+    return Post.objects.select_for_update(of=("self",)).select_related("account").get(pk=post_id)
+
+
+@transaction.atomic
+def statement_post_mark_published(*, actor, statement, post, external_url: str = "") -> Post:
+    """“I published it”: the person the post was handed to, or any DCO, says it is out (the posts
+    service checks who and in what state). The statement follows (statement_sync_published)."""
+    post = _statement_post(statement, post)
+    post = post_mark_published(actor=actor, post=post, external_url=(external_url or "").strip())
+    audit_record(
+        actor=actor,
+        action="statement.post_mark_published",
+        obj=statement,
+        details={"post": post.pk, "account": post.account_id, "external_url": post.external_url},
+    )
+    return post
+
+
+@transaction.atomic
+def statement_post_retry(*, actor, statement, post) -> Post:
+    """A failed post of the statement is sent again now (DCO only)."""
+    if not has_role(actor, DCO):
+        raise NotAllowedError(_("Only the DCO retries a statement's post."))
+    post = _statement_post(statement, post)
+    if post.status != PostStatus.FAILED:
+        raise ConflictError(
+            _("Only a failed post is retried; this one is %(status)s.")
+            % {"status": post.get_status_display()}
+        )
+    attempts, error = post.attempts, post.last_error
+    post = post_update(actor=actor, post=post, scheduled_at=timezone.now())
+    audit_record(
+        actor=actor,
+        action="statement.post_retry",
+        obj=statement,
+        details={"post": post.pk, "account": post.account_id, "attempts": attempts, "error": error[:500]},
+    )
+    return post
+
+
+@transaction.atomic
+def statement_post_by_hand(*, actor, statement, post, assignee=None) -> Post:
+    """A failing post of the statement becomes a to-do for a person (the DCO by default), who
+    publishes it by hand and then says so: what the manual connector does for networks without
+    an API. The publisher no longer touches it (it skips posts with an assignee)."""
+    if not has_role(actor, DCO):
+        raise NotAllowedError(_("Only the DCO hands a statement's post to a person."))
+    post = _statement_post(statement, post)
+    retrying = post.status == PostStatus.PUBLISHING and not post.assignee_id and post.last_error
+    if post.status != PostStatus.FAILED and not retrying:
+        raise ConflictError(
+            _("Only a failing post is handed to a person; this one is %(status)s.")
+            % {"status": post.get_status_display()}
+        )
+    assignee = assignee or actor
+    if not assignee.is_active:
+        raise ServiceError(_("This person's account is not active."), field="assignee")
+    previous = post.status
+    post.status, post.assignee, post.claimed_at = PostStatus.PUBLISHING, assignee, timezone.now()
+    post.save(update_fields=["status", "assignee", "claimed_at", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="post.assign",
+        obj=post,
+        details={"assignee": assignee.pk, "by_hand": True, "previous_status": previous},
+    )
+    audit_record(
+        actor=actor,
+        action="statement.post_by_hand",
+        obj=statement,
+        details={
+            "post": post.pk,
+            "account": post.account_id,
+            "assignee": assignee.pk,
+            "error": post.last_error[:500],
+        },
+    )
+    if assignee.pk != actor.pk:
+        notify_users(
+            event="statement.post_by_hand",
+            user_ids=[assignee.pk],
+            context={
+                "statement": statement.pk,
+                "post": post.pk,
+                "subject": _("A statement post to publish by hand"),
+                "message": _("Publish statement #%(id)s on %(account)s by hand, then press “I published it”.")
+                % {"id": statement.pk, "account": post.account},
+                "body": post.body[:500],
+            },
+            crisis_id=statement.crisis_id,
+            actor=actor,
+        )
+    return post
+
+
 # --------------------------------------------------------------------------------------------
 # Calendar posts in normal times
 
 
 def _post_snapshot(post: Post) -> dict:
-    return {"body": post.body, "account": post.account_id}
+    """What a calendar post's approval covers: its text, its account and its time."""
+    return {"body": post.body, "account": post.account_id, "scheduled_at": post.scheduled_at.isoformat()}
+
+
+def _snapshot_matches(post: Post, snapshot: dict) -> bool:
+    if snapshot.get("body") != post.body or snapshot.get("account") != post.account_id:
+        return False
+    # Runs asked before the time was part of the snapshot bind text and account only.
+    return "scheduled_at" not in snapshot or parse_datetime(snapshot["scheduled_at"]) == post.scheduled_at
+
+
+def post_runs_void_if_changed(*, post: Post) -> list[int]:
+    """Called before a calendar post is saved (guards.guard_approved_post), in the saving
+    transaction: a pending or approved run whose snapshot no longer matches is voided and the
+    post is held again, so nothing goes out that the chain did not approve. Returns the voided
+    runs' ids."""
+    runs = list(
+        ApprovalRequest.objects.select_for_update().filter(
+            post_id=post.pk, status__in=[ApprovalStatus.PENDING, ApprovalStatus.APPROVED]
+        )
+    )
+    changed = [run for run in runs if not _snapshot_matches(post, run.post_snapshot)]
+    if not changed:
+        return []
+    now = timezone.now()
+    for run in changed:
+        was = run.status
+        run.status, run.finished_at = ApprovalStatus.VOIDED, now
+        run.save(update_fields=["status", "finished_at"])
+        audit_record(
+            actor=None,
+            action="post_approval.void",
+            obj=run,
+            details={"post": post.pk, "reason": "post changed", "was": was},
+        )
+    # The save under way may not list this field: set it on the row and on the instance.
+    post.awaiting_approval = True
+    Post.objects.filter(pk=post.pk).update(awaiting_approval=True)
+    return [run.pk for run in changed]
 
 
 @transaction.atomic
@@ -740,12 +933,12 @@ def _release(*, actor, run, post, scheduled_at) -> bool:
             run.needs_new_time = True
             run.save(update_fields=["needs_new_time"])
         return False
-    post_set_hold(
-        actor=actor,
-        post=post,
-        awaiting_approval=False,
-        scheduled_at=max(scheduled_at, now) if scheduled_at else None,
-    )
+    new_time = max(scheduled_at, now) if scheduled_at else None
+    if new_time is not None:
+        # The approver gave this time: the approval covers it (the save hook compares with it).
+        run.post_snapshot = {**run.post_snapshot, "scheduled_at": new_time.isoformat()}
+        run.save(update_fields=["post_snapshot"])
+    post_set_hold(actor=actor, post=post, awaiting_approval=False, scheduled_at=new_time)
     if run.needs_new_time:
         run.needs_new_time = False
         run.save(update_fields=["needs_new_time"])
@@ -780,7 +973,8 @@ def _post_decide(*, actor, approval, verdict, comment, step, scheduled_at):
             % {"status": run.get_status_display()}
         )
     post = Post.objects.select_for_update().get(pk=run.post_id)
-    if _post_snapshot(post) != run.post_snapshot:
+    if not _snapshot_matches(post, run.post_snapshot):
+        # A change that bypassed the save hook (a bulk update): void here too.
         run.status, run.finished_at = ApprovalStatus.VOIDED, timezone.now()
         run.save(update_fields=["status", "finished_at"])
         audit_record(
@@ -845,7 +1039,7 @@ def post_approval_release(*, actor, approval: ApprovalRequest, scheduled_at) -> 
     if run.status != ApprovalStatus.APPROVED or not run.needs_new_time:
         raise ConflictError(_("Only an approved post waiting for a new time is released here."))
     post = Post.objects.select_for_update().get(pk=run.post_id)
-    if _post_snapshot(post) != run.post_snapshot:
+    if not _snapshot_matches(post, run.post_snapshot):
         raise ConflictError(_("The post changed since it was approved; request approval again."))
     _release(actor=actor, run=run, post=post, scheduled_at=scheduled_at)
     audit_record(

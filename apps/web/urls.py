@@ -42,6 +42,22 @@ web_patterns = [
     path("statements/<int:statement_id>/decide/", views.statement_decide, name="statement-decide"),
     path("statements/<int:statement_id>/publish/", views.statement_publish, name="statement-publish"),
     path("statements/<int:statement_id>/withdraw/", views.statement_withdraw, name="statement-withdraw"),
+    # statements helper: each account's post of a statement being published
+    path(
+        "statements/<int:statement_id>/posts/<int:post_id>/mark-published/",
+        views.statement_post_mark_published,
+        name="statement-post-mark-published",
+    ),
+    path(
+        "statements/<int:statement_id>/posts/<int:post_id>/retry/",
+        views.statement_post_retry,
+        name="statement-post-retry",
+    ),
+    path(
+        "statements/<int:statement_id>/posts/<int:post_id>/by-hand/",
+        views.statement_post_by_hand,
+        name="statement-post-by-hand",
+    ),
 ]
 
 urlpatterns = [

@@ -114,3 +114,18 @@ def eager_celery():
     app.conf.CELERY_TASK_ALWAYS_EAGER = True
     yield app
     app.conf.CELERY_TASK_ALWAYS_EAGER = previous
+
+
+def approve_too_late(*, people, statement):
+    """Run the default chain to approval with the planned time passed during the review, so
+    nothing goes out on approval: an `approved` statement that waits for publish/ (what the
+    clock does when a review takes longer than planned, without waiting for it)."""
+    from apps.statements.models import Statement
+
+    services.statement_submit(actor=people["author"], statement=statement)
+    services.statement_decide(actor=people["expert"], statement=statement, verdict="approve")
+    Statement.objects.filter(pk=statement.pk).update(planned_at=timezone.now() - timedelta(minutes=1))
+    services.statement_decide(actor=people["dco2"], statement=statement, verdict="approve")
+    statement.refresh_from_db()
+    assert statement.status == "approved", statement.status
+    return statement

@@ -1,7 +1,11 @@
 """The full audit trail of a statement, revision by revision, read through the audit API."""
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from apps.posts.services import post_send, posts_claim_due
 from apps.statements.models import Statement
 
 from .conftest import grant
@@ -31,6 +35,8 @@ def test_full_audit_trail_revision_by_revision(api, people, crisis, chain, accou
     api.as_user(author).patch(f"/api/v1/statements/{sid}/", {"body": "Second words"}, format="json")
     act(author, "submit")
     act(expert, "approve", comment="fine")
+    # The review took longer than planned: the approval publishes nothing by itself.
+    Statement.objects.filter(pk=sid).update(planned_at=timezone.now() - timedelta(minutes=1))
     act(dco, "approve")
     api.as_user(author).patch(
         f"/api/v1/statements/{sid}/", {"accounts": [accounts["x"].pk, accounts["mastodon"].pk]}, format="json"
@@ -39,6 +45,8 @@ def test_full_audit_trail_revision_by_revision(api, people, crisis, chain, accou
     act(people["expert2"], "approve")
     act(dco2, "approve")
     act(dco, "publish")
+    for post_id in posts_claim_due():  # the publisher: both posts go out
+        assert post_send(post_id=post_id) == "published"
 
     res = api.as_user(auditor).get(
         "/api/v1/audit/", {"object_type": "statements.statement", "object_id": sid, "page_size": 100}
@@ -61,13 +69,14 @@ def test_full_audit_trail_revision_by_revision(api, people, crisis, chain, accou
         ("statement.approve", "expert2", 3, ""),
         ("statement.approve", "dco2", 3, ""),
         ("statement.publish", "dco1", 3, None),
+        ("statement.published", "system", 3, None),  # the last post is out: the publisher's doing
     ]
     entries = list(reversed(res.json()["results"]))
     assert entries[0]["details"]["body"] == "First words"
     assert entries[3]["details"]["body"] == "Second words" and entries[3]["details"]["voided_requests"] == []
     assert entries[7]["details"]["previous_status"] == "approved" and entries[7]["details"]["voided_requests"]
     assert entries[7]["details"]["accounts"] == [accounts["x"].pk, accounts["mastodon"].pk]
-    assert len(entries[-1]["details"]["posts"]) == 2
+    assert len(entries[-2]["details"]["posts"]) == 2 and len(entries[-1]["details"]["posts"]) == 2
     # The chain of the whole trail still verifies.
     assert api.get("/api/v1/audit/verify/").json()["valid"] is True
     assert Statement.objects.get(pk=sid).status == "published"

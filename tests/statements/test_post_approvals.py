@@ -21,6 +21,16 @@ def _post(dco, account, minutes=30):
     )
 
 
+def _clock_passes(post, run_id):
+    """The review took longer than planned: the post's time (and so the approved one) is past."""
+    past = timezone.now() - timedelta(minutes=5)
+    Post.objects.filter(pk=post.pk).update(scheduled_at=past)
+    run = ApprovalRequest.objects.get(pk=run_id)
+    ApprovalRequest.objects.filter(pk=run_id).update(
+        post_snapshot={**run.post_snapshot, "scheduled_at": past.isoformat()}
+    )
+
+
 def _act(api, user, run_id, verb, **data):
     return api.as_user(user).post(f"/api/v1/post-approvals/{run_id}/{verb}/", data, format="json")
 
@@ -46,7 +56,7 @@ def test_held_post_is_released_by_the_final_approval(api, people, chain, account
     # Due now, but held: the publisher does not claim it.
     Post.objects.filter(pk=post.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
     assert posts_claim_due() == []
-    Post.objects.filter(pk=post.pk).update(scheduled_at=timezone.now() + timedelta(minutes=30))
+    Post.objects.filter(pk=post.pk).update(scheduled_at=post.scheduled_at)  # back to the approved time
 
     # The same rules as statements: the post's author (dco) does not decide on it.
     assert _act(api, people["expert"], run["id"], "approve").json()["step"]["order"] == 2
@@ -67,7 +77,7 @@ def test_approval_after_the_planned_time_keeps_the_post_held_until_a_new_time(ap
         .json()["id"]
     )
     _act(api, people["expert"], run_id, "approve")
-    Post.objects.filter(pk=post.pk).update(scheduled_at=timezone.now() - timedelta(minutes=5))
+    _clock_passes(post, run_id)
     res = _act(api, people["dco2"], run_id, "approve")
     assert res.json()["status"] == "approved" and res.json()["needs_new_time"] is True
     post.refresh_from_db()

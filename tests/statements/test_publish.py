@@ -9,9 +9,10 @@ from django.utils import timezone
 from apps.crises.report import report_sections
 from apps.posts.models import Post
 from apps.posts.services import post_create, post_send, posts_claim_due
+from apps.statements import services
 from apps.statements.models import Statement
 
-from .conftest import grant
+from .conftest import approve_too_late, grant
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +35,19 @@ def _approved(api, people, crisis, accounts, **extra):
     res = api.as_user(people["dco2"]).post(f"/api/v1/statements/{sid}/approve/", {}, format="json")
     assert res.status_code == 200, res.json()
     return Statement.objects.get(pk=sid)
+
+
+def _approved_too_late(people, crisis, accounts):
+    """Approved, but after its planned time: nothing went out; it waits for publish/."""
+    grant(people["dco"], people["author"], topics=["launch"])
+    statement = services.statement_create(
+        actor=people["author"],
+        crisis=crisis,
+        body="Official: the launch is postponed.",
+        accounts=accounts,
+        planned_at=timezone.now() + timedelta(hours=1),
+    )
+    return approve_too_late(people=people, statement=statement)
 
 
 def _run_publisher():
@@ -63,19 +77,21 @@ def test_approved_statement_goes_through_the_closed_gate_while_ordinary_posts_st
     before.refresh_from_db()
     assert before.status == "frozen" and during.status == "frozen"
 
+    # No planned time: the final approval publishes — "publishing" until every post is out.
     statement = _approved(api, people, crisis, [accounts["x"], accounts["mastodon"]])
-    assert statement.status == "approved"
-    assert publish_due_posts() == 0  # approved is not yet published: nothing leaves
-
-    res = api.as_user(dco).post(f"/api/v1/statements/{statement.pk}/publish/", {}, format="json")
-    assert res.status_code == 200, res.json()
-    assert res.json()["status"] == "published" and len(res.json()["posts"]) == 2
+    res = api.as_user(dco).get(f"/api/v1/statements/{statement.pk}/")
+    assert res.json()["status"] == "publishing" and len(res.json()["posts"]) == 2
+    assert [a["state"] for a in res.json()["account_states"]] == ["scheduled", "scheduled"]
     posts = Post.objects.filter(pk__in=res.json()["posts"])
     assert all(p.exempt and p.statement_link.statement_id == statement.pk for p in posts)
+    assert webhook.received == []
 
     # The real publisher task (beat's publish_due_posts, then one send_post per post).
     assert publish_due_posts() == 2
     assert {p.status for p in Post.objects.filter(pk__in=res.json()["posts"])} == {"published"}
+    res = api.as_user(dco).get(f"/api/v1/statements/{statement.pk}/")
+    assert res.json()["status"] == "published" and res.json()["published_at"]
+    assert [a["state"] for a in res.json()["account_states"]] == ["sent", "sent"]
     assert [(m["body"], m["signed"]) for m in webhook.received] == [
         ("Official: the launch is postponed.", True)
     ] * 2
@@ -90,6 +106,7 @@ def test_approved_statement_goes_through_the_closed_gate_while_ordinary_posts_st
     assert entry["status"] == "published" and [r["number"] for r in entry["revisions"]] == [1]
     assert [d["verdict"] for d in entry["decisions"]] == ["approve", "approve"]
     assert sorted(p["status"] for p in entry["posts"]) == ["published", "published"]
+    assert [p["state"] for p in entry["posts"]] == ["sent", "sent"]
     report = api.as_user(auditor).get(f"/api/v1/crises/{crisis.pk}/report/")
     assert report.status_code == 200
     assert report.json()["statements"]["statements"][0]["id"] == statement.pk
@@ -112,7 +129,7 @@ def test_a_client_cannot_make_a_post_exempt(api, people, crisis, accounts):
 
 
 def test_publish_at_a_time_and_only_for_the_crisis_in_force(api, people, crisis, chain, accounts):
-    statement = _approved(api, people, crisis, [accounts["x"]])
+    statement = _approved_too_late(people, crisis, [accounts["x"]])
     client = api.as_user(people["dco"])
     past = (timezone.now() - timedelta(hours=1)).isoformat()
     res = client.post(f"/api/v1/statements/{statement.pk}/publish/", {"at": past}, format="json")
@@ -131,7 +148,7 @@ def test_publish_at_a_time_and_only_for_the_crisis_in_force(api, people, crisis,
 
 
 def test_no_publication_once_the_crisis_is_closed(api, people, crisis, chain, accounts):
-    statement = _approved(api, people, crisis, [accounts["x"]])
+    statement = _approved_too_late(people, crisis, [accounts["x"]])
     draft = api.as_user(people["author"]).post(
         "/api/v1/statements/",
         {"crisis": crisis.pk, "body": "late", "accounts": [accounts["x"].pk]},
@@ -148,7 +165,7 @@ def test_no_publication_once_the_crisis_is_closed(api, people, crisis, chain, ac
 def test_approved_before_its_planned_time_goes_out_then(api, people, crisis, chain, accounts):
     planned = timezone.now() + timedelta(hours=1)
     statement = _approved(api, people, crisis, [accounts["x"]], planned_at=planned.isoformat())
-    assert statement.status == "published"
+    assert statement.status == "publishing"
     [post] = Post.objects.filter(statement_link__statement=statement)
     assert post.exempt and abs(post.scheduled_at - planned) < timedelta(seconds=1)
 
@@ -181,7 +198,7 @@ def test_approved_after_its_planned_time_waits_for_a_new_time(api, people, crisi
     res = api.as_user(people["dco"]).post(
         f"/api/v1/statements/{sid}/publish/", {"at": new_time.isoformat()}, format="json"
     )
-    assert res.json()["status"] == "published"
+    assert res.json()["status"] == "publishing"
     assert abs(Post.objects.get(statement_link__statement_id=sid).scheduled_at - new_time) < timedelta(
         seconds=1
     )
@@ -190,12 +207,9 @@ def test_approved_after_its_planned_time_waits_for_a_new_time(api, people, crisi
 def test_a_published_statement_post_cannot_be_rewritten(api, people, crisis, chain, accounts):
     from apps.posts.services import post_update
 
-    statement = _approved(api, people, crisis, [accounts["x"]])
     later = (timezone.now() + timedelta(hours=1)).isoformat()
-    res = api.as_user(people["dco"]).post(
-        f"/api/v1/statements/{statement.pk}/publish/", {"at": later}, format="json"
-    )
-    [post] = Post.objects.filter(pk__in=res.json()["posts"])
+    statement = _approved(api, people, crisis, [accounts["x"]], planned_at=later)
+    [post] = Post.objects.filter(statement_link__statement=statement)
     with pytest.raises(Exception, match="approved text"):
         post_update(actor=people["dco"], post=post, body="Unreviewed words slipping through the gate")
     res = api.as_user(people["dco"]).patch(f"/api/v1/posts/{post.pk}/", {"body": "Unreviewed"}, format="json")
@@ -212,11 +226,9 @@ def test_a_published_statement_is_withdrawn_while_its_posts_wait_not_once_out(
 ):
     from apps.posts.tasks import publish_due_posts
 
-    statement = _approved(api, people, crisis, [accounts["x"]])
     later = (timezone.now() + timedelta(hours=1)).isoformat()
-    api.as_user(people["dco"]).post(
-        f"/api/v1/statements/{statement.pk}/publish/", {"at": later}, format="json"
-    )
+    statement = _approved(api, people, crisis, [accounts["x"]], planned_at=later)
+    assert statement.status == "publishing"
     assert (
         api.as_user(people["author"]).post(f"/api/v1/statements/{statement.pk}/withdraw/").status_code == 403
     )
@@ -228,7 +240,6 @@ def test_a_published_statement_is_withdrawn_while_its_posts_wait_not_once_out(
 
     # Once a post is out, withdrawing is refused: nothing pretends it did not leave.
     other = _approved(api, people, crisis, [accounts["x"]])
-    api.as_user(people["dco"]).post(f"/api/v1/statements/{other.pk}/publish/", {}, format="json")
     assert publish_due_posts() == 1
     assert api.as_user(people["dco"]).post(f"/api/v1/statements/{other.pk}/withdraw/").status_code == 409
     assert Statement.objects.get(pk=other.pk).status == "published"

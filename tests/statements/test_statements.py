@@ -14,7 +14,7 @@ from apps.statements.models import (
     ValidationChain,
 )
 
-from .conftest import grant
+from .conftest import approve_too_late, grant
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +103,9 @@ def test_chain_runs_to_approval_with_decisions_bound_to_the_revision(api, people
     res = _act(api, people["expert"], statement, "approve", comment="facts right", revision=1, step=1)
     assert res.status_code == 200 and res.json()["approval"]["step"]["order"] == 2
     res = _act(api, people["dco"], statement, "approve", revision=1)
-    assert res.status_code == 200 and res.json()["status"] == "approved"
+    # No planned time: the final approval publishes (what the form's help text promises).
+    assert res.status_code == 200 and res.json()["status"] == "publishing"
+    assert [a["state"] for a in res.json()["account_states"]] == ["scheduled"]
 
     decisions = api.as_user(people["author"]).get(f"/api/v1/statements/{statement.pk}/decisions/").json()
     assert [(d["step"]["order"], d["verdict"], d["revision"]) for d in decisions] == [
@@ -143,9 +145,7 @@ def test_the_author_never_decides_on_their_own_statement(api, people, statement)
 
 
 def test_an_edit_after_approval_voids_it(api, people, statement):
-    _act(api, people["author"], statement, "submit")
-    _act(api, people["expert"], statement, "approve")
-    assert _act(api, people["dco"], statement, "approve").json()["status"] == "approved"
+    statement = approve_too_late(people=people, statement=statement)
 
     res = api.as_user(people["author"]).patch(
         f"/api/v1/statements/{statement.pk}/", {"body": "A slightly different text."}, format="json"
@@ -187,7 +187,7 @@ def test_one_person_does_not_fill_two_steps(api, people, statement):
     assert _act(api, both, statement, "approve").status_code == 200
     res = _act(api, both, statement, "approve")
     assert res.status_code == 403 and res.json()["code"] == "two_steps"
-    assert _act(api, people["dco"], statement, "approve").json()["status"] == "approved"
+    assert _act(api, people["dco"], statement, "approve").json()["status"] == "publishing"
 
 
 def test_only_people_of_the_current_step_decide(api, people, statement):
@@ -225,7 +225,7 @@ def test_explicit_people_and_the_all_rule(api, people, statement, make_user):
     assert _act(api, people["expert"], statement, "approve").status_code == 403  # not named
     assert _act(api, a, statement, "approve").json()["approval"]["step"]["order"] == 1  # b still due
     assert _act(api, b, statement, "approve").json()["approval"]["step"]["order"] == 2
-    assert _act(api, people["dco"], statement, "approve").json()["status"] == "approved"
+    assert _act(api, people["dco"], statement, "approve").json()["status"] == "publishing"
 
 
 def test_withdraw_by_author_or_dco(api, people, statement):

@@ -16,7 +16,13 @@ from apps.accounts.roles import AUDITOR, DCO, EXPERT, SPOKESPERSON, has_role
 from apps.crises.selectors import crisis_open
 from apps.statements import selectors as st_selectors
 from apps.statements import services as st_services
-from apps.statements.models import ApprovalRequest, ApprovalStatus, Mandate, StatementStatus
+from apps.statements.models import (
+    ApprovalRequest,
+    ApprovalStatus,
+    Mandate,
+    StatementPost,
+    StatementStatus,
+)
 
 from ..forms import PublishForm, StatementForm, VerdictForm
 from ..helpers import call_service, form_errors_to_messages
@@ -26,6 +32,10 @@ def _takes_part(user) -> bool:
     return (
         has_role(user, DCO, SPOKESPERSON, EXPERT, AUDITOR)
         or Mandate.objects.active().filter(user=user).exists()
+        # Whoever a statement post was handed to, to publish by hand.
+        or StatementPost.objects.filter(post__assignee=user).exists()
+        # Anyone a chain step names by name.
+        or ApprovalRequest.objects.filter(kind="statement", chain__steps__users=user).exists()
     )
 
 
@@ -56,7 +66,9 @@ def _can_write(user, crisis) -> bool:
 @statements_access
 def statement_list(request):
     crisis = crisis_open()
-    statements = list(st_selectors.statement_list(user=request.user)[:100])
+    statements = st_selectors.statements_with_states(
+        st_selectors.statement_list(user=request.user)[:100], user=request.user
+    )
     mine = [s for s in statements if s.author_id == request.user.pk]
     others = [s for s in statements if s.author_id != request.user.pk]
     to_review = [s for s in others if s.status == StatementStatus.IN_REVIEW]
@@ -121,6 +133,7 @@ def statement_detail(request, statement_id):
         StatementStatus.APPROVED,
         StatementStatus.REJECTED,
     }
+    states = st_selectors.statement_account_states(statement, user=user)
     context = {
         "statement": statement,
         "revisions": list(st_selectors.statement_revisions(statement=statement))[::-1],
@@ -131,8 +144,13 @@ def statement_detail(request, statement_id):
         "can_submit": is_author and statement.status == StatementStatus.DRAFT,
         "can_decide": can_decide,
         "can_publish": statement.status == StatementStatus.APPROVED and (has_role(user, DCO) or is_author),
-        "can_withdraw": (is_author or has_role(user, DCO))
-        and statement.status not in {StatementStatus.WITHDRAWN, StatementStatus.PUBLISHED},
+        "can_withdraw": (
+            statement.status not in {StatementStatus.WITHDRAWN, StatementStatus.PUBLISHED}
+            and (has_role(user, DCO) or (is_author and statement.status != StatementStatus.PUBLISHING))
+        ),
+        "account_states": states,
+        # Once publishing began: each account's post, what is out, what waits, what fails.
+        "show_account_states": any(a["post"] for a in states),
         "form": StatementForm(
             initial={
                 "body": statement.body,
@@ -142,7 +160,6 @@ def statement_detail(request, statement_id):
         ),
         "verdict_form": VerdictForm(),
         "publish_form": PublishForm(),
-        "posts": [link.post for link in statement.post_links.select_related("post__account")],
     }
     return render(request, "web/statement_detail.html", context)
 
@@ -226,11 +243,65 @@ def statement_publish(request, statement_id):
         call_service(
             request,
             st_services.statement_publish,
-            success=_("Published: exempt posts were created on the chosen accounts."),
+            success=_("Publishing: one post per chosen account. Each account's state is shown below."),
             actor=request.user,
             statement=statement,
             at=form.cleaned_data["at"],
         )
     else:
         form_errors_to_messages(request, form)
+    return redirect("web:statement", statement_id=statement.pk)
+
+
+# Each account's post, once the statement is being published. Rights and states: the services.
+
+
+def _post_id(post_id) -> int:
+    return int(post_id)
+
+
+@statements_access
+@require_POST
+def statement_post_mark_published(request, statement_id, post_id):
+    statement = _visible(request, statement_id)
+    url = (request.POST.get("external_url") or "").strip()
+    call_service(
+        request,
+        st_services.statement_post_mark_published,
+        success=_("Recorded: this account's post is out."),
+        actor=request.user,
+        statement=statement,
+        post=_post_id(post_id),
+        external_url=url,
+    )
+    return redirect("web:statement", statement_id=statement.pk)
+
+
+@statements_access
+@require_POST
+def statement_post_retry(request, statement_id, post_id):
+    statement = _visible(request, statement_id)
+    call_service(
+        request,
+        st_services.statement_post_retry,
+        success=_("The post will be sent again now."),
+        actor=request.user,
+        statement=statement,
+        post=_post_id(post_id),
+    )
+    return redirect("web:statement", statement_id=statement.pk)
+
+
+@statements_access
+@require_POST
+def statement_post_by_hand(request, statement_id, post_id):
+    statement = _visible(request, statement_id)
+    call_service(
+        request,
+        st_services.statement_post_by_hand,
+        success=_("It is now yours to publish by hand: publish it, then press “I published it”."),
+        actor=request.user,
+        statement=statement,
+        post=_post_id(post_id),
+    )
     return redirect("web:statement", statement_id=statement.pk)
