@@ -120,8 +120,8 @@ def test_allowed_target_is_reached_with_its_host_header(settings, loopback_serve
 
 
 def test_redirects_are_not_followed(settings):
-    """Mutation: OutboundSession.request without allow_redirects=False -> the second server
-    receives the redirected request and this test fails."""
+    """Mutation: allow_redirects=False removed from OutboundSession.request and .send -> the
+    second server receives the redirected request and this test fails."""
     settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"
     inner = RecordingServer("127.0.0.1")
     outer = RecordingServer("127.0.0.1", status=302, location=f"http://127.0.0.1:{inner.port}/admin")
@@ -137,7 +137,10 @@ def test_redirects_are_not_followed(settings):
 
 
 def test_no_proxy_from_the_environment(settings, monkeypatch, loopback_server):
-    """A proxy would resolve the name itself, past the check: the environment's proxy is ignored."""
+    """A proxy would resolve the name itself, past the check: the environment's proxy is ignored.
+
+    Mutation: trust_env=False removed from OutboundSession and PinnedAdapter passing on `proxies`
+    -> the request goes to the dead proxy and this test fails."""
     settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"
     dead = RecordingServer("127.0.0.1")
     dead.stop()  # a proxy address where nobody listens
