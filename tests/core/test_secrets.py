@@ -22,7 +22,7 @@ SLACK = "https://hooks.slack.example/services/T000/B000/XXXXSECRET"
 
 def raw(table, column, pk):
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", [pk])  # noqa: S608
+        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", [pk])
         return cursor.fetchone()[0]
 
 
@@ -81,8 +81,8 @@ def test_rotate_field_keys_reencrypts_everything_once_and_is_audited(account, ho
     # A value from before encryption (written in clear by an older version).
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO notifications_teamwebhook (name, kind, url, department, language, is_active, created_at)"
-            " VALUES ('Legacy', 'mattermost', 'https://chat.example/hooks/LEGACY', '', 'fr', true, now())"
+            "INSERT INTO notifications_teamwebhook (name, kind, url, department, language, is_active,"
+            " created_at) VALUES ('Legacy', 'mattermost', 'https://chat.example/hooks/LEGACY', '', 'fr', true, now())"
             " RETURNING id"
         )
         legacy_pk = cursor.fetchone()[0]
