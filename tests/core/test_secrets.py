@@ -82,7 +82,8 @@ def test_rotate_field_keys_reencrypts_everything_once_and_is_audited(account, ho
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO notifications_teamwebhook (name, kind, url, department, language, is_active,"
-            " created_at) VALUES ('Legacy', 'mattermost', 'https://chat.example/hooks/LEGACY', '', 'fr', true, now())"
+            " created_at) VALUES ('Legacy', 'mattermost', 'https://chat.example/hooks/LEGACY', '', 'fr',"
+            " true, now())"
             " RETURNING id"
         )
         legacy_pk = cursor.fetchone()[0]
