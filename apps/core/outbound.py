@@ -120,28 +120,25 @@ def _normalise_host(host: str) -> str:
     return host.strip().strip("[]").lower().rstrip(".")
 
 
-def check_host(host: str, port: int, *, field: str) -> str:
-    """Resolve host and check every address; return the address to connect to (the first).
+def _refuse_unresolved(host, field):
+    return OutboundRefused(
+        _("%(host)s does not resolve to an address.") % {"host": host},
+        field=field,
+        code="outbound_unresolved",
+        retryable=True,
+    )
 
-    Raises OutboundRefused naming `field`."""
+
+def judge_addresses(host: str, addresses, *, field: str) -> None:
+    """Refuse (OutboundRefused naming `field`) unless every address `host` resolved to may be
+    reached. For senders that resolve themselves and then connect to exactly these addresses."""
     host = _normalise_host(host)
+    addresses = [ipaddress.ip_address(str(a).split("%")[0]) for a in addresses]
+    if not addresses:
+        raise _refuse_unresolved(host, field)
     allowed_hosts, allowed_networks = _allowed()
-    try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in _resolver()(host, port)]
-        except (OSError, UnicodeError, ValueError):
-            addresses = []
-        if not addresses:
-            raise OutboundRefused(
-                _("%(host)s does not resolve to an address.") % {"host": host},
-                field=field,
-                code="outbound_unresolved",
-                retryable=True,
-            ) from None
     if host in allowed_hosts:
-        return str(addresses[0])
+        return
     for address in addresses:
         judged = [address] + ([address.ipv4_mapped] if address.version == 6 and address.ipv4_mapped else [])
         if any(a in network for a in judged for network in allowed_networks if a.version == network.version):
@@ -162,6 +159,21 @@ def check_host(host: str, port: int, *, field: str) -> str:
                 % {"reason": reason},
                 field=field,
             )
+
+
+def check_host(host: str, port: int, *, field: str) -> str:
+    """Resolve host and judge every address; return the address to connect to (the first).
+
+    Raises OutboundRefused naming `field`."""
+    host = _normalise_host(host)
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in _resolver()(host, port)]
+        except (OSError, UnicodeError, ValueError):
+            raise _refuse_unresolved(host, field) from None
+    judge_addresses(host, addresses, field=field)
     return str(addresses[0])
 
 
