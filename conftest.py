@@ -64,6 +64,24 @@ def auditor(make_user):
     return make_user("auditor", username="auditor1")
 
 
+# --- outbound (issue 10) ---
+@pytest.fixture
+def outbound_allow_loopback(settings, monkeypatch):
+    """The test doubles of networks and chats listen on 127.0.0.1, which outbound requests refuse
+    by default: allow it here, for this process and the worker processes a test starts."""
+    settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"
+    monkeypatch.setenv("CRISISCOMM_OUTBOUND_ALLOW", "127.0.0.1")
+
+
+@pytest.fixture(autouse=True)
+def _outbound_offline_dns(settings):
+    """Outbound checks resolve names: in tests, without the real DNS (localhost only)."""
+    settings.CRISISCOMM_OUTBOUND_RESOLVER = "tests.core.servers.offline_resolve"
+
+
+# --- end outbound ---
+
+
 @pytest.fixture(autouse=True)
 def _english_unless_asked(settings):
     """The French catalogue is compiled (locale/), and LANGUAGE_CODE is "fr": tests read English

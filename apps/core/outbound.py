@@ -165,6 +165,13 @@ def check_host(host: str, port: int, *, field: str) -> str:
     """Resolve host and judge every address; return the address to connect to (the first).
 
     Raises OutboundRefused naming `field`."""
+    return connect_addresses(host, port, field=field)[0][3][0]
+
+
+def connect_addresses(host: str, port: int, *, field: str) -> list[tuple]:
+    """For senders that open their own sockets: resolve host (the configured resolver), judge
+    every address, and return them as getaddrinfo-style (family, type, proto, sockaddr) tuples.
+    Connecting to exactly these is what pins the connection to what was checked."""
     host = _normalise_host(host)
     try:
         addresses = [ipaddress.ip_address(host)]
@@ -174,7 +181,12 @@ def check_host(host: str, port: int, *, field: str) -> str:
         except (OSError, UnicodeError, ValueError):
             raise _refuse_unresolved(host, field) from None
     judge_addresses(host, addresses, field=field)
-    return str(addresses[0])
+    return [
+        (socket.AF_INET6, socket.SOCK_STREAM, 0, (str(a), port, 0, 0))
+        if a.version == 6
+        else (socket.AF_INET, socket.SOCK_STREAM, 0, (str(a), port))
+        for a in addresses
+    ]
 
 
 def _parse(url, field):
@@ -189,9 +201,14 @@ def _parse(url, field):
 
 def validate_url(url: str, *, field: str) -> str:
     """Check a configured target URL now; return it unchanged. Raises OutboundRefused (400 naming
-    `field`). The check runs again at each send."""
+    `field`). A name that does not resolve yet is accepted: nothing can be reached through it, and
+    the check runs again at each send."""
     parsed = _parse(url, field)
-    check_host(parsed.host, parsed.port or _DEFAULT_PORTS[parsed.scheme.lower()], field=field)
+    try:
+        check_host(parsed.host, parsed.port or _DEFAULT_PORTS[parsed.scheme.lower()], field=field)
+    except OutboundRefused as exc:
+        if exc.code != "outbound_unresolved":
+            raise
     return url
 
 

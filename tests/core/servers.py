@@ -2,6 +2,7 @@
 a chosen 127.x address, and a scripted resolver standing in for DNS (the outside world)."""
 
 import json
+import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +18,15 @@ def scripted_resolve(host, port):
     if not DNS_SCRIPT:
         raise OSError("no such host")
     return DNS_SCRIPT.pop(0) if len(DNS_SCRIPT) > 1 else DNS_SCRIPT[0]
+
+
+def offline_resolve(host, port):
+    """Tests never ask the real DNS (no traffic outside 127.0.0.0/8): localhost only."""
+    if host == "localhost":
+        return ["127.0.0.1"]
+    # Numeric forms the system resolver reads without asking anyone (2130706433, 0x7f.1).
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    return [info[4][0] for info in infos]
 
 
 class RecordingServer:

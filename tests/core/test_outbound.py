@@ -70,9 +70,12 @@ def test_a_name_with_any_private_address_is_refused(scripted_dns):
         outbound.validate_url("https://hooks.example/x", field="url")
 
 
-def test_an_unresolvable_name_is_refused_and_retryable(scripted_dns):
+def test_an_unresolvable_name_is_accepted_when_configured_and_refused_retryable_at_send(scripted_dns):
+    """Nothing is reached through a name that does not resolve; the send-time check refuses it
+    (retryable: DNS may come back)."""
+    assert outbound.validate_url("https://nowhere.example/x", field="config.url")
     with pytest.raises(OutboundRefused) as refused:
-        outbound.validate_url("https://nowhere.example/x", field="config.url")
+        outbound.request("POST", "https://nowhere.example/x", field="config.url", timeout=5)
     assert refused.value.field == "config.url"
     assert refused.value.retryable is True
     assert "does not resolve" in refused.value.message
