@@ -59,6 +59,166 @@ DENIAL_TERMS = [
     "in response to claims",
 ]
 
+# Talking about passwords is welcome (advice, awareness month): these only remind, at `info`.
+PASSWORD_WORDS = [
+    "mot de passe",
+    "mots de passe",
+    "mdp",
+    "phrase secrète",
+    "phrase de passe",
+    "identifiants",
+    "code d'accès",
+    "codes d'accès",
+    "digicode",
+    "code de la porte",
+    "password",
+    "passwords",
+    "passphrase",
+    "passcode",
+    "credentials",
+    "access code",
+    "door code",
+]
+
+# A secret word, in French and English and their usual abbreviations (regex, on accent-free text).
+_SECRET = (
+    r"(?:mots? de passe|mdp|mot2passe|pwd|passwd|password|pass ?phrase|phrase (?:secrete|de passe)|"
+    r"passcode|pass code|codes? (?:d'acces|d'entree|de (?:la )?porte|du portail|du batiment|du local|"
+    r"du badge|du coffre|du cadenas|wifi|wi-fi|du wifi|du wi-fi|secret)|digicode|door ?code|access code|"
+    r"entry code|gate code|pin(?: code)?|code pin|login|identifiants?|credentials?|user ?name|"
+    r"nom d'utilisateur|token|api[ _-]?key|cle d'api|cle secrete|secret key)"
+)
+# Words that follow "mot de passe :" in advice, not as the password itself.
+_ADVICE_WORDS = (
+    r"(?:changez|changer|change|utilisez|utiliser|use|jamais|never|oubli|forgot|robuste|strong|long|"
+    r"court|short|personnel|personal|prive|private|secret|unique|obligatoire|required|mandatory|"
+    r"renouvel|modifi|update|reset|expire|faible|weak|fort|complexe|complex|securise|secure|conseil|"
+    r"tips?|astuce|rappel|reminder|attention|danger|minimum|minimal|requis|valide|invalid|incorrect|"
+    r"perdu|lost|compromis|compromised|gestionnaire|manager|ici|here|voir|see|aucun|none|non|no)"
+)
+CREDENTIAL_PATTERNS = [
+    # "mdp : Soleil2024", "password is Xy12!kq9": a value mixing digits or symbols.
+    r"\b" + _SECRET + r"(?:\s+[\w'-]+){0,6}?(?:\s*[:=]\s*|\s+(?:est|is|c'est|sera|will be)\s+)"
+    r"(?:le\s+|the\s+)?[«\"“']?\s*(?=\S*[\d!@#$%^&*?+=_~])\S{4,}",
+    # "mdp Ariane2026": right after the word, a value mixing letters and digits.
+    r"\b" + _SECRET + r"\s+(?:du wifi\s+|wifi\s+)?(?=\S*\d)(?=\S*[a-z])[^\s,.;]{6,}",
+    # "mdp : soleil", "login: jdupont /": one word alone after the colon, unless it is advice.
+    r"\b" + _SECRET + r"(?:\s+[\w'-]+){0,4}?\s*[:=]\s*[«\"“']?\s*(?!" + _ADVICE_WORDS + r")"
+    r"[^\s,.;!?«»\"“”()]{4,}\s*[»\"”']?\s*(?:$|[,.;!?()/|\n])",
+    # "le mot de passe est Soleil", "the passcode is Kourou": a capitalised word (case kept).
+    r"\b" + _SECRET + r"(?:\s+[\w'-]+){0,4}?\s+(?:est|is|c'est)\s+[«\"“']?(?-i:[A-Z])[\w-]{3,}",
+    # A quoted value: mot de passe « soleil », password "hunter".
+    r"\b" + _SECRET + r"(?:\s+[\w'-]+){0,3}?\s*[:=]?\s*[«\"“]\s*[^«»\"“”\n]{3,60}?\s*[»\"”]",
+    # A door or access code: "digicode 4512B", "code de la porte : 1789", "passcode 0000".
+    r"\b(?:digicode|door ?code|access code|entry code|gate code|passcode|codes? (?:d'acces|d'entree|"
+    r"de (?:la )?porte|du portail|du batiment|du local|du cadenas|du coffre|pin)|pin(?: code)?)"
+    r"(?:\s+[\w'-]+){0,3}?\s*(?:[:=]|\s(?:est|is|c'est))?\s*(?:le\s+|the\s+)?#?\d[\dA-Z#*]{2,}\b",
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
+    r"\bAKIA[0-9A-Z]{16}\b",
+    r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
+    r"\bxox[abpr]-[A-Za-z0-9-]{10,}\b",
+    r"\b[a-z][a-z0-9+.-]*://[^\s/:@]+:[^\s/@]+@",
+]
+# A particular secret (definite or first-person words, not the generic "un mot de passe" or "vos
+# identifiants" of advice) said to be visible on a photo, a screen, a post-it or a board.
+_THIS_SECRET = (
+    r"(?:le|la|les|l'|du|notre|nos|mon|ma|mes|son|sa|ses|leur|leurs|ce|cet|cette|ces|the|our|my|his|"
+    r"her|their|this|these)\s*(?:\w+\s+){0,2}?" + _SECRET
+)
+_SHOWN = (
+    r"(?:visibles?|lisibles?|affiche(?:e|s|es)?|en clair|en evidence|bien en vue|readable|legible|"
+    r"in plain sight|on display|clearly shown|made it into|appears? (?:in|on)|apparai(?:t|ssent) "
+    r"(?:sur|dans)|figurent? (?:sur|dans)|dans le cadre|in the (?:shot|frame))"
+)
+_PICTURE = (
+    r"(?:photos?|images?|cliches?|captures? d'ecran|screenshots?|pictures?|pics?|selfies?|"
+    r"arriere-plan|background|ecran|screen|tableau blanc|whiteboard|post-?its?|sticky notes?)"
+)
+# From the start of a sentence that holds no negation: "ne laissez jamais le mot de passe visible sur
+# une photo" is advice, not a disclosure.
+_NEGATION = r"\b(?:jamais|never|evitez|avoid|ne|n'|pas|don't|do not|not|no|aucun|aucune)\b"
+_AFFIRMATIVE = r"(?:^|(?<=[.!?\n]))(?=(?:(?!" + _NEGATION + r")[^.!?\n])*(?:[.!?\n]|$))[^.!?\n]*?"
+SECRET_IN_PHOTO_PATTERNS = [
+    _AFFIRMATIVE + r"\bpost-?its?\s+(?:avec|with|showing|portant|du|de)\s+" + _THIS_SECRET + r"\b",
+    _AFFIRMATIVE + r"\b" + _PICTURE + r"\b[^.!?\n]{0,80}?\b" + _THIS_SECRET + r"\b[^.!?\n]{0,40}?" + _SHOWN,
+    _AFFIRMATIVE + r"\b" + _THIS_SECRET + r"\b[^.!?\n]{0,20}?" + _SHOWN + r"[^.!?\n]{0,60}?\b" + _PICTURE,
+    _AFFIRMATIVE + r"\b(?:on (?:voit|apercoit|distingue|lit|peut lire)|you can (?:see|read)|we can "
+    r"(?:see|read)|can be seen|se voit|se voient|se lit|se lisent)\b[^.!?\n]{0,40}?\b" + _THIS_SECRET + r"\b",
+    _AFFIRMATIVE + r"\b" + _THIS_SECRET + r"\b[^.!?\n]{0,30}?\b(?:se voit|se voient|se lit|se lisent|"
+    r"can be seen|can be read|is visible|are visible|est visible|sont visibles|(?:sont|est|is|are) "
+    r"(?:sur|on) (?:le|un|mon|the|a|my) (?:post-?it|sticky note|tableau|whiteboard))",
+]
+
+# Relaying the agency's own word as it stands: the post opens with the statement or the act of
+# relaying it ("Communiqué officiel : …", "Je relaie le communiqué du CNES", "Sharing the agency's
+# official statement"). A mention further on ("en attendant le communiqué, voici…") does not count.
+_STATEMENT = (
+    r"(?:communiques?(?: de presse| officiels?)?|declarations? officielles?|message officiel|"
+    r"(?:official |press |agency's |agency |the agency's )?statements?|press releases?|communiques?)"
+)
+RELAY_PATTERNS = [
+    r"^\W*(?:\[\s*)?(?:communiques? (?:de presse|officiels?|du cnes|de l'agence|de la direction)|"
+    r"declarations? officielles?|official statement|press release|agency statement|statement from the "
+    r"agency)\b",
+    r"^\W*(?:je (?:relaie|relaye|partage|repartage|transmets|vous transmets|diffuse)|nous "
+    r"(?:relayons|partageons|transmettons)|relai|relais|partage|repartage|a lire|a partager|"
+    r"i(?:'m| am) (?:sharing|resharing|relaying|reposting)|sharing|resharing|relaying|reposting|"
+    r"reshare|repost)\b[^.!?\n]{0,40}?\b" + _STATEMENT + r"\b",
+    r"^\W*(?:RT|repost)\s+@\w+\s*:",
+]
+
+# Own words added to a relay, or spoken instead of it: opinions and judgements.
+OPINION_TERMS = [
+    "à mon avis",
+    "mon avis",
+    "selon moi",
+    "je pense que",
+    "je crois que",
+    "je trouve que",
+    "personnellement",
+    "à titre personnel",
+    "mon opinion",
+    "honteux",
+    "honteuse",
+    "quelle honte",
+    "scandale*",
+    "inadmissible",
+    "inacceptable",
+    "lamentable",
+    "incompéten*",
+    "n'importe quoi",
+    "ridicule",
+    "pitoyable",
+    "in my opinion",
+    "my opinion",
+    "my view",
+    "my take",
+    "my two cents",
+    "imo",
+    "imho",
+    "i think",
+    "i believe",
+    "personally",
+    "shameful",
+    "disgrace*",
+    "outrageous",
+    "unacceptable",
+    "incompeten*",
+    "ridiculous",
+    "pathetic",
+]
+
+# A reply: the post opens on someone's handle (a reply on X or Mastodon), or says it answers.
+REPLY_PATTERNS = [
+    r"^\s*@\w+",
+    r"\b(?:en reponse a|pour repondre a|je (?:vous )?reponds a|reponse a @|"
+    r"replying to|in reply to|my answer to|to answer @)",
+]
+
+_DETAILS_GUIDE = (
+    "Attention aux détails ! il arrive qu'un badge ou un post-it avec des mots de passe puisse se "
+    "glisser sur une photo d'équipe d'apparence anodine…"
+)
 _CRISIS_GUIDE = (
     "La communication redevient verticale et centralisée. Une règle essentielle à respecter : aucune "
     "publication spontanée ne doit émaner des salariés, à l'exception des porte-parole habilités. […] "
@@ -145,6 +305,65 @@ GUIDE_RULES = [
             "Ne cédez pas à la tentation de répondre ou de démentir des affirmations fausses sur vos "
             "comptes professionnels ou personnels : y donner suite risque fort de créer ou d'amplifier "
             "une polémique. Ne répondez pas à la provocation d'internautes."
+        ),
+    },
+    {
+        "code": "crisis.relay_official",
+        "kind": "regex",
+        "severity": "warn",
+        "condition": "crisis",
+        "suppresses": ["crisis.freeze", "crisis.after_freeze"],
+        "patterns": RELAY_PATTERNS,
+        "message_fr": (
+            "Vous relayez la parole officielle de l'agence (« {match} ») : c'est ce que le guide demande. "
+            "Partagez-la telle quelle, n'ajoutez rien."
+        ),
+        "message_en": (
+            "You are relaying the agency's official word (“{match}”): that is what the guide asks. Share "
+            "it as is, add nothing."
+        ),
+        "guide": (
+            "La communication redevient verticale et centralisée. […] Parler d'une seule voix permet de "
+            "rester crédibles et dignes de confiance."
+        ),
+    },
+    {
+        "code": "crisis.opinion",
+        "kind": "term",
+        "severity": "block",
+        "condition": "crisis",
+        "patterns": OPINION_TERMS,
+        "message_fr": (
+            "Pendant une crise, aucune prise de parole spontanée : pas d'opinion ni de commentaire "
+            "personnel (« {match} »), même en relayant le communiqué."
+        ),
+        "message_en": (
+            "During a crisis, no spontaneous speech: no opinion or personal comment (“{match}”), even "
+            "when relaying the statement."
+        ),
+        "guide": (
+            "Une règle essentielle à respecter : aucune publication spontanée ne doit émaner des "
+            "salariés, à l'exception des porte-parole habilités. En effet, chaque post ou réaction reçoit "
+            "beaucoup plus d'écho qu'en temps normal et peut être détourné ou mal interprété."
+        ),
+    },
+    {
+        "code": "crisis.reply",
+        "kind": "regex",
+        "severity": "block",
+        "condition": "crisis",
+        "patterns": REPLY_PATTERNS,
+        "message_fr": (
+            "Pendant une crise, ne répondez pas aux internautes (« {match} ») : une réponse risque de "
+            "créer ou d'amplifier une polémique."
+        ),
+        "message_en": (
+            "During a crisis, do not reply to people online (“{match}”): a reply risks creating or "
+            "amplifying a controversy."
+        ),
+        "guide": (
+            "Ne cédez pas à la tentation de répondre ou de démentir des affirmations fausses sur vos "
+            "comptes professionnels ou personnels […]. Ne répondez pas à la provocation d'internautes."
         ),
     },
     {
@@ -365,60 +584,51 @@ GUIDE_RULES = [
     {
         "code": "confidential.password_mention",
         "kind": "term",
-        "severity": "warn",
-        "patterns": [
-            "mot de passe",
-            "mots de passe",
-            "mdp",
-            "password",
-            "passwords",
-            "passphrase",
-            "identifiants",
-            "credentials",
-            "code d'accès",
-            "codes d'accès",
-        ],
+        "severity": "info",
+        "patterns": PASSWORD_WORDS,
         "message_fr": (
-            "Vous parlez de mots de passe (« {match} ») : vérifiez qu'aucun mot de passe, identifiant ou "
-            "code n'apparaît dans le texte ni sur une photo (post-it, écran). Un message de "
-            "sensibilisation est bienvenu."
+            "Vous parlez de mots de passe ou de codes (« {match} ») : en parler est bienvenu, en dévoiler "
+            "un ne l'est jamais. Vérifiez qu'aucun mot de passe, identifiant ou code n'apparaît dans le "
+            "texte ni sur une photo (post-it, écran, tableau)."
         ),
         "message_en": (
-            "You mention passwords (“{match}”): check that no password, login or code appears in the "
-            "text or on a photo (post-it, screen). An awareness message is welcome."
+            "You mention passwords or codes (“{match}”): talking about them is welcome, disclosing one "
+            "never is. Check that no password, login or code appears in the text or on a photo (post-it, "
+            "screen, whiteboard)."
         ),
-        "guide": (
-            "Attention aux détails ! il arrive qu'un badge ou un post-it avec des mots de passe puisse se "
-            "glisser sur une photo d'équipe d'apparence anodine…"
-        ),
+        "guide": _DETAILS_GUIDE,
     },
     {
         "code": "confidential.credential",
         "kind": "regex",
         "severity": "block",
         "quote_match": False,
-        "patterns": [
-            r"\b(?:password|passwd|pwd|passphrase|mot de passe|mdp|pass|login|identifiant|code d'acces|"
-            r"code pin|pin|token|api[ _-]?key|secret)(?:\s+[\w'-]+){0,4}?"
-            r"(?:\s*[:=]\s*|\s+(?:est|is|c'est)\s+)(?=\S*[\d!@#$%^&*?+=_~])\S{4,}",
-            r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
-            r"\bAKIA[0-9A-Z]{16}\b",
-            r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
-            r"\bxox[abpr]-[A-Za-z0-9-]{10,}\b",
-            r"\b[a-z][a-z0-9+.-]*://[^\s/:@]+:[^\s/@]+@",
-        ],
+        "patterns": CREDENTIAL_PATTERNS,
         "message_fr": (
-            "Le texte semble contenir un mot de passe, une clé ou un identifiant de connexion : ne le "
-            "publiez pas, et changez ce secret s'il a déjà circulé."
+            "Le texte dévoile un mot de passe, un code d'accès, une clé ou un identifiant de connexion : "
+            "un secret dévoilé n'est jamais un simple avertissement."
         ),
         "message_en": (
-            "The text seems to contain a password, key or login credential: do not publish it, and change "
-            "that secret if it has already been shared."
+            "The text discloses a password, an access code, a key or a login: a disclosed secret is never "
+            "a mere warning."
         ),
-        "guide": (
-            "Attention aux détails ! il arrive qu'un badge ou un post-it avec des mots de passe puisse se "
-            "glisser sur une photo d'équipe d'apparence anodine…"
+        "guide": _DETAILS_GUIDE,
+    },
+    {
+        "code": "confidential.secret_in_photo",
+        "kind": "regex",
+        "severity": "block",
+        "quote_match": False,
+        "patterns": SECRET_IN_PHOTO_PATTERNS,
+        "message_fr": (
+            "La description dit qu'un mot de passe, un code ou des identifiants se voient (photo, écran, "
+            "post-it, tableau) : c'est un secret dévoilé."
         ),
+        "message_en": (
+            "The description says a password, a code or a login can be seen (photo, screen, post-it, "
+            "whiteboard): that is a disclosed secret."
+        ),
+        "guide": _DETAILS_GUIDE,
     },
     {
         "code": "equipment.weakness",
@@ -700,11 +910,180 @@ GUIDE_RULES = [
 ]
 
 
+# Where the guide says it, in the reader's language (section titles of the guide, translated), and
+# what to do instead. Applied to GUIDE_RULES below; the DCO edits them like the rest of the rule.
+_P = {
+    "crisis": ("« Et en cas de crise ? » — Ce qui change", "“And in a crisis?” — What changes"),
+    "crisis_reply": (
+        "« Et en cas de crise ? » — Ne cédez pas à la tentation de répondre ou de démentir",
+        "“And in a crisis?” — Do not give in to the temptation to reply or deny",
+    ),
+    "details": (
+        "« Respectez les règles de sécurité / confidentialité » — Attention aux détails !",
+        "“Follow the security / confidentiality rules” — Watch the details!",
+    ),
+    "confidential": (
+        "« Respectez les règles de sécurité / confidentialité »",
+        "“Follow the security / confidentiality rules”",
+    ),
+    "privacy": ("« Protégez votre vie privée »", "“Protect your privacy”"),
+    "networks": (
+        "« En résumé : sur quels réseaux ai-je intérêt / le droit d'utiliser un compte individuel ? »",
+        "“In short: on which networks may I use a personal account?”",
+    ),
+    "voice": (
+        "« Avant de publier : le top 3 des bons réflexes » — 3. Je parle « à propos du CNES » et pas "
+        "« au nom du CNES »",
+        "“Before posting: the top 3 good habits” — 3. I speak “about the agency”, not “on its behalf”",
+    ),
+    "opinions": (
+        "« Attention au top 3 des faux pas » — 2. Je partage des opinions personnelles",
+        "“Beware of the top 3 missteps” — 2. I share personal opinions",
+    ),
+    "criticism": (
+        "« Attention au top 3 des faux pas » — 3. Je critique le CNES, ses activités, des collègues",
+        "“Beware of the top 3 missteps” — 3. I criticise the agency, its work, colleagues",
+    ),
+    "account": (
+        "« Attention au top 3 des faux pas » — 1. Je crée un compte dédié à mon activité/mon projet",
+        "“Beware of the top 3 missteps” — 1. I create an account for my work or project",
+    ),
+}
+_ASK_DCO = ("Demandez à la DCO.", "Ask the DCO.")
+_SHARE_AS_IS = (
+    "Partagez le communiqué officiel tel quel, sans rien ajouter, ou demandez à la DCO.",
+    "Share the official statement as is, add nothing, or ask the DCO.",
+)
+_EXPLANATIONS = {
+    "crisis.freeze": ("crisis", _SHARE_AS_IS),
+    "crisis.freeze_official": (
+        "crisis",
+        (
+            "Passez par le circuit des déclarations, ou demandez à la DCO.",
+            "Go through the statement workflow, or ask the DCO.",
+        ),
+    ),
+    "crisis.after_freeze": ("crisis", _SHARE_AS_IS),
+    "crisis.denial": (
+        "crisis_reply",
+        (
+            "Ne démentez pas : transmettez l'affirmation à la DCO, et partagez le communiqué officiel "
+            "tel quel.",
+            "Do not deny: pass the claim on to the DCO, and share the official statement as is.",
+        ),
+    ),
+    "crisis.relay_official": (
+        "crisis",
+        ("Partagez-le tel quel, n'ajoutez rien.", "Share it as is, add nothing."),
+    ),
+    "crisis.opinion": ("crisis", _SHARE_AS_IS),
+    "crisis.reply": (
+        "crisis_reply",
+        (
+            "Ne répondez pas : transmettez le message à la DCO.",
+            "Do not reply: pass the message on to the DCO.",
+        ),
+    ),
+    "tone.polemic": ("criticism", _ASK_DCO),
+    "network.linkedin": ("networks", ("", "")),
+    "network.measure": (
+        "networks",
+        ("Repartagez plutôt les publications officielles.", "Rather reshare the official posts."),
+    ),
+    "network.x_caution": (
+        "networks",
+        ("Repartagez plutôt les publications officielles.", "Rather reshare the official posts."),
+    ),
+    "network.video_dco_only": (
+        "networks",
+        (
+            "Partagez les vidéos officielles, et proposez votre sujet à la DCO.",
+            "Share the official videos, and propose your subject to the DCO.",
+        ),
+    ),
+    "network.official_only": (
+        "networks",
+        ("Proposez votre sujet à la DCO.", "Propose your subject to the DCO."),
+    ),
+    "confidential.label": (
+        "confidential",
+        ("Ne publiez pas ce document ; demandez à la DCO.", "Do not publish this document; ask the DCO."),
+    ),
+    "confidential.dr_marker": ("confidential", _ASK_DCO),
+    "confidential.mention": ("confidential", _ASK_DCO),
+    "export.control": (
+        "confidential",
+        ("Vérifiez auprès de votre responsable.", "Check with your manager."),
+    ),
+    "export.marking": (
+        "confidential",
+        ("Ne publiez pas ces informations.", "Do not publish this information."),
+    ),
+    "confidential.password_mention": ("details", ("", "")),
+    "confidential.credential": (
+        "details",
+        (
+            "Retirez le secret du texte, puis changez-le : il a pu circuler.",
+            "Remove the secret from the text, then change it: it may have been seen.",
+        ),
+    ),
+    "confidential.secret_in_photo": (
+        "details",
+        (
+            "Choisissez une autre photo (ou floutez-la), puis changez le secret qu'elle montre.",
+            "Choose another photo (or blur it), then change the secret it shows.",
+        ),
+    ),
+    "equipment.weakness": ("confidential", _ASK_DCO),
+    "embargo.mention": ("confidential", _ASK_DCO),
+    "embargo.active": (
+        "confidential",
+        ("Attendez la fin de l'embargo.", "Wait until the embargo ends."),
+    ),
+    "agency.voice": (
+        "voice",
+        (
+            "Parlez de votre activité en restant factuel ; pour parler au nom de l'agence, demandez à "
+            "la DCO.",
+            "Talk about your own work, factually; to speak for the agency, ask the DCO.",
+        ),
+    ),
+    "opinion.political": (
+        "opinions",
+        ("Gardez ces opinions pour vous sur ce compte.", "Keep these opinions off this account."),
+    ),
+    "opinion.religious_moral": (
+        "opinions",
+        ("Gardez ces opinions pour vous sur ce compte.", "Keep these opinions off this account."),
+    ),
+    "account.dedicated": (
+        "account",
+        ("Proposez votre sujet à la DCO.", "Propose your subject to the DCO."),
+    ),
+    "privacy.personal_data": (
+        "privacy",
+        (
+            "Retirez le numéro, ou demandez l'accord de la personne.",
+            "Remove the number, or ask the person's consent.",
+        ),
+    ),
+    "photo.check": ("details", ("", "")),
+}
+for _rule in GUIDE_RULES:
+    _passage, (_advice_fr, _advice_en) = _EXPLANATIONS[_rule["code"]]
+    _rule.setdefault("passage_fr", _P[_passage][0])
+    _rule.setdefault("passage_en", _P[_passage][1])
+    _rule.setdefault("advice_fr", _advice_fr)
+    _rule.setdefault("advice_en", _advice_en)
+
+
 def seed_rules(rule_model) -> int:
     """Create the guide's rules that are missing (by code); never touch existing ones. → created."""
     created = 0
+    # A historical model (data migrations) may predate some fields: seed those it has.
+    known = {f.name for f in rule_model._meta.get_fields()}
     for data in GUIDE_RULES:
-        fields = dict(data)
+        fields = {name: value for name, value in data.items() if name in known}
         fields["patterns"] = "\n".join(fields.get("patterns", []))
         code = fields.pop("code")
         _, was_created = rule_model.objects.get_or_create(code=code, defaults=fields)

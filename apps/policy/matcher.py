@@ -125,6 +125,9 @@ class RuleSpec:
     condition: str = ALWAYS
     on_photo: bool = False
     until: datetime | None = None  # embargoes: matches only before this instant
+    # Codes of rules this one lifts when it fires and applies: relaying the agency's statement as it
+    # stands lifts the crisis freeze, while any rule it does not name (an opinion, a denial) stays.
+    suppresses: frozenset[str] = frozenset()
     ref: Any = None
 
     def applies(self, *, network: str, account_kind: str, crisis_state: str, now: datetime | None) -> bool:
@@ -277,6 +280,9 @@ class CompiledRules:
             spec = self.specs[index]
             if spec.applies(network=network, account_kind=account_kind, crisis_state=crisis_state, now=now):
                 hits.append(Hit(spec=spec, index=index))
+        lifted = {code for hit in hits for code in hit.spec.suppresses}
+        if lifted:
+            hits = [hit for hit in hits if hit.spec.code not in lifted]
         if quote and hits:
             self._quote(text, folded, hits, term_found, regex_found)
         hits.sort(key=lambda h: (-SEVERITY_RANK.get(h.spec.severity, 0), h.spec.code, h.spec.key))

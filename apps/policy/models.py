@@ -83,6 +83,21 @@ class PolicyRule(models.Model):
     on_photo = models.BooleanField(_("also when the post has a photo"), default=False)
     # Quoting what matched helps the author, except when it is a secret.
     quote_match = models.BooleanField(_("quote the matched words"), default=True)
+    suppresses = models.JSONField(
+        _("lifts these rules"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Codes of rules this rule lifts when it fires, e.g. relaying the official statement lifts "
+            "crisis.freeze; rules not named here (an opinion, a denial) still apply."
+        ),
+    )
+    passage_fr = models.CharField(
+        _("guide passage (French)"), max_length=300, blank=True, help_text=_("Where the guide says it.")
+    )
+    passage_en = models.CharField(_("guide passage (English)"), max_length=300, blank=True)
+    advice_fr = models.TextField(_("what to do instead (French)"), blank=True)
+    advice_en = models.TextField(_("what to do instead (English)"), blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -125,6 +140,12 @@ class PolicyRule(models.Model):
                     ]
         if not isinstance(self.networks, list) or any(n not in Network.values for n in self.networks):
             errors["networks"] = [_("A list of networks among: %s.") % ", ".join(Network.values)]
+        if not isinstance(self.suppresses, list) or any(
+            not isinstance(code, str) or not code for code in self.suppresses
+        ):
+            errors["suppresses"] = [_("A list of rule codes.")]
+        elif self.code in self.suppresses:
+            errors["suppresses"] = [_("A rule cannot lift itself.")]
         if errors:
             raise ValidationError(errors)
 
@@ -160,3 +181,45 @@ class Embargo(models.Model):
             raise ValidationError({"terms": exc.messages}) from exc
         if not self.term_list():
             raise ValidationError({"terms": [_("An embargo needs at least one term.")]})
+
+
+class Verdict(models.TextChoices):
+    ALLOWED = "allowed", _("allowed")
+    WARN = "warn", _("allowed with care")
+    BLOCKED = "blocked", _("blocked")
+
+
+class RulingSource(models.TextChoices):
+    CHECK = "check", _("a staff member's check")
+    SIGHTING = "sighting", _("a sighting")
+    MANUAL = "manual", _("by hand")
+    CORPUS = "corpus", _("the repository's corpus")
+
+
+class Ruling(models.Model):
+    """The verdict the guide calls for on one draft, as the DCO rules it. Rulings are the regression
+    corpus of the rules: every rule change is replayed against them (selectors.ruling_replay)."""
+
+    text = models.TextField(_("text"))
+    network = models.CharField(_("network"), max_length=16, choices=Network.choices)
+    account_kind = models.CharField(_("account kind"), max_length=16, choices=AccountKind.choices)
+    crisis = models.BooleanField(_("during a crisis"), default=False)
+    has_photo = models.BooleanField(_("with a photo or a video"), default=False)
+    verdict = models.CharField(_("verdict"), max_length=8, choices=Verdict.choices)
+    comment = models.TextField(_("comment"), blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=RulingSource.choices, default="manual")
+    # What the check answered when the ruling was recorded, to see later whether it was overturned.
+    check_verdict = models.CharField(_("the check's verdict then"), max_length=8, choices=Verdict.choices)
+    check_codes = models.JSONField(_("the rules that fired then"), default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("ruling")
+        verbose_name_plural = _("rulings")
+
+    def __str__(self):
+        return f"#{self.pk} {self.verdict}: {self.text[:40]}"

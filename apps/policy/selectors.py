@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from django.core.cache import cache
 from django.db import transaction
@@ -44,6 +46,10 @@ class RuleText:
     quote_match: bool = True
     topic: str = ""
     until: datetime | None = None
+    passage_fr: str = ""
+    passage_en: str = ""
+    advice_fr: str = ""
+    advice_en: str = ""
 
 
 @dataclass
@@ -53,6 +59,8 @@ class Reason:
     message: str
     match: str = ""
     guide: str = ""
+    passage: str = ""  # where the guide says it, in the reader's language
+    advice: str = ""  # what to do instead, in the reader's language
 
 
 @dataclass
@@ -90,38 +98,52 @@ def bump_rules_version():
     transaction.on_commit(_bump)
 
 
+def rule_text(rule: PolicyRule) -> RuleText:
+    return RuleText(
+        message_fr=rule.message_fr,
+        message_en=rule.message_en,
+        guide=rule.guide,
+        quote_match=rule.quote_match,
+        passage_fr=rule.passage_fr,
+        passage_en=rule.passage_en,
+        advice_fr=rule.advice_fr,
+        advice_en=rule.advice_en,
+    )
+
+
+def rule_spec(rule: PolicyRule) -> matcher.RuleSpec:
+    """A (non-embargo) rule as the matcher sees it; also used on unsaved rules to preview a change."""
+    return matcher.RuleSpec(
+        key=f"rule:{rule.pk or rule.code}",
+        code=rule.code,
+        kind=rule.kind,
+        patterns=tuple(rule.pattern_list()),
+        ref=rule_text(rule),
+        **_scope(rule),
+    )
+
+
+def _scope(rule: PolicyRule) -> dict:
+    return {
+        "severity": rule.severity,
+        "networks": frozenset(rule.networks or ()),
+        "account_kind": rule.account_kind,
+        "condition": rule.condition,
+        "on_photo": rule.on_photo,
+        "suppresses": frozenset(rule.suppresses or ()),
+    }
+
+
 def rule_specs(now: datetime | None = None) -> list[matcher.RuleSpec]:
     """Every enabled rule, plus one spec per embargo still running, as the matcher sees them."""
     now = now or timezone.now()
     specs = []
     embargo_templates = []
     for rule in PolicyRule.objects.filter(enabled=True).order_by("code"):
-        text = RuleText(
-            message_fr=rule.message_fr,
-            message_en=rule.message_en,
-            guide=rule.guide,
-            quote_match=rule.quote_match,
-        )
-        common = {
-            "severity": rule.severity,
-            "networks": frozenset(rule.networks or ()),
-            "account_kind": rule.account_kind,
-            "condition": rule.condition,
-            "on_photo": rule.on_photo,
-        }
         if rule.kind == RuleKind.EMBARGO:
-            embargo_templates.append((rule, text, common))
+            embargo_templates.append((rule, rule_text(rule), _scope(rule)))
             continue
-        specs.append(
-            matcher.RuleSpec(
-                key=f"rule:{rule.pk}",
-                code=rule.code,
-                kind=rule.kind,
-                patterns=tuple(rule.pattern_list()),
-                ref=text,
-                **common,
-            )
-        )
+        specs.append(rule_spec(rule))
     if not embargo_templates:
         # The registry is enforced even if its message rule was deleted: fall back to built-in words.
         fallback = RuleText(
@@ -138,14 +160,7 @@ def rule_specs(now: datetime | None = None) -> list[matcher.RuleSpec]:
                     kind=matcher.EMBARGO,
                     patterns=tuple(embargo.term_list()),
                     until=embargo.until,
-                    ref=RuleText(
-                        message_fr=text.message_fr,
-                        message_en=text.message_en,
-                        guide=text.guide,
-                        quote_match=text.quote_match,
-                        topic=embargo.topic,
-                        until=embargo.until,
-                    ),
+                    ref=dataclasses.replace(text, topic=embargo.topic, until=embargo.until),
                     **common,
                 )
             )
@@ -206,23 +221,44 @@ def render_reason(hit: matcher.Hit, *, crisis=None) -> Reason:
         message = template.format_map(values)
     except (ValueError, IndexError, AttributeError):  # stray braces in a DCO-written message
         message = template
+    english = language == "en"
     return Reason(
-        code=hit.spec.code, severity=hit.spec.severity, message=message, match=match, guide=text.guide
+        code=hit.spec.code,
+        severity=hit.spec.severity,
+        message=message,
+        match=match,
+        guide=text.guide,
+        passage=text.passage_en if english else text.passage_fr,
+        advice=text.advice_en if english else text.advice_fr,
     )
 
 
 def precheck(
-    *, network: str, text: str, account_kind: str, has_photo: bool = False, now: datetime | None = None
+    *,
+    network: str,
+    text: str,
+    account_kind: str,
+    has_photo: bool = False,
+    now: datetime | None = None,
+    crisis_rules: bool = False,
 ) -> PrecheckResult:
-    """May this be posted? The verdict and every reason, most severe first, in the active language."""
+    """May this be posted? The verdict and every reason, most severe first, in the active language.
+
+    The public entry point of the check (the pre-check page and API, the watch's sightings). The
+    crisis state is the open crisis's; `crisis_rules=True` applies the crisis rules even when no crisis
+    is open (as during the freeze), for a caller that judges posts against crisis conduct anyway.
+    """
     now = now or timezone.now()
     crisis = crisis_open()
+    state = matcher.crisis_state_for(crisis, now)
+    if crisis_rules and state == matcher.NO_CRISIS:
+        state = matcher.FREEZE
     hits = compiled_rules().match(
         text,
         network=network,
         account_kind=account_kind,
         has_photo=has_photo,
-        crisis_state=matcher.crisis_state_for(crisis, now),
+        crisis_state=state,
         now=now,
     )
     return PrecheckResult(
@@ -269,3 +305,166 @@ def caller_language(request) -> str:
         if language in supported:
             return language
     return settings.LANGUAGE_CODE
+
+
+# --- Rulings: the regression corpus -----------------------------------------------------------------
+
+VERDICT_RANK = {"allowed": 0, "warn": 1, "blocked": 2}
+# The repository's corpus of rulings: plain JSON, the same fields as the API's export.
+CORPUS_PATH = Path(__file__).resolve().parent / "fixtures" / "rulings.json"
+
+
+def ruling_state(crisis: bool) -> str:
+    """A ruling records only whether a crisis was open; it is replayed in the freeze, when the crisis
+    rules bite hardest (and the relay rule matters most)."""
+    return matcher.FREEZE if crisis else matcher.NO_CRISIS
+
+
+def guide_rules_compiled(rules=None) -> matcher.CompiledRules:
+    """The enabled rules (or `rules`), without the embargo registry: an embargo ends, a ruling stays,
+    so rulings are replayed against the guide's rules only."""
+    if rules is None:
+        rules = PolicyRule.objects.filter(enabled=True).order_by("code")
+    return matcher.CompiledRules.build(
+        rule_spec(rule) for rule in rules if rule.enabled and rule.kind != RuleKind.EMBARGO
+    )
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a ruling is about: one draft in one setting (a Ruling row or a corpus entry)."""
+
+    text: str
+    network: str
+    account_kind: str
+    crisis: bool = False
+    has_photo: bool = False
+    verdict: str = ""  # the ruling's verdict
+    comment: str = ""
+    id: int | None = None
+
+    @classmethod
+    def of(cls, item) -> Draft:
+        get = item.get if isinstance(item, dict) else lambda name, default=None: getattr(item, name, default)
+        return cls(
+            text=get("text", ""),
+            network=get("network", ""),
+            account_kind=get("account_kind", ""),
+            crisis=bool(get("crisis", False)),
+            has_photo=bool(get("has_photo", False)),
+            verdict=get("verdict", ""),
+            comment=get("comment", "") or "",
+            id=get("id", None),
+        )
+
+
+@dataclass(frozen=True)
+class Replayed:
+    draft: Draft
+    verdict: str  # what the check answers
+    codes: tuple[str, ...]  # the rules that fired, most severe first
+    severities: tuple[str, ...]
+
+    @property
+    def agrees(self) -> bool:
+        return self.verdict == self.draft.verdict
+
+
+def replay(draft: Draft, compiled: matcher.CompiledRules) -> Replayed:
+    hits = compiled.match(
+        draft.text,
+        network=draft.network,
+        account_kind=draft.account_kind,
+        has_photo=draft.has_photo,
+        crisis_state=ruling_state(draft.crisis),
+        quote=False,
+    )
+    return Replayed(
+        draft=draft,
+        verdict=matcher.verdict_of(hits),
+        codes=tuple(h.spec.code for h in hits),
+        severities=tuple(h.spec.severity for h in hits),
+    )
+
+
+def replay_all(drafts, compiled: matcher.CompiledRules | None = None) -> list[Replayed]:
+    compiled = compiled if compiled is not None else guide_rules_compiled()
+    return [replay(Draft.of(d), compiled) for d in drafts]
+
+
+def ruling_figures(replayed: list[Replayed]) -> dict:
+    """Agreement overall and per rule: how often each rule fired, and how often a ruling overturned it
+    (the rule fired, and the DCO's verdict is milder than the rule's severity: the rule went too far).
+    `missed` counts the rulings stricter than the check (no rule went far enough)."""
+    severity_verdict = {matcher.INFO: "allowed", matcher.WARN: "warn", matcher.BLOCK: "blocked"}
+    per_rule: dict[str, dict] = {}
+    for item in replayed:
+        for code, severity in zip(item.codes, item.severities, strict=True):
+            row = per_rule.setdefault(code, {"code": code, "fired": 0, "overturned": 0})
+            row["fired"] += 1
+            if VERDICT_RANK[item.draft.verdict] < VERDICT_RANK[severity_verdict[severity]]:
+                row["overturned"] += 1
+    total = len(replayed)
+    agreed = sum(item.agrees for item in replayed)
+    return {
+        "total": total,
+        "agreed": agreed,
+        "agreement": agreed / total if total else None,
+        "too_strict": sum(VERDICT_RANK[i.verdict] > VERDICT_RANK[i.draft.verdict] for i in replayed),
+        "missed": sum(VERDICT_RANK[i.verdict] < VERDICT_RANK[i.draft.verdict] for i in replayed),
+        "rules": sorted(per_rule.values(), key=lambda row: (-row["overturned"], -row["fired"], row["code"])),
+        "disagreements": [item for item in replayed if not item.agrees],
+    }
+
+
+def ruling_list():
+    from .models import Ruling
+
+    return Ruling.objects.select_related("created_by").order_by("-created_at", "-pk")
+
+
+def rule_change_impact(proposed: list[PolicyRule], *, rulings=None) -> dict:
+    """Which recorded rulings the rule set `proposed` (in place of the current enabled rules) would
+    newly break (agreed now, not after) or newly fix (the reverse). Nothing is saved."""
+    drafts = [Draft.of(r) for r in (rulings if rulings is not None else ruling_list())]
+    before = replay_all(drafts, guide_rules_compiled())
+    after = replay_all(drafts, guide_rules_compiled(proposed))
+    broken, fixed = [], []
+    for old, new in zip(before, after, strict=True):
+        if old.agrees and not new.agrees:
+            broken.append((old, new))
+        elif new.agrees and not old.agrees:
+            fixed.append((old, new))
+    return {
+        "rulings": len(drafts),
+        "agreed_before": sum(i.agrees for i in before),
+        "agreed_after": sum(i.agrees for i in after),
+        "newly_broken": broken,
+        "newly_fixed": fixed,
+    }
+
+
+def rules_with_change(*, code: str, changes: dict | None = None, delete: bool = False) -> list[PolicyRule]:
+    """The enabled rule set as it would be after changing (or deleting) the rule `code`; unsaved
+    copies, for rule_change_impact. A new code adds a rule. Raises ValidationError on a bad change."""
+    rules = {rule.code: rule for rule in PolicyRule.objects.order_by("code")}
+    if delete:
+        rules.pop(code, None)
+    else:
+        rule = rules.get(code) or PolicyRule(code=code)
+        rule = _copy(rule)
+        for name, value in (changes or {}).items():
+            if name == "patterns" and not isinstance(value, str):
+                value = "\n".join(str(v).strip() for v in value if str(v).strip())
+            setattr(rule, name, value)
+        rule.full_clean(validate_unique=False)
+        rules.pop(code, None)
+        rules[rule.code] = rule
+    return [rule for rule in rules.values() if rule.enabled]
+
+
+def _copy(rule: PolicyRule) -> PolicyRule:
+    copy = PolicyRule()
+    for model_field in PolicyRule._meta.concrete_fields:
+        setattr(copy, model_field.attname, getattr(rule, model_field.attname))
+    return copy

@@ -4,6 +4,7 @@ apps.py do the bump, so changes made outside these services are not missed eithe
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -15,7 +16,7 @@ from apps.accounts.roles import DCO, has_role
 from apps.audit.services import audit_record
 from crisiscomm.api import NotAllowedError, ServiceError
 
-from .models import Embargo, PolicyRule
+from .models import AccountKind, Embargo, PolicyRule, Ruling, RulingSource, Verdict
 
 RULE_FIELDS = (
     "code",
@@ -31,6 +32,11 @@ RULE_FIELDS = (
     "condition",
     "on_photo",
     "quote_match",
+    "suppresses",
+    "passage_fr",
+    "passage_en",
+    "advice_fr",
+    "advice_en",
 )
 EMBARGO_FIELDS = ("topic", "terms", "until", "note")
 
@@ -178,3 +184,120 @@ def embargo_delete(*, actor, embargo: Embargo) -> None:
         details={"topic": current.topic, "terms": current.term_list(), "until": current.until.isoformat()},
     )
     current.delete()
+
+
+# --- Rulings ----------------------------------------------------------------------------------------
+
+
+def _require_choice(value, choices, field):
+    if value not in choices:
+        raise ServiceError(
+            _("%(field)s: one of %(choices)s.") % {"field": field, "choices": ", ".join(choices)}, field=field
+        )
+
+
+@transaction.atomic
+def ruling_record(
+    *,
+    actor,
+    text: str,
+    network: str,
+    account_kind: str,
+    crisis: bool,
+    verdict: str,
+    comment: str = "",
+    has_photo: bool = False,
+    source: str = RulingSource.MANUAL,
+) -> Ruling:
+    """The DCO records the verdict the guide calls for on a draft. The check's own verdict on it, now,
+    is kept beside it, so that the ruling shows whether it confirmed or overturned the check."""
+    from apps.posts.models import Network
+
+    from . import selectors
+
+    _require_dco(actor)
+    if not isinstance(text, str) or not text.strip():
+        raise ServiceError(_("text: the draft's text is required."), field="text")
+    _require_choice(network, Network.values, "network")
+    _require_choice(account_kind, AccountKind.values, "account_kind")
+    _require_choice(verdict, Verdict.values, "verdict")
+    _require_choice(source, RulingSource.values, "source")
+    draft = selectors.Draft(
+        text=text, network=network, account_kind=account_kind, crisis=bool(crisis), has_photo=bool(has_photo)
+    )
+    checked = selectors.replay(draft, selectors.guide_rules_compiled())
+    ruling = Ruling(
+        text=text,
+        network=network,
+        account_kind=account_kind,
+        crisis=bool(crisis),
+        has_photo=bool(has_photo),
+        verdict=verdict,
+        comment=comment or "",
+        source=source,
+        check_verdict=checked.verdict,
+        check_codes=list(checked.codes),
+        created_by=actor,
+    )
+    _validate(ruling, exclude=["created_by"])
+    ruling.save()
+    audit_record(
+        actor=actor,
+        action="policy.ruling_record",
+        obj=ruling,
+        # The text may hold the very secret it was ruled on: the audit trail keeps only its digest.
+        details={
+            "verdict": verdict,
+            "check_verdict": checked.verdict,
+            "check_codes": list(checked.codes),
+            "network": network,
+            "account_kind": account_kind,
+            "crisis": bool(crisis),
+            "source": source,
+            "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        },
+    )
+    return ruling
+
+
+@transaction.atomic
+def ruling_delete(*, actor, ruling: Ruling) -> None:
+    _require_dco(actor)
+    current = Ruling.objects.select_for_update().get(pk=ruling.pk)
+    audit_record(
+        actor=actor,
+        action="policy.ruling_delete",
+        obj=current,
+        details={
+            "verdict": current.verdict,
+            "text_sha256": hashlib.sha256(current.text.encode()).hexdigest(),
+        },
+    )
+    current.delete()
+
+
+@transaction.atomic
+def rulings_import(*, actor, entries: list[dict]) -> list[Ruling]:
+    """Record a corpus of rulings (the repository's fixture, an export from another installation):
+    all or nothing, each one audited like a ruling recorded by hand."""
+    recorded = []
+    for number, entry in enumerate(entries, start=1):
+        try:
+            recorded.append(
+                ruling_record(
+                    actor=actor,
+                    text=entry.get("text"),
+                    network=entry.get("network"),
+                    account_kind=entry.get("account_kind"),
+                    crisis=bool(entry.get("crisis", False)),
+                    has_photo=bool(entry.get("has_photo", False)),
+                    verdict=entry.get("verdict"),
+                    comment=entry.get("comment", ""),
+                    source=RulingSource.CORPUS,
+                )
+            )
+        except ServiceError as exc:
+            raise ServiceError(
+                _("Ruling %(number)s: %(error)s") % {"number": number, "error": exc.message}, field=exc.field
+            ) from exc
+    return recorded

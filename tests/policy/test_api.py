@@ -100,7 +100,10 @@ def test_active_crisis_blocks_every_professional_publication_until_freeze_until(
     assert "circuit des déclarations" in official.json()["reasons"][0]["message"]
 
     # After freeze_until, the crisis still open: refer to the DCO (a warning), denials still blocked.
-    Crisis.objects.filter(pk=crisis.pk).update(freeze_until=timezone.now() - timedelta(seconds=1))
+    now = timezone.now()  # the database keeps the freeze at least 24 h long: move both ends back
+    Crisis.objects.filter(pk=crisis.pk).update(
+        declared_at=now - timedelta(hours=25), freeze_until=now - timedelta(seconds=1)
+    )
     assert post(client, text="Notre nouvel article").json()["verdict"] == "warn"
     denial = post(client, text="C'est faux, nous démentons")
     assert denial.json()["verdict"] == "blocked"

@@ -55,7 +55,7 @@ def test_submitting_shows_the_verdict_and_reasons(browser):
     html = response.content.decode()
     assert 'data-verdict="blocked"' in html
     assert 'data-code="confidential.credential"' in html
-    assert "seems to contain a password" in html
+    assert "discloses a password" in html
     assert "Soleil2024" not in html.split("<form")[0]  # the secret is not quoted back in the result
 
 

@@ -45,14 +45,14 @@ CASES = [
      "whatsapp", OFF, False, None, "allowed", set()),
     ("Lancement réussi ! Le satellite est sur son orbite.",
      "x", OFF, False, None, "allowed", set()),
-    # --- Passwords: awareness is a warning, a credential is a block --------------------------------
+    # --- Passwords: awareness is allowed (an info reminder), a disclosed secret is a block ----------
     ("Cybersécurité : pour le mois de la sensibilisation, changez votre mot de passe et activez "
      "la double authentification.",
-     "linkedin", P, False, None, "warn", {"confidential.password_mention", LI}),
+     "linkedin", P, False, None, "allowed", {"confidential.password_mention", LI}),
     ("Security tip: use a password manager and never reuse passwords across sites.",
-     "linkedin", P, False, None, "warn", {"confidential.password_mention", LI}),
+     "linkedin", P, False, None, "allowed", {"confidential.password_mention", LI}),
     ("MOTS DE PASSE : changez-les tous les ans, c'est la règle d'or !",
-     "linkedin", P, False, None, "warn", {"confidential.password_mention", LI}),
+     "linkedin", P, False, None, "allowed", {"confidential.password_mention", LI}),
     ("Pour la démo, wifi invité : login invite, password: Xy12!kq9",
      "linkedin", P, False, None, "blocked", {"confidential.credential", "confidential.password_mention", LI}),
     ("mdp : Soleil2024 pour le partage de l'équipe",
@@ -163,6 +163,9 @@ def test_post(request, check, text, network, account_kind, has_photo, during, ve
     if during:
         crisis = request.getfixturevalue("crisis")
         if during == "after":
-            Crisis.objects.filter(pk=crisis.pk).update(freeze_until=timezone.now() - timedelta(minutes=1))
+            now = timezone.now()  # the freeze lasts at least 24 h: move both ends back
+            Crisis.objects.filter(pk=crisis.pk).update(
+                declared_at=now - timedelta(hours=25), freeze_until=now - timedelta(minutes=1)
+            )
     result = check(text, network, account_kind, has_photo)
     assert (result.verdict, {r.code for r in result.reasons}) == (verdict, codes)
