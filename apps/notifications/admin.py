@@ -1,4 +1,6 @@
-"""Admin: read-only views of the outbox and the deliveries; webhooks change through services."""
+"""Admin: read-only views of the outbox, the deliveries and the acknowledgements (evidence:
+nothing here deletes them, no delete action, no delete permission); webhooks change through
+services."""
 
 from django.contrib import admin
 from django.db import models
@@ -6,14 +8,11 @@ from django.db import models
 from apps.accounts.roles import DCO, has_role
 
 from . import services
-from .models import Notice, NoticeEvent, TeamWebhook
+from .models import Acknowledgement, Notice, NoticeEvent, TeamWebhook
 
 
-@admin.register(NoticeEvent)
-class NoticeEventAdmin(admin.ModelAdmin):
-    list_display = ["id", "event", "crisis_id", "reminder_round", "created_at", "materialised_at"]
-    list_filter = ["event"]
-    readonly_fields = [f.name for f in NoticeEvent._meta.fields]
+class EvidenceAdmin(admin.ModelAdmin):
+    """Read-only and never deleted, by anyone, superusers included."""
 
     def has_add_permission(self, request):
         return False
@@ -21,9 +20,24 @@ class NoticeEventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+@admin.register(NoticeEvent)
+class NoticeEventAdmin(EvidenceAdmin):
+    list_display = ["id", "event", "crisis_id", "reminder_round", "created_at", "materialised_at"]
+    list_filter = ["event"]
+    readonly_fields = [f.name for f in NoticeEvent._meta.fields]
+
 
 @admin.register(Notice)
-class NoticeAdmin(admin.ModelAdmin):
+class NoticeAdmin(EvidenceAdmin):
     list_display = [
         "id",
         "event",
@@ -40,11 +54,14 @@ class NoticeAdmin(admin.ModelAdmin):
     raw_id_fields = ["event", "user", "webhook"]
     list_select_related = ["event", "user", "webhook"]
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+@admin.register(Acknowledgement)
+class AcknowledgementAdmin(EvidenceAdmin):
+    list_display = ["id", "event", "user", "department", "via", "acknowledged_at", "sealed_at"]
+    list_filter = ["via"]
+    search_fields = ["user__username", "department"]
+    raw_id_fields = ["event", "user"]
+    list_select_related = ["event", "user"]
 
 
 @admin.register(TeamWebhook)

@@ -7,7 +7,9 @@ it, so that the caller records every notice's fate as it happens (see services.n
 
 import contextlib
 import functools
+import math
 import smtplib
+import time
 import uuid
 from email.header import Header
 from email.utils import formatdate, parseaddr
@@ -18,17 +20,43 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
 
+from apps.core import outbound
+
 from .messages import PersonalMessage
 
 REGISTRY: dict[str, "Channel"] = {}
 
 
 class DeliveryError(Exception):
-    """The far end did not accept the notice. `permanent` failures are not retried."""
+    """The far end did not accept the notice. `permanent` failures are not retried;
+    `connection` failures (the far end unreachable or gone) count towards giving up on a batch,
+    where a refusal of one recipient does not."""
 
-    def __init__(self, message, *, permanent=False):
+    def __init__(self, message, *, permanent=False, connection=False):
         super().__init__(message)
         self.permanent = permanent
+        self.connection = connection
+
+
+class DeliveredUnconfirmed(Exception):
+    """The request went out and no answer came back (a read timeout): it may have arrived, so
+    it is recorded as sent and never posted again."""
+
+
+def smtp_reply_error(code: int, reply, *, stage: str) -> DeliveryError:
+    """RFC 5321 §4.2.1: 4yz is a transient negative reply (greylisting, rate limits, a full
+    mailbox: try again later); 5yz is permanent. 421 means the server is closing the channel."""
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    return DeliveryError(
+        f"SMTP {code} at {stage}: {text}"[:500],
+        permanent=500 <= code < 600,
+        connection=code == 421,
+    )
+
+
+def _recipient_errors(refused: dict) -> dict[str, DeliveryError]:
+    """sendmail()'s refusals {recipient: (code, reply)}: one outcome per recipient."""
+    return {rcpt: smtp_reply_error(code, reply, stage="RCPT") for rcpt, (code, reply) in refused.items()}
 
 
 def register(cls):
@@ -65,6 +93,9 @@ class Channel:
         """A connection reused for a whole batch."""
         yield None
 
+    def pace(self):
+        """Wait, if need be, before the next send (a relay's rate limit)."""
+
     def send(self, notice, message: PersonalMessage, session) -> None:
         raise NotImplementedError
 
@@ -97,14 +128,17 @@ class EmailChannel(Channel):
 
     @contextlib.contextmanager
     def session(self):
-        # Never wait forever on a server: a send outliving the claim lease could be handed out
-        # again by the relay.
-        connection = get_connection(fail_silently=False, timeout=settings.EMAIL_TIMEOUT or 60)
+        # Never wait long on a server: every socket operation is bounded by send_timeout(),
+        # and the relay's lease on a row in flight is tied to it (services.sending_lease).
+        connection = get_connection(fail_silently=False, timeout=send_timeout())
         try:
             yield connection
         finally:
             with contextlib.suppress(Exception):
                 connection.close()
+
+    def pace(self):
+        SMTP_RATE.wait()
 
     def send(self, notice, message, session):
         raw = None
@@ -112,27 +146,47 @@ class EmailChannel(Channel):
             if session.connection is None:
                 try:
                     session.open()
+                except smtplib.SMTPResponseException as exc:  # e.g. 421 or 554 in the greeting
+                    with contextlib.suppress(Exception):
+                        session.close()
+                    error = smtp_reply_error(exc.smtp_code, exc.smtp_error, stage="connect")
+                    error.connection = True
+                    raise error from exc
                 except (OSError, smtplib.SMTPException) as exc:
-                    raise DeliveryError(f"SMTP connection failed: {exc}") from exc
+                    raise DeliveryError(f"SMTP connection failed: {exc}", connection=True) from exc
             raw = self.compose(notice, message)
         try:
             if raw is not None:
-                session.connection.sendmail(_envelope_from(), [notice.user.email], raw)
+                refused = session.connection.sendmail(_envelope_from(), [notice.user.email], raw)
             else:
                 session.send_messages([self.email_message(notice, message, session)])
+                refused = {}
         except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(f"recipient refused: {exc}", permanent=True) from exc
+            raise _recipient_errors(exc.recipients).get(notice.user.email) or DeliveryError(
+                f"recipient refused: {exc.recipients}"
+            ) from exc
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            error = smtp_reply_error(exc.smtp_code, exc.smtp_error, stage="MAIL" if isinstance(
+                exc, smtplib.SMTPSenderRefused) else "DATA")  # fmt: skip
+            if error.connection:
+                with contextlib.suppress(Exception):
+                    session.close()
+            raise error from exc
         except (OSError, smtplib.SMTPException) as exc:
+            # Connection lost or timed out mid-conversation: transient, on a new connection.
             with contextlib.suppress(Exception):
                 session.close()
-            raise DeliveryError(f"SMTP error: {exc!r}") from exc
+            raise DeliveryError(f"SMTP error: {exc!r}", connection=True) from exc
+        if notice.user.email in refused:  # accepted for others, refused for this one
+            raise _recipient_errors(refused)[notice.user.email]
 
     def headers(self, notice) -> dict:
         return {
             "Auto-Submitted": "auto-generated",
             "X-Crisiscomm-Notice": str(notice.pk),
-            # Stable per notice: a copy re-sent after a crash is recognisably the same message.
-            "Message-ID": f"<notice-{notice.pk}.{notice.event_id}@crisiscomm>",
+            # Random, stored with the notice: unique across installations and database restores
+            # (providers drop a Message-ID they have seen), the same for every re-send of it.
+            "Message-ID": message_id(notice),
         }
 
     def email_message(self, notice, message, connection=None):
@@ -186,6 +240,66 @@ class EmailChannel(Channel):
         )
 
 
+def message_id(notice) -> str:
+    key = notice.message_key
+    if key is None:  # a notice materialised before message keys existed
+        key = uuid.uuid5(_installation_namespace(), f"{notice.pk}.{notice.event_id}")
+    return f"<{key}@{_message_id_domain(settings.DEFAULT_FROM_EMAIL)}>"
+
+
+@functools.lru_cache(maxsize=1)
+def _installation_namespace() -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=16)
+def _message_id_domain(from_address: str) -> str:
+    domain = _bare_address(from_address).rpartition("@")[2]
+    return domain if domain and domain.isascii() else "crisiscomm.invalid"
+
+
+def send_timeout() -> float:
+    """Seconds any one network operation of a send may take (SMTP and webhooks)."""
+    return float(getattr(settings, "EMAIL_TIMEOUT", None) or getattr(settings, "CRISISCOMM_SEND_TIMEOUT", 20))
+
+
+class RateLimit:
+    """At most `CRISISCOMM_SMTP_RATE` messages a second to the relay, across every worker process
+    (counted in the shared cache: Redis in production), so that a relay's limit is respected
+    rather than tripped into 4xx replies. 0 or unset: no limit."""
+
+    def __init__(self, setting: str):
+        self.setting = setting
+
+    def rate(self) -> float:
+        return float(getattr(settings, self.setting, 0) or 0)
+
+    def wait(self):
+        rate = self.rate()
+        if rate <= 0:
+            return
+        from django.core.cache import cache
+
+        window = max(1, math.ceil(1 / rate))  # seconds; below 1/s, one message per window
+        allowance = max(1, int(rate * window))
+        relay = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+        while True:
+            now = time.time()
+            slot = int(now // window)
+            key = f"crisiscomm:rate:{self.setting}:{relay}:{slot}"
+            cache.add(key, 0, timeout=window * 2 + 1)
+            try:
+                used = cache.incr(key)
+            except ValueError:  # expired between add and incr
+                continue
+            if used <= allowance:
+                return
+            time.sleep(max(0.001, (slot + 1) * window - now))
+
+
+SMTP_RATE = RateLimit("CRISISCOMM_SMTP_RATE")
+
+
 @functools.lru_cache(maxsize=256)
 def _encoded_subject(subject: str) -> str:
     # RFC 2047 encoded words, folded with CRLF: what Django's message() writes for it too.
@@ -212,32 +326,50 @@ def _sanitized(address: str) -> str:
 
 @register
 class WebhookChannel(Channel):
-    """Team chats' incoming webhooks: Mattermost and Slack take {"text"}, Teams a MessageCard."""
+    """Team chats' incoming webhooks: Mattermost and Slack take {"text"}, Teams (Workflows) an
+    Adaptive Card. Every post carries an `Idempotency-Key` (the notice's message key, the same
+    on a re-send); a post that timed out waiting for the answer may have arrived, and since
+    these endpoints do not honour the key it is never posted again (recorded as sent, with the
+    doubt in `error`)."""
 
     type = "webhook"
     per_person = False
     reminders = False
-    timeout = 10
 
     @contextlib.contextmanager
     def session(self):
-        with requests.Session() as http:
+        # outbound: each post re-checks the target and connects to the checked address; no
+        # redirects, no proxy from the environment.
+        with outbound.session(field="url") as http:
             yield http
 
     def payload(self, webhook, message: PersonalMessage) -> dict:
         if webhook.kind == "teams":
             return {
-                "@type": "MessageCard",
-                "@context": "https://schema.org/extensions",
-                "summary": message.subject,
-                "themeColor": "B00020",
-                "title": message.subject,
-                "text": message.text.replace("\n", "\n\n"),
-                "potentialAction": [
+                "type": "message",
+                "attachments": [
                     {
-                        "@type": "OpenUri",
-                        "name": message.link_label,
-                        "targets": [{"os": "default", "uri": message.link}],
+                        "contentType": "application/vnd.microsoft.card.adaptive",
+                        "contentUrl": None,
+                        "content": {
+                            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                            "type": "AdaptiveCard",
+                            "version": "1.4",
+                            "body": [
+                                {
+                                    "type": "TextBlock",
+                                    "text": message.subject,
+                                    "weight": "Bolder",
+                                    "size": "Medium",
+                                    "color": "Attention",
+                                    "wrap": True,
+                                },
+                                {"type": "TextBlock", "text": message.text, "wrap": True},
+                            ],
+                            "actions": [
+                                {"type": "Action.OpenUrl", "title": message.link_label, "url": message.link}
+                            ],
+                        },
                     }
                 ],
             }
@@ -247,10 +379,25 @@ class WebhookChannel(Channel):
 
     def send(self, notice, message, session):
         webhook = notice.webhook
+        key = str(notice.message_key or message_id(notice).strip("<>").split("@")[0])
+        timeout = send_timeout()
         try:
-            response = session.post(webhook.url, json=self.payload(webhook, message), timeout=self.timeout)
+            response = session.post(
+                webhook.url,
+                json=self.payload(webhook, message),
+                headers={"Idempotency-Key": key},
+                timeout=(timeout, timeout),
+                allow_redirects=False,
+            )
+        except outbound.OutboundRefused as exc:  # nothing was sent; the message says why
+            raise DeliveryError(f"webhook refused: {exc.message}", permanent=not exc.retryable) from exc
+        except requests.ConnectTimeout as exc:  # never connected: nothing was posted
+            raise DeliveryError("webhook unreachable: ConnectTimeout", connection=True) from exc
+        except requests.ReadTimeout as exc:
+            raise DeliveredUnconfirmed(f"no answer within {timeout:g} s; not posted again") from exc
         except requests.RequestException as exc:
-            raise DeliveryError(f"webhook unreachable: {exc.__class__.__name__}") from exc
+            raise DeliveryError(f"webhook unreachable: {exc.__class__.__name__}", connection=True) from exc
         if not 200 <= response.status_code < 300:
-            permanent = response.status_code in (400, 401, 403, 404, 410)
-            raise DeliveryError(f"webhook answered HTTP {response.status_code}", permanent=permanent)
+            # 429 and 5xx: try again later; any other answer will not change by itself.
+            transient = response.status_code == 429 or response.status_code >= 500
+            raise DeliveryError(f"webhook answered HTTP {response.status_code}", permanent=not transient)

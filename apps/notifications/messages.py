@@ -138,6 +138,19 @@ def render_template(event, language: str) -> Template:
     )
 
 
+def page_message(event, *, user, language: str) -> tuple[str, str]:
+    """(subject, text) of the notice for the acknowledgement page: the same words as the mail,
+    without the link (the page's button acknowledges)."""
+    language = language_of(language)
+    ctx = template_context(event, language)
+    ctx["page"] = True
+    name = user.get_full_name() or user.get_username()
+    with translation.override(language):
+        subject = render_to_string(f"notifications/{language}/subject.txt", ctx)
+        text = render_to_string(f"notifications/{language}/message.txt", ctx)
+    return " ".join(subject.split()).replace(_NAME, name), text.strip().replace(_NAME, name)
+
+
 class MessageBook:
     """Renders each (event, language) once per batch and personalises it."""
 

@@ -10,6 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.fields import EncryptedURLField
+
 
 class NoticeEvent(models.Model):
     """The outbox: what happened, to whom, with the context snapshot the messages are built from.
@@ -26,8 +28,9 @@ class NoticeEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # PROTECT: notice events are evidence (issue 10); nothing deletes them.
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reminders"
     )
     # On a root event: the last reminder round started; on a reminder: its round.
     reminder_round = models.PositiveSmallIntegerField(default=0)
@@ -66,7 +69,8 @@ class TeamWebhook(models.Model):
 
     name = models.CharField(_("name"), max_length=120)
     kind = models.CharField(_("kind"), max_length=16, choices=WebhookKind.choices)
-    url = models.URLField(_("URL"), max_length=500)
+    # Encrypted at rest (apps.core.fields): the URL carries the webhook's token.
+    url = EncryptedURLField(_("URL"), max_length=500)
     department = models.CharField(_("department"), max_length=120, blank=True)
     language = models.CharField(
         _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
@@ -90,12 +94,15 @@ class NoticeStatus(models.TextChoices):
     SENT = "sent", _("sent")
     FAILED = "failed", _("failed")
     ACKNOWLEDGED = "acknowledged", _("acknowledged")
+    # Not sent, on purpose: superseded by a later event of the crisis (lift, stand-down), the
+    # person deactivated, or the webhook switched off. `error` says which.
+    CANCELLED = "cancelled", _("not sent")
 
 
 class Notice(models.Model):
     # Few indexes, most of them partial: every mail updates its row twice, and each index on a
     # changed row costs. The foreign keys are covered by the composite indexes below.
-    event = models.ForeignKey(NoticeEvent, on_delete=models.CASCADE, related_name="notices", db_index=False)
+    event = models.ForeignKey(NoticeEvent, on_delete=models.PROTECT, related_name="notices", db_index=False)
     crisis_id = models.PositiveBigIntegerField(null=True, blank=True)  # copied for the figures
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -123,6 +130,9 @@ class Notice(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # The random part of the Message-ID (and the webhooks' Idempotency-Key): unique across
+    # installations and restores, and the same for every re-send of this notice.
+    message_key = models.UUIDField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -157,3 +167,34 @@ class Notice(models.Model):
 
     def __str__(self):
         return f"{self.channel} notice #{self.pk} ({self.status})"
+
+
+class Acknowledgement(models.Model):
+    """Who acknowledged which event, when, and how: one row per (root event, person), written in
+    the acknowledging transaction without touching the audit chain. The relay seals the unsealed
+    rows into the chain in batches (`notification.acknowledge_batch` entries listing them), so the
+    trail still tells who acknowledged what and when, while acknowledgements never queue on the
+    chain's one lock."""
+
+    event = models.ForeignKey(NoticeEvent, on_delete=models.PROTECT, related_name="acknowledgements")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    crisis_id = models.PositiveBigIntegerField(null=True, blank=True)
+    department = models.CharField(_("department"), max_length=120, blank=True)
+    via = models.CharField(_("via"), max_length=16)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), default=timezone.now)
+    sealed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-acknowledged_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "user"], name="acknowledgement_one_per_event_person")
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"], condition=Q(sealed_at__isnull=True), name="acknowledgement_unsealed_idx"
+            )
+        ]
+        verbose_name = _("acknowledgement")
+
+    def __str__(self):
+        return f"{self.user_id} acknowledged {self.event_id} at {self.acknowledged_at:%Y-%m-%d %H:%M}"

@@ -17,23 +17,26 @@ Guarantees, and how:
 """
 
 import logging
+import threading
+import time
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import StaffProfile, profile_of
 from apps.accounts.roles import DCO, has_role
 from apps.audit.services import audit_record
+from apps.core import outbound
 from crisiscomm.api import NotAllowedError, ServiceError
 
-from .channels import DeliveryError, get_channel, person_channels
+from .channels import DeliveredUnconfirmed, DeliveryError, get_channel, person_channels, send_timeout
 from .messages import MessageBook, read_ack_token
-from .models import Notice, NoticeEvent, NoticeStatus, TeamWebhook
+from .models import Acknowledgement, Notice, NoticeEvent, NoticeStatus, TeamWebhook
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,20 @@ DCO_ONLY_EVENTS = {"crisis.lift_requested"}
 REMINDED_EVENTS = {"crisis.declared", "crisis.extended"}
 # Crisis events that supersede earlier ones (no more reminders about an older one).
 SUPERSEDING_EVENTS = {"crisis.declared", "crisis.extended", "crisis.lifted", "crisis.stood_down"}
+# A crisis's state, as the outbox sees it: open after these...
+OPEN_CRISIS_EVENTS = {"crisis.declared", "crisis.extended"}
+# ...closed after these, whose notices replace any not yet sent about the crisis being on.
+CLOSING_EVENTS = {"crisis.lifted", "crisis.stood_down"}
+CRISIS_STATE_EVENTS = OPEN_CRISIS_EVENTS | CLOSING_EVENTS
+SUPERSEDED_BY_CLOSE = {
+    "crisis.declared",
+    "crisis.extended",
+    "crisis.lift_requested",
+    "crisis.stand_down_requested",
+}
+
+# Set when the worker is asked to stop (SIGTERM, see tasks.py): deliveries stop between mails.
+STOPPING = threading.Event()
 
 
 def _setting(name, default):
@@ -50,15 +67,24 @@ def _setting(name, default):
 
 
 def batch_size() -> int:
-    return _setting("CRISISCOMM_NOTIFY_BATCH", 250)
+    # Small claims: a killed worker holds at most this many rows, for at most claim_lease().
+    return _setting("CRISISCOMM_NOTIFY_BATCH", 25)
 
 
 def claim_lease() -> timedelta:
-    return _setting("CRISISCOMM_NOTIFY_LEASE", timedelta(minutes=10))
+    """How long claimed rows a worker has not reached yet stay its own."""
+    return _setting("CRISISCOMM_NOTIFY_LEASE", timedelta(seconds=60))
 
 
-def max_attempts() -> int:
-    return _setting("CRISISCOMM_NOTIFY_MAX_ATTEMPTS", 5)
+def sending_lease() -> timedelta:
+    """How long a row stays `sending` before the relay takes its worker for dead: longer than
+    one bounded send (every network operation of it times out after send_timeout())."""
+    return max(claim_lease(), timedelta(seconds=3 * send_timeout()))
+
+
+def retry_window() -> timedelta:
+    """Transient failures (SMTP 4xx, connection loss) are retried for at least this long."""
+    return _setting("CRISISCOMM_NOTIFY_RETRY_WINDOW", timedelta(hours=24))
 
 
 def _actor_or_none(actor):
@@ -128,18 +154,24 @@ def _enqueue_delivery(event_id: int, channel: str, copies: int = 1):
 # --- fan-out: materialise the notice rows ------------------------------------------------------
 
 
+def _active_users():
+    return get_user_model().objects.filter(is_active=True)
+
+
 def _audience(event: NoticeEvent):
-    """The people an event (or reminder round) reaches, as a queryset of users."""
-    users = get_user_model().objects.filter(is_active=True)
+    """The people an event (or reminder round) reaches, as a queryset of users. A reminder
+    round reaches every active person of the root's audience who has not acknowledged, whether
+    or not the root reached them (people who arrived since are told too)."""
     root = event.root
-    if event.parent_id:
-        reached = Notice.objects.filter(event=root, user__isnull=False).values("user_id")
-        acknowledged = Notice.objects.filter(event=root, acknowledged_at__isnull=False).values("user_id")
-        return users.filter(pk__in=reached).exclude(pk__in=acknowledged)
     if root.recipients is not None:
-        return users.filter(pk__in=root.recipients)
-    if root.event in DCO_ONLY_EVENTS:
-        return users.filter(groups__name=DCO).distinct()
+        users = _active_users().filter(pk__in=root.recipients)
+    elif root.event in DCO_ONLY_EVENTS:
+        users = _active_users().filter(groups__name=DCO).distinct()
+    else:
+        users = _active_users()
+    if event.parent_id:
+        acknowledged = Acknowledgement.objects.filter(event=root).values("user_id")
+        users = users.exclude(pk__in=acknowledged)
     return users
 
 
@@ -148,21 +180,11 @@ def event_materialise(*, event_id: int) -> dict:
     (35,000 people in about a second), instant channels (the inbox) first so that they are
     visible at once. Idempotent: ON CONFLICT DO NOTHING on the (event, person, channel) key."""
     event = NoticeEvent.objects.select_related("parent").filter(pk=event_id).first()
-    if event is None:  # a stale task for an event rolled back or deleted since
+    if event is None:  # a stale task for an event rolled back since
         return {}
+    created = _materialise(event, _audience(event))
     root = event.root
-    reminder = bool(event.parent_id)
-    channels = sorted(
-        (c for c in person_channels() if c.reminders or not reminder), key=lambda c: not c.instant
-    )
-    audience = _audience(event)
-    created = {}
-    for channel in channels:
-        if channel.sql_condition is not None:
-            created[channel.type] = _insert_notices_sql(event, root, channel, audience)
-        else:
-            created[channel.type] = _insert_notices_python(event, root, channel, audience)
-    if not reminder and root.recipients is None and root.event not in DCO_ONLY_EVENTS:
+    if not event.parent_id and root.recipients is None and root.event not in DCO_ONLY_EVENTS:
         hooks = TeamWebhook.objects.filter(is_active=True)
         rows = [
             Notice(
@@ -172,6 +194,7 @@ def event_materialise(*, event_id: int) -> dict:
                 channel="webhook",
                 department=hook.department,
                 language=hook.language,
+                message_key=uuid.uuid4(),
             )
             for hook in hooks
         ]
@@ -187,7 +210,21 @@ def event_materialise(*, event_id: int) -> dict:
             obj=event,
             details={"event": root.event, "crisis": root.crisis_id, "rows": created},
         )
-    _enqueue_after_commit(event)
+        _enqueue_after_commit(event)
+    return created
+
+
+def _materialise(event, audience) -> dict:
+    reminder = bool(event.parent_id)
+    channels = sorted(
+        (c for c in person_channels() if c.reminders or not reminder), key=lambda c: not c.instant
+    )
+    created = {}
+    for channel in channels:
+        if channel.sql_condition is not None:
+            created[channel.type] = _insert_notices_sql(event, event.root, channel, audience)
+        else:
+            created[channel.type] = _insert_notices_python(event, event.root, channel, audience)
     return created
 
 
@@ -195,15 +232,15 @@ def _insert_notices_sql(event, root, channel, audience) -> int:
     users = get_user_model()._meta.db_table
     quote = connection.ops.quote_name
     audience_sql, audience_params = audience.values("pk").query.sql_with_params()
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    now = timezone.now()
     status = NoticeStatus.SENT if channel.instant else NoticeStatus.QUEUED
     sql = f"""
         INSERT INTO {quote(Notice._meta.db_table)}
           (event_id, crisis_id, user_id, channel, department, language, status, attempts, error,
-           created_at, sent_at)
+           created_at, sent_at, message_key)
         SELECT %s, %s, u.id, %s, COALESCE(p.department, %s),
                CASE WHEN p.language IS NULL OR p.language = '' THEN %s ELSE p.language END,
-               %s, 0, '', %s, %s
+               %s, 0, '', %s, %s, {"NULL" if channel.instant else "gen_random_uuid()"}
         FROM {quote(users)} u
         LEFT JOIN {quote(StaffProfile._meta.db_table)} p ON p.user_id = u.id
         WHERE u.id IN ({audience_sql}) AND ({channel.sql_condition})
@@ -250,6 +287,7 @@ def _insert_notices_python(event, root, channel, audience, page_size: int = 2000
                     status=NoticeStatus.SENT if channel.instant else NoticeStatus.QUEUED,
                     sent_at=now if channel.instant else None,
                     created_at=now,
+                    message_key=None if channel.instant else uuid.uuid4(),
                 )
             )
         with transaction.atomic():
@@ -259,14 +297,116 @@ def _insert_notices_python(event, root, channel, audience, page_size: int = 2000
 
 
 def _enqueue_after_commit(event):
+    """Delivery tasks for the event's queued channels, enqueued when the caller commits."""
     copies = _setting("CRISISCOMM_NOTIFY_PARALLELISM", 2)
-    for channel_type in ("email", "webhook"):
-        if Notice.objects.filter(event=event, channel=channel_type, status=NoticeStatus.QUEUED).exists():
-            n = copies if channel_type == "email" else 1
-            transaction.on_commit(lambda c=channel_type, n=n: _enqueue_delivery(event.pk, c, n))
-    for channel in person_channels():
-        if channel.type not in ("email", "inapp") and not channel.instant:
-            transaction.on_commit(lambda c=channel.type: _enqueue_delivery(event.pk, c, 1))
+    event_id = event.pk
+    for channel in [*person_channels(), get_channel("webhook")]:
+        if channel.instant:
+            continue
+        if Notice.objects.filter(
+            event_id=event_id, channel=channel.type, status=NoticeStatus.QUEUED
+        ).exists():
+            n = copies if channel.type == "email" else 1
+            transaction.on_commit(lambda c=channel.type, n=n: _enqueue_delivery(event_id, c, n))
+
+
+# --- staff who arrive during a crisis ------------------------------------------------------------
+
+
+def open_crisis_events() -> list[NoticeEvent]:
+    """The current event of every open crisis: the latest declaration or extension of a crisis
+    that no lift or stand-down followed. One indexed query on the (small) outbox."""
+    latest = (
+        NoticeEvent.objects.filter(
+            parent__isnull=True, crisis_id__isnull=False, event__in=CRISIS_STATE_EVENTS
+        )
+        .order_by("crisis_id", "-pk")
+        .distinct("crisis_id")
+    )
+    return [e for e in latest if e.event in OPEN_CRISIS_EVENTS]
+
+
+def notices_for_arrivals(*, user_ids=None) -> dict:
+    """Give the people who became staff after an open crisis's notices were materialised their
+    notices of its current event (idempotent: the unique key). `user_ids` None: everyone active
+    who has none yet (the periodic sweep, which also covers bulk imports that send no signal)."""
+    created = {}
+    for event in open_crisis_events():
+        if event.materialised_at is None:
+            continue  # its materialisation will include them
+        audience = _active_users()
+        if user_ids is not None:
+            audience = audience.filter(pk__in=list(user_ids))
+        else:
+            audience = audience.exclude(
+                pk__in=Notice.objects.filter(event=event, user__isnull=False).values("user_id")
+            )
+        rows = _materialise(event, audience)
+        if any(rows.values()):
+            with transaction.atomic():
+                audit_record(
+                    actor=None,
+                    action="notification.materialise_arrivals",
+                    obj=event,
+                    details={"event": event.event, "crisis": event.crisis_id, "rows": rows},
+                )
+                _enqueue_after_commit(event)
+            created[event.pk] = rows
+    return created
+
+
+def user_saved(*, user, created: bool, update_fields=None):
+    """post_save of a user (see signals.py): a person created active, or activated, while a
+    crisis is open gets its notices at once, in the same transaction as their account."""
+    if not user.is_active:
+        return
+    if not created and update_fields is not None and "is_active" not in update_fields:
+        return  # e.g. last_login on every sign-in
+    if not created and not getattr(user, "_crisiscomm_was_inactive", True):
+        return  # was already active: nothing new
+    try:
+        with transaction.atomic():
+            notices_for_arrivals(user_ids=[user.pk])
+    except Exception:  # never break the account change; the periodic sweep catches up
+        log.exception("Could not give user %s the open crisis's notices; the sweep will", user.pk)
+
+
+# --- superseded, deactivated: not sent ---------------------------------------------------------
+
+
+def superseding_event(root: NoticeEvent) -> NoticeEvent | None:
+    """The later lift or stand-down of the same crisis that makes `root`'s notices moot."""
+    if root.crisis_id is None or root.event not in SUPERSEDED_BY_CLOSE:
+        return None
+    return (
+        NoticeEvent.objects.filter(
+            parent__isnull=True, crisis_id=root.crisis_id, event__in=CLOSING_EVENTS, pk__gt=root.pk
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+def _cancel_queued(event_id: int, channel: str, reason: str) -> int:
+    return Notice.objects.filter(event_id=event_id, channel=channel, status=NoticeStatus.QUEUED).update(
+        status=NoticeStatus.CANCELLED, error=reason, claim_token=None, next_attempt_at=None
+    )
+
+
+def _cancel_one(notice, reason: str) -> bool:
+    return bool(
+        Notice.objects.filter(pk=notice.pk, status=NoticeStatus.QUEUED).update(
+            status=NoticeStatus.CANCELLED, error=reason, claim_token=None, next_attempt_at=None
+        )
+    )
+
+
+def _why_not_send(notice) -> str | None:
+    if notice.user_id is not None and not notice.user.is_active:
+        return "Not sent: the person's account was deactivated."
+    if notice.webhook_id is not None and not notice.webhook.is_active:
+        return "Not sent: the webhook was deactivated."
+    return None
 
 
 # --- delivery ----------------------------------------------------------------------------------
@@ -303,61 +443,82 @@ def notices_claim(*, event_id: int, channel: str, limit: int) -> tuple[uuid.UUID
 
 
 def _fast_commits():
-    """Delivery status rows are written one by one; on PostgreSQL skip the WAL flush wait for
-    them. A database crash could forget the last few status changes; the worst case is a `sent`
-    read back as `sending`, sent again with the same Message-ID."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit TO OFF")
+    """Delivery status rows are written one by one; skip the WAL flush wait for them. A
+    database crash could forget the last few status changes; the worst case is a `sent` read
+    back as `sending`, sent again with the same Message-ID."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
 
 
 def _normal_commits():
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
+    with connection.cursor() as cursor:
+        cursor.execute("RESET synchronous_commit")
 
 
 def notices_deliver(*, event_id: int, channel: str, time_budget: float | None = None) -> dict:
     """Send the event's queued notices on one channel, batch after batch, until none is left
-    (or `time_budget` seconds have passed: then {"more": True} and the task re-enqueues)."""
+    (or `time_budget` seconds have passed, or the worker is stopping: then {"more": True} and
+    the task re-enqueues). Notices superseded by a later lift or stand-down are cancelled."""
     chan = get_channel(channel)
-    started = timezone.now()
-    totals = {"sent": 0, "failed": 0, "retry": 0, "more": False}
+    started = time.monotonic()
+    totals = {"sent": 0, "failed": 0, "retry": 0, "cancelled": 0, "more": False}
+    event = NoticeEvent.objects.select_related("parent").filter(pk=event_id).first()
+    if event is None:
+        return totals
     book = MessageBook()
     _fast_commits()
     try:
         while True:
+            later = superseding_event(event.root)
+            if later is not None:
+                totals["cancelled"] += _cancel_queued(
+                    event_id, channel, f"Not sent: superseded by {later.event} (#{later.pk})."
+                )
+                break
             token, batch = notices_claim(event_id=event_id, channel=channel, limit=batch_size())
             if not batch:
                 break
             result = _deliver_batch(chan, batch, token, book)
-            for key in ("sent", "failed", "retry"):
+            for key in ("sent", "failed", "retry", "cancelled"):
                 totals[key] += result[key]
-            with transaction.atomic():
-                audit_record(
-                    actor=None,
-                    action="notification.deliver_batch",
-                    object_type="notifications.noticeevent",
-                    object_id=event_id,
-                    details={"channel": channel, **{k: result[k] for k in ("sent", "failed", "retry")}},
-                )
             if result["aborted"]:
                 break
-            if time_budget is not None and (timezone.now() - started).total_seconds() > time_budget:
+            if STOPPING.is_set() or (time_budget is not None and time.monotonic() - started > time_budget):
                 totals["more"] = True
                 break
     finally:
         _normal_commits()
+    if any(totals[k] for k in ("sent", "failed", "retry", "cancelled")):
+        with transaction.atomic():
+            audit_record(
+                actor=None,
+                action="notification.deliver_batch",
+                object_type="notifications.noticeevent",
+                object_id=event_id,
+                details={
+                    "channel": channel,
+                    **{k: totals[k] for k in ("sent", "failed", "retry", "cancelled")},
+                },
+            )
     return totals
 
 
 def _deliver_batch(chan, batch, token, book) -> dict:
-    result = {"sent": 0, "failed": 0, "retry": 0, "aborted": False}
-    consecutive_errors = 0
+    result = {"sent": 0, "failed": 0, "retry": 0, "cancelled": 0, "aborted": False}
+    connection_errors = 0
     delivered = None  # the notice just handed over, recorded `sent` with the next one's take
     with chan.session() as session:
         try:
             for index, notice in enumerate(batch):
+                rest = [n.pk for n in batch[index:]]
+                if STOPPING.is_set():  # SIGTERM: stop between two mails, hand the rest back
+                    _release(rest, token)
+                    break
+                reason = _why_not_send(notice)
+                if reason is not None:
+                    result["cancelled"] += _cancel_one(notice, reason)
+                    continue
+                chan.pace()
                 taken = _advance(sent=delivered, take=notice.pk, token=token)
                 delivered = None
                 if not taken:  # acknowledged meanwhile, or no longer ours
@@ -368,19 +529,24 @@ def _deliver_batch(chan, batch, token, book) -> dict:
                     else:
                         message = book.for_team(notice.event, webhook=notice.webhook)
                     chan.send(notice, message, session)
+                except DeliveredUnconfirmed as doubt:
+                    _advance(sent=notice.pk, take=None, token=token)
+                    Notice.objects.filter(pk=notice.pk).update(error=str(doubt)[:2000])
+                    result["sent"] += 1
+                    continue
                 except Exception as exc:
                     error = exc if isinstance(exc, DeliveryError) else DeliveryError(repr(exc))
-                    final = error.permanent or notice.attempts + 1 >= max_attempts()
-                    _record_failure(notice, str(error), final=final)
+                    final = _record_failure(notice, error)
                     result["failed" if final else "retry"] += 1
-                    consecutive_errors += 1
-                    if consecutive_errors >= 3:
+                    if error.connection:
+                        connection_errors += 1
+                    if connection_errors >= 3:
                         # The far end is down: hand the rest back untouched, attempts unspent.
-                        _release([n.pk for n in batch[index + 1 :]], token)
+                        _release(rest[1:], token)
                         result["aborted"] = True
                         break
                     continue
-                consecutive_errors = 0
+                connection_errors = 0
                 delivered = notice.pk
                 result["sent"] += 1
         finally:
@@ -396,8 +562,7 @@ def _advance(*, sent: int | None, take: int | None, token) -> bool:
     if sent is None and take is None:
         return False
     table = connection.ops.quote_name(Notice._meta.db_table)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    token_value = token if connection.features.has_native_uuid_field else token.hex
+    now = timezone.now()
     prev = -1 if sent is None else sent
     nxt = -1 if take is None else take
     S = NoticeStatus
@@ -414,32 +579,36 @@ def _advance(*, sent: int | None, take: int | None, token) -> bool:
         WHERE (id = %s AND status = '{S.SENDING}')
            OR (id = %s AND status = '{S.QUEUED}' AND claim_token = %s)
     """  # noqa: S608 - only ints, enum constants and parameters
-    params = [prev, prev, now, prev, prev, prev, now, prev, nxt, token_value]
-    if connection.vendor == "postgresql":
-        # The driver's own cursor binds on the server, so PostgreSQL prepares this statement once
-        # per connection instead of parsing and planning it for every mail.
-        connection.ensure_connection()
-        with connection.connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            changed = cursor.rowcount
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            changed = cursor.rowcount
+    params = [prev, prev, now, prev, prev, prev, now, prev, nxt, token]
+    # The driver's own cursor binds on the server, so PostgreSQL prepares this statement once
+    # per connection instead of parsing and planning it for every mail.
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        changed = cursor.rowcount
     return take is not None and changed - (1 if sent is not None else 0) > 0
 
 
-def _record_failure(notice, error: str, *, final: bool):
+def retry_delay(attempts: int) -> timedelta:
+    """After the n-th failed attempt: 30 s, 1 min, 2 min, … doubling up to an hour."""
+    base = _setting("CRISISCOMM_NOTIFY_BACKOFF", 30)
+    return timedelta(seconds=min(base * 2 ** (attempts - 1), 3600))
+
+
+def _record_failure(notice, error: DeliveryError) -> bool:
+    """Back to the queue after a back-off for a transient failure (until the retry window is
+    over), failed for a permanent one. Returns whether the failure is final."""
     attempts = notice.attempts + 1
-    base = _setting("CRISISCOMM_NOTIFY_BACKOFF", 30)  # seconds, doubled at each attempt
-    backoff = timedelta(seconds=min(base * 2 ** (attempts - 1), 3600))
+    now = timezone.now()
+    final = error.permanent or now - notice.created_at >= retry_window()
     Notice.objects.filter(pk=notice.pk, status=NoticeStatus.SENDING).update(
         status=NoticeStatus.FAILED if final else NoticeStatus.QUEUED,
         attempts=attempts,
-        error=error[:2000],
-        next_attempt_at=None if final else timezone.now() + backoff,
+        error=str(error)[:2000],
+        next_attempt_at=None if final else now + retry_delay(attempts),
         claim_token=None,
     )
+    return final
 
 
 def _release(ids, token):
@@ -452,17 +621,17 @@ def _release(ids, token):
 
 
 def notices_relay(*, now=None) -> dict:
-    """Re-enqueue what the outbox still holds: events never materialised, notices still queued,
-    and rows a dead worker left `sending` past the lease."""
+    """Re-enqueue what the outbox still holds: events never materialised, notices due, rows a
+    dead worker left `sending` past the send lease; free claims past their lease; seal the
+    acknowledgements into the audit chain."""
     now = now or timezone.now()
     grace = timedelta(seconds=_setting("CRISISCOMM_NOTIFY_RELAY_GRACE", 30))
     with transaction.atomic():
-        # A worker died while handing these over. Almost always it was still waiting for the far
-        # end, so they are sent again, with the same Message-ID (receivers drop a duplicate).
-        stale = Notice.objects.filter(status=NoticeStatus.SENDING, claimed_at__lt=now - claim_lease())
+        # A worker died while handing these over (a live one is bounded by the send timeout,
+        # well inside the lease). It may have gone out: sent again with the same Message-ID.
+        stale = Notice.objects.filter(status=NoticeStatus.SENDING, claimed_at__lt=now - sending_lease())
         stale_count = stale.update(
             status=NoticeStatus.QUEUED,
-            attempts=F("attempts") + 1,
             error="Worker lost while handing this notice over; sent again with the same Message-ID.",
             claim_token=None,
             next_attempt_at=None,
@@ -487,25 +656,33 @@ def notices_relay(*, now=None) -> dict:
     )
     for event_id, channel in pairs:
         _enqueue_delivery(event_id, channel)
-    return {"materialise": len(pending_events), "deliver": len(pairs), "expired": stale_count}
+    sealed = acknowledgements_seal()
+    return {
+        "materialise": len(pending_events),
+        "deliver": len(pairs),
+        "expired": stale_count,
+        "sealed": sealed,
+    }
 
 
 def reminders_start(*, now=None) -> list[NoticeEvent]:
-    """Start the next reminder round of every event due for one: a child event whose notices
-    (email and in-app, unique per person like any other) go to those who have not acknowledged."""
+    """Start the next scheduled reminder round of every event due for one: a child event whose
+    notices (email and in-app, unique per person like any other) go to every active person who
+    has not acknowledged. First, people who arrived since get the open crises' notices."""
     now = now or timezone.now()
     delay = settings.CRISISCOMM_REMINDER_DELAY
     rounds = _setting("CRISISCOMM_REMINDER_ROUNDS", 3)
+    notices_for_arrivals()
     started = []
     candidates = NoticeEvent.objects.filter(
-        parent__isnull=True,
-        event__in=REMINDED_EVENTS,
-        materialised_at__isnull=False,
-        reminder_round__lt=rounds,
+        parent__isnull=True, event__in=REMINDED_EVENTS, materialised_at__isnull=False
     )
     for root in candidates:
-        next_round = root.reminder_round + 1
-        if now < root.created_at + delay * next_round:
+        # Rounds a DCO started by hand ("remind them now") do not use up the scheduled ones.
+        scheduled = root.reminders.count() - root.reminders.filter(context__by="dco").count()
+        if scheduled >= rounds:
+            continue
+        if now < root.created_at + delay * (scheduled + 1):
             continue
         superseded = (
             root.crisis_id is not None
@@ -513,32 +690,59 @@ def reminders_start(*, now=None) -> list[NoticeEvent]:
                 parent__isnull=True,
                 crisis_id=root.crisis_id,
                 event__in=SUPERSEDING_EVENTS,
-                created_at__gt=root.created_at,
+                pk__gt=root.pk,
             ).exists()
         )
-        with transaction.atomic():
-            updated = NoticeEvent.objects.filter(pk=root.pk, reminder_round=root.reminder_round).update(
-                reminder_round=rounds if superseded else next_round
-            )
-            if not updated or superseded:
-                continue  # another beat got there first, or a later event replaced this one
-            child = NoticeEvent.objects.create(
-                event=root.event,
-                crisis_id=root.crisis_id,
-                context={},
-                parent=root,
-                reminder_round=next_round,
-            )
-            audit_record(
-                actor=None,
-                action="notification.remind",
-                obj=root,
-                details={"event": root.event, "crisis": root.crisis_id, "round": next_round},
-            )
-            child_id = child.pk
-            transaction.on_commit(lambda pk=child_id: _enqueue_materialise(pk))
-        started.append(child)
+        if superseded:
+            continue  # a later event replaced this one: no more reminders about it
+        child = _start_round(root, by="schedule", actor=None)
+        if child is not None:
+            started.append(child)
     return started
+
+
+def _start_round(root, *, by: str, actor):
+    with transaction.atomic():
+        current = root.reminder_round
+        updated = NoticeEvent.objects.filter(pk=root.pk, reminder_round=current).update(
+            reminder_round=current + 1
+        )
+        if not updated:
+            return None  # another beat (or a DCO) got there first
+        next_round = current + 1
+        root.reminder_round = next_round
+        child = NoticeEvent.objects.create(
+            event=root.event,
+            crisis_id=root.crisis_id,
+            context={"by": by},
+            parent=root,
+            reminder_round=next_round,
+            actor=_actor_or_none(actor),
+        )
+        audit_record(
+            actor=actor,
+            action="notification.remind",
+            obj=root,
+            details={"event": root.event, "crisis": root.crisis_id, "round": next_round, "by": by},
+        )
+        child_id = child.pk
+        transaction.on_commit(lambda pk=child_id: _enqueue_materialise(pk))
+    return child
+
+
+def reminders_send_now(*, actor, event: NoticeEvent) -> NoticeEvent:
+    """ "Remind them now": a DCO starts a reminder round at once for everyone who has not
+    acknowledged `event` (a root event), beside the scheduled rounds (which keep their times)."""
+    if not has_role(actor, DCO):
+        raise NotAllowedError("Only a communication directorate officer (dco) may send reminders.")
+    root = event.root
+    if superseding_event(root) is not None:
+        raise ServiceError("This crisis is over: its notices are no longer sent.", field="event")
+    for _attempt in range(3):
+        child = _start_round(NoticeEvent.objects.get(pk=root.pk), by="dco", actor=actor)
+        if child is not None:
+            return child
+    raise ServiceError("Another reminder round is starting; try again.", field="event", code="conflict")
 
 
 # --- acknowledgement ---------------------------------------------------------------------------
@@ -553,19 +757,28 @@ def notice_acknowledge(*, actor, notice: Notice, via: str = "api") -> int:
     return _acknowledge(user=actor, root=notice.event.root, via=via)
 
 
-@transaction.atomic
-def notice_acknowledge_link(*, token: str):
-    """The signed one-click link (no login). Returns (root event, user, newly acknowledged count).
-    Raises signing.SignatureExpired / signing.BadSignature, or ServiceError for an unknown person."""
+def read_ack_link(*, token: str):
+    """The signed one-click link's (root event, user), changing nothing (a GET, a mail
+    scanner). Raises signing.SignatureExpired / signing.BadSignature, or ServiceError."""
     event_id, user_id = read_ack_token(token)
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     event = NoticeEvent.objects.select_related("parent").filter(pk=event_id).first()
     if user is None or event is None or not Notice.objects.filter(event=event, user=user).exists():
         raise ServiceError("This acknowledgement link matches no notice.", field="token", code="not_found")
-    return event.root, user, _acknowledge(user=user, root=event.root, via="link")
+    return event.root, user
+
+
+@transaction.atomic
+def notice_acknowledge_link(*, token: str):
+    """The POST of the signed link's "I acknowledge" button (no login). Returns (root event,
+    user, newly acknowledged count)."""
+    root, user = read_ack_link(token=token)
+    return root, user, _acknowledge(user=user, root=root, via="link")
 
 
 def _acknowledge(*, user, root: NoticeEvent, via: str) -> int:
+    """No audit-chain lock here: the Acknowledgement row is the record, sealed into the chain
+    in batches by the relay (acknowledgements_seal)."""
     event_ids = [root.pk, *root.reminders.values_list("pk", flat=True)]
     now = timezone.now()
     pending = Notice.objects.filter(user=user, event_id__in=event_ids, acknowledged_at__isnull=True)
@@ -575,19 +788,64 @@ def _acknowledge(*, user, root: NoticeEvent, via: str) -> int:
     )
     count += pending.update(acknowledged_at=now)
     if count:
-        audit_record(
-            actor=user,
-            action="notification.acknowledge",
-            obj=root,
-            details={"event": root.event, "crisis": root.crisis_id, "via": via, "notices": count},
+        _language, department = profile_of(user)
+        Acknowledgement.objects.bulk_create(
+            [
+                Acknowledgement(
+                    event=root,
+                    user=user,
+                    crisis_id=root.crisis_id,
+                    department=department,
+                    via=via,
+                    acknowledged_at=now,
+                )
+            ],
+            ignore_conflicts=True,
         )
     return count
 
 
+def acknowledgements_seal(*, limit: int = 1000) -> int:
+    """Write the unsealed acknowledgements into the audit chain, `limit` per entry, oldest
+    first: one chain lock per batch instead of one per person."""
+    sealed = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Acknowledgement.objects.select_for_update(skip_locked=True)
+                .filter(sealed_at__isnull=True)
+                .select_related("user")
+                .order_by("pk")[:limit]
+            )
+            if not rows:
+                return sealed
+            audit_record(
+                actor=None,
+                action="notification.acknowledge_batch",
+                object_type="notifications.acknowledgement",
+                object_id=f"{rows[0].pk}-{rows[-1].pk}",
+                details={
+                    "acknowledgements": [
+                        {
+                            "id": a.pk,
+                            "user": a.user_id,
+                            "username": a.user.get_username(),
+                            "event": a.event_id,
+                            "crisis": a.crisis_id,
+                            "at": a.acknowledged_at.isoformat(),
+                            "via": a.via,
+                        }
+                        for a in rows
+                    ]
+                },
+            )
+            Acknowledgement.objects.filter(pk__in=[a.pk for a in rows]).update(sealed_at=timezone.now())
+            sealed += len(rows)
+
+
 def acknowledged_at(*, user, root: NoticeEvent):
     return (
-        Notice.objects.filter(user=user, event=root, acknowledged_at__isnull=False)
-        .order_by("acknowledged_at")
+        Acknowledgement.objects.filter(user=user, event=root)
         .values_list("acknowledged_at", flat=True)
         .first()
     )
@@ -615,6 +873,7 @@ def _webhook_details(hook, changed=None):
 def team_webhook_create(*, actor, **fields) -> TeamWebhook:
     _require_dco(actor)
     hook = TeamWebhook(**{k: v for k, v in fields.items() if k in WEBHOOK_FIELDS})
+    outbound.validate_url(hook.url, field="url")  # outbound: no loopback/private targets
     hook.full_clean()
     hook.save()
     audit_record(actor=actor, action="notification.webhook_create", obj=hook, details=_webhook_details(hook))
@@ -628,6 +887,8 @@ def team_webhook_update(*, actor, webhook: TeamWebhook, **fields) -> TeamWebhook
     for key in changed:
         setattr(webhook, key, fields[key])
     if changed:
+        if "url" in changed:
+            outbound.validate_url(webhook.url, field="url")  # outbound: no loopback/private targets
         webhook.full_clean()
         webhook.save(update_fields=changed)
         audit_record(

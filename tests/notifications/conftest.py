@@ -6,6 +6,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections import Counter
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,19 @@ class SinkHandler:
         self.holding = threading.Event()
         self.release = threading.Event()
         self.delay = 0.0  # seconds before answering each message: a slow server
+        self.accept_held = False  # whether the held message is accepted (250) once released
+        self.greylist = set()  # recipients refused once with 451 at RCPT, then accepted
+        self.refuse = {}  # recipient -> reply at RCPT, every time (e.g. "550 5.1.1 no such user")
+        self.times = []  # when each message was accepted (time.monotonic())
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        if address in self.greylist:
+            self.greylist.discard(address)
+            return "451 4.7.1 Greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
@@ -43,19 +57,26 @@ class SinkHandler:
     async def _handle_data(self, server, session, envelope):
         if self.hold_after is not None and len(self.messages) >= self.hold_after:
             self.hold_after = None
+            if self.accept_held:  # the relay has taken the mail; its 250 is what waits
+                self._keep(envelope)
             self.holding.set()
             while not self.release.is_set():
                 await asyncio.sleep(0.05)
-            return "451 try again later"
+            return "250 OK" if self.accept_held else "451 try again later"
         with self.lock:
             if self.drop_after is not None and len(self.messages) >= self.drop_after:
                 self.drop_after = None
                 server.transport.close()  # the server dies mid-conversation: no 250
                 return "421 closing"
+        self._keep(envelope)
+        return "250 OK"
+
+    def _keep(self, envelope):
+        with self.lock:
             self.messages.append(
                 (list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default))
             )
-        return "250 OK"
+            self.times.append(time.monotonic())
 
     def per_recipient(self) -> Counter:
         with self.lock:
@@ -74,6 +95,18 @@ class SMTPSink:
 
     def per_recipient(self):
         return self.handler.per_recipient()
+
+
+@pytest.fixture(autouse=True)
+def _no_persistent_connections_in_threads():
+    """Production keeps connections open (CONN_MAX_AGE); the worker threads these tests start
+    must not, or the test database cannot be dropped at the end."""
+    from django.db import connections
+
+    saved = connections.settings["default"].get("CONN_MAX_AGE")
+    connections.settings["default"]["CONN_MAX_AGE"] = 0
+    yield
+    connections.settings["default"]["CONN_MAX_AGE"] = saved
 
 
 @pytest.fixture(autouse=True)
@@ -106,13 +139,19 @@ def smtp_sink(settings):
 class WebhookReceiver:
     def __init__(self):
         self.requests = []
+        self.headers = []
         self.status = 200
+        self.stall = 0.0  # seconds to wait, once, after reading a post and before answering
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.requests.append((self.path, json.loads(body or b"null")))
+                receiver.headers.append(dict(self.headers))
+                if receiver.stall:
+                    stall, receiver.stall = receiver.stall, 0.0
+                    time.sleep(stall)
                 self.send_response(receiver.status)
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -129,7 +168,8 @@ class WebhookReceiver:
 
 
 @pytest.fixture
-def webhook_receiver():
+def webhook_receiver(settings):
+    settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"  # the stand-in for the team chat is local
     receiver = WebhookReceiver()
     receiver.thread.start()
     yield receiver

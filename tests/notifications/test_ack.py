@@ -8,9 +8,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from apps.audit.models import AuditEntry
+from apps.audit.models import AuditChainHead, AuditEntry
+from apps.audit.selectors import audit_chain_verify
 from apps.notifications import services
-from apps.notifications.models import Notice, NoticeEvent, NoticeStatus
+from apps.notifications.models import Acknowledgement, Notice, NoticeEvent, NoticeStatus
 from tests.notifications.factories import make_staff
 
 CONTEXT = {"title": "Incident", "freeze_until": "2026-11-26T09:00:00+00:00"}
@@ -32,32 +33,73 @@ def link_in(message, base):
 
 
 @pytest.mark.django_db
-def test_one_click_link_acknowledges_every_channel_without_login_and_twice_is_harmless(
+def test_one_click_link_shows_the_notice_and_only_the_button_acknowledges_every_channel(
     client, smtp_sink, settings
 ):
+    """A GET (a mail scanner, a link preview) changes nothing; the POST of the page's button,
+    with the signed token in the form, acknowledges without login; twice is harmless.
+    Mutation: acknowledging on GET (the view calling notice_acknowledge_link for every method)
+    -> this test fails."""
     settings.CRISISCOMM_BASE_URL = "https://crisis.example"
     alice, bob = make_staff(2, language=["en", "fr"])
     event = declare()
     mail = next(msg for rcpts, msg in smtp_sink.messages if rcpts == [alice.email])
     path = link_in(mail, "https://crisis.example")
+    mine = Notice.objects.filter(event=event, user=alice)
 
-    response = client.get(path)
+    for _scanner in range(2):
+        page = client.get(path)
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert "I acknowledge" in html and 'method="post"' in html
+        assert html.index("I acknowledge") < html.index("Do not answer or deny claims")  # button first
+        assert "/notices/ack/" not in html.split("I acknowledge")[1]  # the text, not the raw link
+    assert not Notice.objects.filter(acknowledged_at__isnull=False).exists()
+    assert not Acknowledgement.objects.exists()
+
+    token = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    response = client.post(path, {"token": token})
     assert response.status_code == 200
     assert "Thank you, your acknowledgement is recorded" in response.content.decode()
-    mine = Notice.objects.filter(event=event, user=alice)
     assert {n.channel for n in mine} == {"email", "inapp"}
     assert all(n.acknowledged_at and n.status == NoticeStatus.ACKNOWLEDGED for n in mine)
     assert not Notice.objects.filter(user=bob, acknowledged_at__isnull=False).exists()
     first_ack = mine.first().acknowledged_at
 
-    again = client.get(path)
+    again = client.post(path, {"token": token})
     assert again.status_code == 200
     assert "already acknowledged" in again.content.decode()
+    assert "already acknowledged" in client.get(path).content.decode()
     assert mine.first().acknowledged_at == first_ack
-    entries = AuditEntry.objects.filter(action="notification.acknowledge")
-    assert entries.count() == 1
-    assert entries.get().details["via"] == "link"
-    assert entries.get().actor_id == alice.pk
+    (ack,) = Acknowledgement.objects.all()
+    assert (ack.user_id, ack.event_id, ack.via) == (alice.pk, event.pk, "link")
+    assert ack.acknowledged_at == first_ack
+
+
+@pytest.mark.django_db
+def test_acknowledgements_take_no_chain_lock_and_the_relay_seals_them_in_one_entry(smtp_sink, settings):
+    """Acknowledging writes the acknowledgement record only (the audit chain head is untouched);
+    the relay then seals every unsealed acknowledgement into the chain in one entry saying who
+    acknowledged what, when and how.
+    Mutation: an audit_record per acknowledgement in _acknowledge -> this test fails.
+    Mutation: acknowledgements_seal not called by the relay -> this test fails."""
+    people = make_staff(5)
+    event = declare()
+    head_before = AuditChainHead.objects.get(pk=1).sequence
+    for person in people[:4]:
+        services.notice_acknowledge(actor=person, notice=Notice.objects.get(user=person, channel="inapp"))
+    assert AuditChainHead.objects.get(pk=1).sequence == head_before
+    assert Acknowledgement.objects.filter(sealed_at__isnull=True).count() == 4
+
+    services.notices_relay()
+    (entry,) = AuditEntry.objects.filter(action="notification.acknowledge_batch")
+    listed = entry.details["acknowledgements"]
+    assert sorted(a["username"] for a in listed) == sorted(p.username for p in people[:4])
+    assert {a["event"] for a in listed} == {event.pk} and {a["via"] for a in listed} == {"api"}
+    assert not Acknowledgement.objects.filter(sealed_at__isnull=True).exists()
+    services.notices_relay()  # nothing new: no empty entry
+    assert AuditEntry.objects.filter(action="notification.acknowledge_batch").count() == 1
+    assert audit_chain_verify().valid
 
 
 @pytest.mark.django_db
@@ -66,9 +108,11 @@ def test_tampered_and_expired_links_are_refused(client, smtp_sink, settings):
     declare()
     path = link_in(smtp_sink.messages[0][1], settings.CRISISCOMM_BASE_URL.rstrip("/"))
     assert client.get(path[:-3] + "xx/").status_code == 400
+    assert client.post(path[:-3] + "xx/", {"token": "forged"}).status_code == 400
     settings.CRISISCOMM_ACK_LINK_MAX_AGE = timedelta(seconds=1)
     time.sleep(2.1)
-    response = client.get(path)
+    assert client.get(path).status_code == 410
+    response = client.post(path, {"token": path.rstrip("/").rsplit("/", 1)[1]})
     assert response.status_code == 410
     assert not Notice.objects.filter(acknowledged_at__isnull=False).exists()
 

@@ -57,10 +57,15 @@ def test_nobody_acknowledges_someone_elses_notice(api, smtp_sink):
 
 
 @pytest.mark.django_db
-def test_figures_per_channel_and_department_for_dco_and_auditor_only(api, smtp_sink, dco, auditor, employee):
+def test_figures_count_people_per_department_and_channel_for_dco_and_auditor_only(
+    api, smtp_sink, dco, auditor, employee
+):
+    """One person acknowledging counts once (not once per channel) in the headline and in their
+    department; channels are counted separately.
+    Mutation: counting notices instead of distinct people per department -> this test fails."""
     research = make_staff(3, prefix="r", department="Research")
     make_staff(2, prefix="s", department="Space")
-    declare(crisis_id=7)
+    event = declare(crisis_id=7)
     services.notice_acknowledge(
         actor=research[0], notice=Notice.objects.get(user=research[0], channel="email")
     )
@@ -69,26 +74,33 @@ def test_figures_per_channel_and_department_for_dco_and_auditor_only(api, smtp_s
     assert response.status_code == 200
     figures = response.json()
     people = 5 + 3  # staff + the dco, auditor and employee fixtures (no department)
-    assert figures["total"] == 2 * people
-    assert figures["sent"] == 2 * people and figures["failed"] == 0 and figures["queued"] == 0
-    assert figures["acknowledged"] == 2
+    assert (figures["total"], figures["acknowledged"], figures["pending"]) == (people, 1, people - 1)
+    assert figures["people"] == {"total": people, "acknowledged": 1}
+    assert figures["event"]["id"] == event.pk and figures["event"]["event"] == "crisis.declared"
+    research_figures = figures["by_department"]["Research"]
+    assert research_figures == {"total": 3, "acknowledged": 1, "pending": 2, "percent": 33}
+    assert figures["by_department"]["Space"]["total"] == 2
     assert figures["by_channel"]["email"] == {
         "total": people,
         "queued": 0,
         "sent": people,
         "failed": 0,
+        "cancelled": 0,
         "acknowledged": 1,
     }
-    assert figures["by_department"]["Research"]["acknowledged"] == 2
-    assert figures["by_department"]["Space"]["total"] == 4
-    assert figures["people"] == {"total": people, "acknowledged": 1}
-    assert figures == notice_figures(crisis_id=7)
+    assert figures["by_channel"]["inapp"]["acknowledged"] == 1
+    assert figures["notices"]["total"] == 2 * people
+    direct = notice_figures(crisis_id=7)
+    assert [e["id"] for e in figures.pop("events")] == [e["id"] for e in direct.pop("events")]
+    assert figures.pop("event")["id"] == direct.pop("event")["id"]
+    assert figures == direct
 
     assert api.as_user(auditor).get("/api/v1/notifications/figures/?crisis=7").status_code == 200
     assert api.as_user(employee).get("/api/v1/notifications/figures/?crisis=7").status_code == 403
     bad = api.as_user(dco).get("/api/v1/notifications/figures/?crisis=abc")
     assert bad.status_code == 400
     assert "crisis" in bad.json()["errors"]
+    assert api.as_user(dco).get("/api/v1/notifications/figures/?crisis=7&event=x").status_code == 400
     assert notice_figures(crisis_id=999)["total"] == 0
 
 

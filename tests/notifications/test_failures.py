@@ -149,16 +149,33 @@ def _forget_queue():
         client.delete(KILL_QUEUE, f"_kombu.binding.{KILL_QUEUE}", "unacked", "unacked_index")
 
 
+def test_default_leases_delay_a_killed_workers_notices_by_at_most_a_minute(settings):
+    """With the shipped settings a dead worker's claimed rows and its one row in flight are
+    handed out again within a minute, and it holds at most a handful of rows."""
+    settings.EMAIL_TIMEOUT = None
+    for name in ("CRISISCOMM_NOTIFY_LEASE", "CRISISCOMM_NOTIFY_BATCH", "CRISISCOMM_SEND_TIMEOUT"):
+        if hasattr(settings, name):
+            delattr(settings, name)
+    assert services.claim_lease() <= timedelta(minutes=1)
+    assert services.sending_lease() <= timedelta(minutes=1)
+    assert services.batch_size() <= 25
+
+
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_fanout_then_relayed_every_person_gets_exactly_one_mail(smtp_sink, settings):
-    users = make_staff(30)
+def test_worker_killed_mid_send_then_relayed_at_most_one_duplicate_none_lost(smtp_sink, settings):
+    """A real worker process SIGKILLed while the SMTP server holds its 13th mail; the server
+    then accepts that mail after all. Once the short leases are over the relay hands the rows
+    out again: everyone gets their mail, one person (the one in flight) gets a second copy with
+    the same Message-ID, and the worker held only one small claim."""
+    settings.EMAIL_TIMEOUT = 1  # the send lease is tied to it: 3 s here, a minute by default
+    settings.CRISISCOMM_NOTIFY_LEASE = timedelta(seconds=2)
+    users = make_staff(60)
     event = declare()
     services.event_materialise(event_id=event.pk)
 
-    # The sink accepts 12 messages, then holds the 13th: the worker is blocked inside the send
-    # with that notice marked `sending` when it is killed.
     handler = smtp_sink.handler
     handler.hold_after = 12
+    handler.accept_held = True
     worker = _start_delivery_worker(event, smtp_sink.port)
     try:
         assert wait_for(handler.holding.is_set, timeout=60), "the worker never reached the sink"
@@ -169,22 +186,60 @@ def test_worker_killed_mid_fanout_then_relayed_every_person_gets_exactly_one_mai
             worker.kill()
         handler.release.set()
         _forget_queue()
-    assert len(smtp_sink.messages) == 12
+    assert wait_for(lambda: len(smtp_sink.messages) == 13)  # the held one was accepted after all
     email = Notice.objects.filter(channel="email")
     assert email.filter(status=NoticeStatus.SENT).count() == 12
-    assert email.filter(status=NoticeStatus.SENDING).count() == 1  # the one in flight
-    assert email.filter(status=NoticeStatus.QUEUED, claim_token__isnull=False).count() == 17  # claimed
+    in_flight = email.get(status=NoticeStatus.SENDING)
+    claimed = email.filter(status=NoticeStatus.QUEUED, claim_token__isnull=False).count()
+    assert claimed == services.batch_size() - 13  # a small claim: the rest of one batch
 
     # A retried task right now takes nothing the dead worker holds under its lease...
+    assert services.notices_deliver(event_id=event.pk, channel="email")["sent"] == 60 - 13 - claimed
+    assert services.notices_relay()["expired"] == 0
+    # ...and within seconds (a minute with the shipped settings) everything is handed out again.
+    assert wait_for(lambda: services.notices_relay()["expired"] == 1, timeout=10)
+    assert services.notices_deliver(event_id=event.pk, channel="email")["sent"] == claimed + 1
     assert services.notices_deliver(event_id=event.pk, channel="email")["sent"] == 0
-    # ...once the lease is over, the relay hands everything out again, and the rest is sent once.
-    settings.CRISISCOMM_NOTIFY_LEASE = timedelta(seconds=0)
-    assert services.notices_relay()["expired"] == 1
-    settings.CRISISCOMM_NOTIFY_LEASE = timedelta(minutes=10)
-    assert services.notices_deliver(event_id=event.pk, channel="email")["sent"] == 18
+
+    per_rcpt = smtp_sink.per_recipient()
+    assert {u.email for u in users} == set(per_rcpt)  # none lost
+    assert {rcpt: n for rcpt, n in per_rcpt.items() if n > 1} == {in_flight.user.email: 2}
+    copies = [m for rcpts, m in smtp_sink.messages if rcpts == [in_flight.user.email]]
+    assert copies[0]["Message-ID"] == copies[1]["Message-ID"]
+    assert not email.exclude(status=NoticeStatus.SENT).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_leaves_a_live_workers_mail_in_flight_alone(smtp_sink, settings):
+    """A live worker waits for a slow server on one mail; the relay runs meanwhile (and another
+    worker with it): the mail in flight is not handed out again, so nobody gets two.
+    Mutation: the relay re-queueing `sending` rows without the lease condition -> this test fails."""
+    settings.EMAIL_TIMEOUT = 5
+    users = make_staff(3)
+    event = declare()
+    services.event_materialise(event_id=event.pk)
+    handler = smtp_sink.handler
+    handler.hold_after = 1
+    handler.accept_held = True
+    results = []
+
+    def worker():
+        try:
+            results.append(services.notices_deliver(event_id=event.pk, channel="email"))
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=worker)
+    first.start()
+    assert wait_for(handler.holding.is_set, timeout=30)
+    assert services.notices_relay()["expired"] == 0
+    second = threading.Thread(target=worker)  # a redelivered task, a relay's enqueue
+    second.start()
+    second.join(timeout=30)
+    handler.release.set()
+    first.join(timeout=30)
     assert services.notices_deliver(event_id=event.pk, channel="email")["sent"] == 0
     assert_exactly_one_mail_each(smtp_sink, users)
-    assert not email.exclude(status=NoticeStatus.SENT).exists()
 
 
 @pytest.mark.django_db(transaction=True)

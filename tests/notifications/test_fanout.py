@@ -119,10 +119,17 @@ def test_team_webhooks_get_mattermost_slack_and_teams_payloads(smtp_sink, webhoo
     assert set(received) == {"/hooks/mattermost", "/hooks/slack", "/hooks/teams"}
     assert "Crise déclarée" in received["/hooks/mattermost"]["text"]
     assert "Do not answer or deny claims" in received["/hooks/slack"]["text"]
-    teams = received["/hooks/teams"]
-    assert teams["@type"] == "MessageCard"
-    assert teams["title"].startswith("Crisis declared")
-    assert teams["potentialAction"][0]["targets"][0]["uri"].startswith("http")
+    teams = received["/hooks/teams"]  # Teams Workflows: an Adaptive Card, not a MessageCard
+    (attachment,) = teams["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
+    assert card["body"][0]["text"].startswith("Crisis declared")
+    assert "Do not answer or deny claims" in card["body"][1]["text"]
+    assert card["actions"][0]["type"] == "Action.OpenUrl" and card["actions"][0]["url"].startswith("http")
+    # Every post carries its notice's idempotency key.
+    keys = {str(n.message_key) for n in Notice.objects.filter(channel="webhook")}
+    assert {h["Idempotency-Key"] for h in webhook_receiver.headers} == keys and len(keys) == 3
     assert Notice.objects.filter(channel="webhook", status=NoticeStatus.SENT).count() == 3
 
 
