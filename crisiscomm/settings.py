@@ -98,6 +98,10 @@ else:
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImportError("crisiscomm runs on PostgreSQL only: DATABASE_URL=postgres://…, or unset it")
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+# --- notifications helper (issue 13): persistent connections, checked before reuse ---
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=600))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# --- end notifications helper ---
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -218,6 +222,15 @@ if not REDIS_URL:
     }
     for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+# --- notifications helper (issue 13): a down or hung broker costs a request ~2 s, never 45 ---
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+# Materialise, relay and reminders: their own queue, consumed ahead of the deliveries.
+CRISISCOMM_FANOUT_QUEUE = env.str("CRISISCOMM_FANOUT_QUEUE", default="notifications.fanout")
+# Messages per second to the SMTP relay, across all workers (0: no limit).
+CRISISCOMM_SMTP_RATE = env.float("CRISISCOMM_SMTP_RATE", default=0)
+# --- end notifications helper ---
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves it to be redelivered
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
