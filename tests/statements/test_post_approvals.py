@@ -70,6 +70,9 @@ def test_held_post_is_released_by_the_final_approval(api, people, chain, account
 
 
 def test_approval_after_the_planned_time_keeps_the_post_held_until_a_new_time(api, people, chain, accounts):
+    """Mutation: the release does not bind the new time into the approval's snapshot (_release)
+    -> the save that gives the post its new time voids the approval and holds the post; this
+    test fails on the final `awaiting_approval` check."""
     post = _post(people["dco"], accounts["x"])
     run_id = (
         api.as_user(people["dco"])
@@ -139,3 +142,58 @@ def test_post_approval_list_is_bounded_in_queries(
     with django_assert_max_num_queries(6):
         res = client.get("/api/v1/post-approvals/")
     assert len(res.json()["results"]) == 5 and all(r["step"]["order"] == 1 for r in res.json()["results"])
+
+
+def _approved_post(api, people, accounts, minutes=30):
+    post = _post(people["dco"], accounts["x"], minutes=minutes)
+    run_id = (
+        api.as_user(people["dco"])
+        .post("/api/v1/post-approvals/", {"post": post.pk}, format="json")
+        .json()["id"]
+    )
+    _act(api, people["expert"], run_id, "approve")
+    assert _act(api, people["dco2"], run_id, "approve").json()["status"] == "approved"
+    post.refresh_from_db()
+    assert not post.awaiting_approval
+    return post, run_id
+
+
+@pytest.mark.parametrize("change", ["body", "account", "scheduled_at"])
+def test_an_edit_after_approval_voids_it_and_holds_the_post(api, people, chain, accounts, change):
+    """The approval of a calendar post covers its text, its account and its time, as a
+    statement's covers its revision: an edit afterwards voids it and holds the post until a new
+    approval. Mutation: guard_approved_post not connected (StatementsConfig.ready) -> the
+    edited post stays released and the publisher claims it once due; this test fails.
+    Mutation: `scheduled_at` left out of the snapshot (_post_snapshot) -> the `scheduled_at`
+    case fails."""
+    from apps.audit.models import AuditEntry
+    from apps.statements.selectors import awaiting_user
+
+    post, run_id = _approved_post(api, people, accounts)
+    new_value = {
+        "body": "Words nobody reviewed",
+        "account": accounts["mastodon"],
+        "scheduled_at": timezone.now() + timedelta(hours=5),
+    }[change]
+    post_update(actor=people["dco"], post=post, **{change: new_value})
+
+    run = ApprovalRequest.objects.get(pk=run_id)
+    post.refresh_from_db()
+    assert run.status == "voided" and post.awaiting_approval
+    # Due now: still nothing leaves.
+    Post.objects.filter(pk=post.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
+    assert posts_claim_due() == []
+    assert AuditEntry.objects.filter(action="post_approval.void", object_id=str(run_id)).count() == 1
+    # The DCO is told it needs a new approval, and can ask for one.
+    assert [i["kind"] for i in awaiting_user(people["dco"]) if i["object_id"] == run_id] == ["post_voided"]
+    res = api.as_user(people["dco"]).post("/api/v1/post-approvals/", {"post": post.pk}, format="json")
+    assert res.status_code == 201
+
+
+def test_saves_that_keep_what_was_approved_keep_the_approval(api, people, chain, accounts):
+    post, run_id = _approved_post(api, people, accounts)
+    post_update(actor=people["dco"], post=post, body=post.body)  # the same text again
+    post.save()  # a full save of the same values
+    assert ApprovalRequest.objects.get(pk=run_id).status == "approved"
+    post.refresh_from_db()
+    assert not post.awaiting_approval
