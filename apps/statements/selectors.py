@@ -411,7 +411,10 @@ def awaiting_user(user) -> list[dict]:
     calendar post), `statement_by_hand` / `post_by_hand` (publish a post by hand, then say so),
     and for a DCO `statement_failing` (a statement post the network refused: retry or publish by
     hand), `statement_new_time` / `post_new_time` (approved after its time: give a new one),
-    `post_voided` (a held post changed after approval: ask for approval again)."""
+    `post_voided` (a held post changed after approval: ask for approval again).
+
+    The items have the shape of apps.web.selectors.waiting_for's (kind, title, url, detail), so
+    a page can list them as they are; the approvals page (apps/web/views/approvals.py) does."""
     from django.urls import reverse
 
     from apps.posts.models import Post

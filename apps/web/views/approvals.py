@@ -1,6 +1,9 @@
-"""Normal times: the DCO holds a calendar post until a validation chain approves it; reviewers
-decide here; an approved post whose time passed gets a new one (apps.statements services)."""
+"""The approvals page: everything awaiting the reader — statement steps, calendar posts held for
+a validation chain, posts to publish by hand, and for the DCO what needs a new time or a new
+approval (apps.statements.selectors.awaiting_user). Reviewers decide held posts here; rights and
+states are the statements services' (any signed-in person may read what awaits them)."""
 
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -9,44 +12,53 @@ from apps.accounts.roles import AUDITOR, DCO, EXPERT, has_role
 from apps.posts.models import Post
 from apps.statements import services as st_services
 from apps.statements.models import ApprovalRequest, ApprovalStatus
-from apps.statements.selectors import post_approval_list, step_allows
+from apps.statements.selectors import awaiting_user, post_approval_list
 
 from ..forms import PublishForm, VerdictForm
 from ..helpers import call_service, form_errors_to_messages, roles_required
 
-approvals_access = roles_required(DCO, EXPERT, AUDITOR, write_roles=(DCO, EXPERT))
+# Kinds shown with their own form on this page; the rest are links to where they are acted on.
+DECIDED_HERE = {"post_step", "post_new_time"}
 
 
-@approvals_access
+@login_required
 def approvals(request):
     user = request.user
-    runs = list(
-        post_approval_list(user=user)
-        .filter(status__in=[ApprovalStatus.PENDING, ApprovalStatus.APPROVED])
-        .select_related("post__account")
-        .order_by("-created_at")[:100]
-    )
-    pending, waiting = [], []
-    for run in runs:
-        if run.status == ApprovalStatus.PENDING:
-            run.can_decide = (
-                run.current_step is not None
-                and run.post.created_by_id != user.pk
-                and step_allows(run.current_step, user)
-            )
-            pending.append(run)
-        elif run.needs_new_time and run.post.awaiting_approval:
-            waiting.append(run)
+    items = awaiting_user(user)
+    decide_ids = [i["object_id"] for i in items if i["kind"] == "post_step"]
+    new_time_ids = [i["object_id"] for i in items if i["kind"] == "post_new_time"]
+    runs = {
+        run.pk: run
+        for run in ApprovalRequest.objects.filter(pk__in=decide_ids + new_time_ids).select_related(
+            "post__account", "current_step", "chain"
+        )
+    }
+    pending = [runs[i] for i in decide_ids if i in runs]
+    waiting = [runs[i] for i in new_time_ids if i in runs]
+    # For those who follow the chains (DCO, experts, auditors): what is in progress elsewhere.
+    in_progress = []
+    if has_role(user, DCO, EXPERT, AUDITOR):
+        in_progress = list(
+            post_approval_list(user=user)
+            .filter(status=ApprovalStatus.PENDING)
+            .exclude(pk__in=decide_ids)
+            .select_related("post__account")
+            .order_by("created_at")[:100]
+        )
     context = {
+        "statement_steps": [i for i in items if i["kind"] == "statement_step"],
         "pending": pending,
         "waiting": waiting,
+        "others": [i for i in items if i["kind"] not in DECIDED_HERE and i["kind"] != "statement_step"],
+        "in_progress": in_progress,
+        "nothing": not items,
         "is_dco": has_role(user, DCO),
         "verdict_form": VerdictForm(),
     }
     return render(request, "web/approvals.html", context)
 
 
-@approvals_access
+@login_required
 @require_POST
 def approval_decide(request, approval_id):
     run = get_object_or_404(ApprovalRequest, pk=approval_id, kind="post")
@@ -67,7 +79,7 @@ def approval_decide(request, approval_id):
     return redirect("web:approvals")
 
 
-@approvals_access
+@roles_required(DCO)
 @require_POST
 def approval_release(request, approval_id):
     run = get_object_or_404(ApprovalRequest, pk=approval_id, kind="post")
