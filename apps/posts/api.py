@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.accounts.permissions import role_permission
-from apps.accounts.roles import AUDITOR, DCO
+from apps.accounts.roles import AUDITOR, DCO, has_role
 
 from .connectors import get_connector
 from .models import ConnectorKind, Network, Post, PostStatus, SocialAccount
@@ -76,6 +76,14 @@ class PostSerializer(serializers.ModelSerializer):
         ]
         # exempt / awaiting_approval are set by the server only (statements service).
         read_only_fields = [f for f in fields if f not in ("account", "body", "scheduled_at")]
+
+    def to_representation(self, post):
+        data = super().to_representation(post)
+        # outbound: the raw error may echo a remote server's reply: shown to the DCO only.
+        request = self.context.get("request")
+        if request is None or not has_role(request.user, DCO):
+            data["last_error"] = ""
+        return data
 
 
 class MarkPublishedSerializer(serializers.Serializer):
@@ -154,13 +162,21 @@ class PostViewSet(
     @extend_schema(request=None, responses=PostSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        return Response(PostSerializer(post_cancel(actor=request.user, post=self.get_object())).data)
+        return Response(
+            PostSerializer(
+                post_cancel(actor=request.user, post=self.get_object()), context={"request": request}
+            ).data
+        )
 
     @extend_schema(request=None, responses=PostSerializer)
     @action(detail=True, methods=["post"])
     def retract(self, request, pk=None):
         """Delete a published post from its network (connectors that can: Mastodon)."""
-        return Response(PostSerializer(post_retract(actor=request.user, post=self.get_object())).data)
+        return Response(
+            PostSerializer(
+                post_retract(actor=request.user, post=self.get_object()), context={"request": request}
+            ).data
+        )
 
     @extend_schema(request=MarkPublishedSerializer, responses=PostSerializer)
     @action(detail=True, methods=["post"], url_path="mark-published")
@@ -172,10 +188,10 @@ class PostViewSet(
         data = MarkPublishedSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         post = post_mark_published(actor=request.user, post=post, **data.validated_data)
-        return Response(PostSerializer(post).data)
+        return Response(PostSerializer(post, context={"request": request}).data)
 
     @action(detail=False, methods=["get"])
     def todo(self, request):
         """The caller's manual posts: publish each by hand, then mark it published."""
         page = self.paginate_queryset(posts_manual_todo(request.user))
-        return self.get_paginated_response(PostSerializer(page, many=True).data)
+        return self.get_paginated_response(PostSerializer(page, many=True, context={"request": request}).data)

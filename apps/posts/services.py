@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from apps.accounts.roles import DCO, has_role
 from apps.audit.services import audit_record
+from apps.core import outbound
 from crisiscomm.api import ConflictError, NotAllowedError, ServiceError
 
 from .connectors import ConnectorError, get_connector
@@ -52,6 +53,36 @@ def retry_delay(attempts: int) -> int:
 # --- official accounts -------------------------------------------------------------------------
 
 
+# outbound (issue 10): the config keys that name where a connector sends.
+TARGET_KEYS = ("base_url", "url")
+
+
+def _check_targets(config):
+    if isinstance(config, dict):
+        for key in TARGET_KEYS:
+            if config.get(key):
+                outbound.validate_url(str(config[key]), field=f"config.{key}")
+
+
+def _require_secrets_for_new_target(account, given):
+    """A new target needs its secret given again: the stored token is never sent to an address
+    it was not entered for (a hijacked account cannot redirect it to its own server)."""
+    moved = [
+        k
+        for k in TARGET_KEYS
+        if k in given and str(given[k]).rstrip("/") != str(account.config.get(k, "")).rstrip("/")
+    ]
+    if not moved:
+        return
+    for key in get_connector(account.connector).secret_keys:
+        if not str(given.get(key) or "").strip():
+            raise ServiceError(
+                _("Changing %(target)s needs %(secret)s again.") % {"target": moved[0], "secret": key},
+                field=f"config.{key}",
+                code="secret_required",
+            )
+
+
 @transaction.atomic
 def social_account_create(*, actor, network, handle, connector, config=None, is_active=True) -> SocialAccount:
     _require_dco(actor)
@@ -60,6 +91,7 @@ def social_account_create(*, actor, network, handle, connector, config=None, is_
     handle = (handle or "").strip()
     if not handle:
         raise ServiceError(_("A handle is required."), field="handle")
+    _check_targets(config)  # outbound: loopback/private targets refused, naming config.<key>
     config = get_connector(connector).clean_config(config or {}, network=network)
     if SocialAccount.objects.filter(network=network, handle=handle).exists():
         raise ConflictError(_("This account already exists."), field="handle")
@@ -88,7 +120,9 @@ def social_account_update(*, actor, account, **changes) -> SocialAccount:
     connector = changes.get("connector", account.connector)
     if "config" in changes or "connector" in changes:
         given = changes.get("config", account.config) or {}
+        _check_targets(given)  # outbound: loopback/private targets refused, naming config.<key>
         if connector == account.connector and isinstance(given, dict):
+            _require_secrets_for_new_target(account, given)
             for key in get_connector(connector).secret_keys:
                 given.setdefault(key, account.config.get(key))
         changes["config"] = get_connector(connector).clean_config(given, network=account.network)
@@ -371,7 +405,11 @@ def post_send(*, post_id: int) -> str:
         audit_record(actor=None, action="post.assign", obj=post, details={"assignee": result.assignee.pk})
         return SendOutcome.ASSIGNED
     post.status = PostStatus.PUBLISHED
-    post.external_id, post.external_url = result.external_id, result.external_url
+    # outbound: a network's answer becomes a link on the pages only when it is http(s).
+    post.external_id, post.external_url = (
+        result.external_id,
+        outbound.safe_http_url(result.external_url)[:500],
+    )
     post.published_at, post.last_error = timezone.now(), ""
     post.save(
         update_fields=[
