@@ -7,7 +7,6 @@ it, so that the caller records every notice's fate as it happens (see services.n
 
 import contextlib
 import functools
-import math
 import smtplib
 import time
 import uuid
@@ -162,9 +161,13 @@ class EmailChannel(Channel):
                 session.send_messages([self.email_message(notice, message, session)])
                 refused = {}
         except smtplib.SMTPRecipientsRefused as exc:
-            raise _recipient_errors(exc.recipients).get(notice.user.email) or DeliveryError(
+            error = _recipient_errors(exc.recipients).get(notice.user.email) or DeliveryError(
                 f"recipient refused: {exc.recipients}"
-            ) from exc
+            )
+            if error.connection:  # 421: smtplib has closed the socket; reopen next time
+                with contextlib.suppress(Exception):
+                    session.close()
+            raise error from exc
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             error = smtp_reply_error(exc.smtp_code, exc.smtp_error, stage="MAIL" if isinstance(
                 exc, smtplib.SMTPSenderRefused) else "DATA")  # fmt: skip
@@ -266,7 +269,9 @@ def send_timeout() -> float:
 class RateLimit:
     """At most `CRISISCOMM_SMTP_RATE` messages a second to the relay, across every worker process
     (counted in the shared cache: Redis in production), so that a relay's limit is respected
-    rather than tripped into 4xx replies. 0 or unset: no limit."""
+    rather than tripped into 4xx replies. Time is cut in slots of 1/rate seconds holding one
+    message each, so no second (sliding) sees more than the rate, bursts included. 0 or unset:
+    no limit."""
 
     def __init__(self, setting: str):
         self.setting = setting
@@ -280,21 +285,18 @@ class RateLimit:
             return
         from django.core.cache import cache
 
-        window = max(1, math.ceil(1 / rate))  # seconds; below 1/s, one message per window
-        allowance = max(1, int(rate * window))
         relay = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+        slot = int(time.time() * rate)
         while True:
-            now = time.time()
-            slot = int(now // window)
-            key = f"crisiscomm:rate:{self.setting}:{relay}:{slot}"
-            cache.add(key, 0, timeout=window * 2 + 1)
-            try:
-                used = cache.incr(key)
-            except ValueError:  # expired between add and incr
-                continue
-            if used <= allowance:
+            key = f"crisiscomm:rate:{self.setting}:{relay}:{rate:g}:{slot}"
+            if cache.add(key, 1, timeout=int(2 / rate) + 2):
+                start = slot / rate
+                now = time.time()
+                if start > now:
+                    time.sleep(start - now)
                 return
-            time.sleep(max(0.001, (slot + 1) * window - now))
+            # Taken by another sender: the next slot that is not in the past.
+            slot = max(slot + 1, int(time.time() * rate))
 
 
 SMTP_RATE = RateLimit("CRISISCOMM_SMTP_RATE")
