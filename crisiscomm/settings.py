@@ -152,6 +152,8 @@ LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Paris"
+# Web helper: date formats of both languages (24-hour clock, zone named): apps/web/formats.
+FORMAT_MODULE_PATH = ["apps.web.formats"]
 USE_I18N = True
 USE_TZ = True
 

@@ -35,5 +35,7 @@ urlpatterns = [
 # Single sign-on: mounted always, so enabling it needs no URL reload; 404 until configured.
 urlpatterns.insert(0, path("oidc/", include("apps.accounts.oidc_urls")))
 
-handler404 = "crisiscomm.api.page_not_found"
-handler500 = "crisiscomm.api.server_error"
+# Web helper: error pages in the site's layout, both languages; /api/ paths keep their JSON errors.
+handler403 = "apps.web.errors.permission_denied"
+handler404 = "apps.web.errors.page_not_found"
+handler500 = "apps.web.errors.server_error"

@@ -70,6 +70,49 @@ class DecisionsForm(forms.Form):
         return data
 
 
+class ReviewFilterForm(forms.Form):
+    """Which frozen posts the review lists, and which ones "decide all matching" decides."""
+
+    account = forms.ModelChoiceField(
+        label=_("Account"), queryset=SocialAccount.objects.order_by("network", "handle"), required=False
+    )
+    network = forms.ChoiceField(label=_("Network"), choices=[("", "—"), *Network.choices], required=False)
+    scheduled_from = forms.DateField(
+        label=_("Scheduled from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    scheduled_to = forms.DateField(
+        label=_("Scheduled until (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    undecided = forms.BooleanField(label=_("Only posts without a decision"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("scheduled_from"), data.get("scheduled_to")
+        if start and end and end < start:
+            self.add_error("scheduled_to", _("The end date is before the start date."))
+        return data
+
+
+class MatchingDecisionForm(ReviewFilterForm):
+    """One decision for every frozen post matching the filter (not only the page shown)."""
+
+    DECISIONS = [
+        ("release", _("Release (keep its time)")),
+        ("reschedule", _("Reschedule at the time below")),
+        ("publish_now", _("Release and publish now")),
+        ("cancel", _("Cancel")),
+    ]
+    decision = forms.ChoiceField(label=_("Decision for every matching post"), choices=DECISIONS)
+    scheduled_at = DateTimeLocalField(label=_("New time (to reschedule)"), required=False)
+    expected = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "reschedule" and not data.get("scheduled_at"):
+            self.add_error("scheduled_at", _("A new time is needed to reschedule."))
+        return data
+
+
 class LiftForm(forms.Form):
     comment = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
 

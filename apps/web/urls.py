@@ -11,12 +11,29 @@ web_patterns = [
     path("control/", views.control_room, name="control"),
     path("control/declare/", views.control_declare, name="declare"),
     path("control/crises/<int:crisis_id>/extend/", views.control_extend, name="extend"),
+    path("control/crises/<int:crisis_id>/review/", views.control_review, name="review"),
     path("control/crises/<int:crisis_id>/decisions/", views.control_decisions, name="decisions"),
+    path(
+        "control/crises/<int:crisis_id>/decisions/matching/",
+        views.control_decide_matching,
+        name="decide-matching",
+    ),
     path("control/crises/<int:crisis_id>/lift/", views.control_lift, name="lift"),
     path("control/crises/<int:crisis_id>/stand-down/", views.control_stand_down, name="stand-down"),
     path("control/crises/<int:crisis_id>/approve-lift/", views.control_approve_lift, name="approve-lift"),
     path("control/crises/<int:crisis_id>/figures/", views.control_figures, name="figures"),
     path("control/crises/<int:crisis_id>/report/", views.control_report, name="report"),
+    path(
+        "control/crises/<int:crisis_id>/not-acknowledged/",
+        views.not_acknowledged,
+        name="not-acknowledged",
+    ),
+    path(
+        "control/crises/<int:crisis_id>/not-acknowledged.csv",
+        views.not_acknowledged_csv,
+        name="not-acknowledged-csv",
+    ),
+    path("control/crises/<int:crisis_id>/remind/", views.remind_now, name="remind-now"),
     path(
         "control/crises/<int:crisis_id>/posts/<int:post_id>/retract/", views.control_retract, name="retract"
     ),

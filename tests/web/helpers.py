@@ -43,3 +43,26 @@ def default_chain():
         ChainStep.objects.create(chain=chain, order=1, name="Expert review", role="expert")
         ChainStep.objects.create(chain=chain, order=2, name="DCO approval", role="dco")
     return chain
+
+
+def run_notice_worker():
+    """What the notifications worker does after a declaration commits: materialise every pending
+    event's notices and deliver the in-app ones (the same services the Celery tasks call)."""
+    from apps.notifications.models import NoticeEvent
+    from apps.notifications.services import event_materialise, notices_deliver
+
+    for event in NoticeEvent.objects.filter(materialised_at__isnull=True):
+        event_materialise(event_id=event.pk)
+        notices_deliver(event_id=event.pk, channel="inapp")
+
+
+def move_freeze_to_the_past(crisis, *, by=timedelta(minutes=1)):
+    """Operators (and tests) move freeze_until; the database keeps it 24 h after the declaration,
+    so the declaration moves back with it."""
+    from apps.crises.models import Crisis
+
+    now = timezone.now()
+    Crisis.objects.filter(pk=crisis.pk).update(
+        declared_at=now - by - timedelta(hours=24), freeze_until=now - by
+    )
+    crisis.refresh_from_db()

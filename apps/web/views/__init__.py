@@ -1,8 +1,10 @@
+from .acks import not_acknowledged, not_acknowledged_csv, remind_now
 from .approvals import approval_decide, approval_release, approvals, post_require_approval
 from .audit import audit_trail
 from .calendar import calendar_post_edit, calendar_post_new, calendar_week
 from .control import (
     control_approve_lift,
+    control_decide_matching,
     control_decisions,
     control_declare,
     control_extend,
@@ -10,6 +12,7 @@ from .control import (
     control_lift,
     control_report,
     control_retract,
+    control_review,
     control_room,
     control_stand_down,
 )
@@ -38,6 +41,7 @@ __all__ = [
     "calendar_post_new",
     "calendar_week",
     "control_approve_lift",
+    "control_decide_matching",
     "control_decisions",
     "control_declare",
     "control_extend",
@@ -45,6 +49,7 @@ __all__ = [
     "control_lift",
     "control_report",
     "control_retract",
+    "control_review",
     "control_room",
     "control_stand_down",
     "home",
@@ -52,7 +57,10 @@ __all__ = [
     "inbox_acknowledge",
     "mandate_revoke",
     "mandates",
+    "not_acknowledged",
+    "not_acknowledged_csv",
     "post_require_approval",
+    "remind_now",
     "statement_decide",
     "statement_detail",
     "statement_list",

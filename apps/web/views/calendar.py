@@ -1,22 +1,56 @@
 """The post calendar: a week per page, one row per official account. The DCO edits it through
 the posts services; a frozen post is decided through the crisis review instead."""
 
+import inspect
 from datetime import date, datetime, time, timedelta
 
+from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from apps.accounts.roles import AUDITOR, DCO, has_role
-from apps.crises.selectors import crisis_for_closure
+from apps.crises.selectors import crisis_open
 from apps.posts import services as post_services
 from apps.posts.models import Post, PostStatus, SocialAccount
+from apps.posts.selectors import post_is_frozen
 
 from ..forms import DecisionsForm, PostForm
 from ..helpers import call_service, form_errors_to_messages, roles_required
 from ..selectors import calendar_week as calendar_grid
 
 calendar_access = roles_required(DCO, AUDITOR, write_roles=(DCO,))
+# A post in these states can still be changed (posts.services.post_update); any other renders
+# read-only, with no form that would seem to keep an edit.
+EDITABLE_STATUSES = ("scheduled", "frozen", "failed")
+
+
+def post_is_editable(post, user) -> bool:
+    return has_role(user, DCO) and post.status in EDITABLE_STATUSES and not post.exempt
+
+
+def _refuse_past(request, form, *, previous=None):
+    """A time in the past is refused with a clear message (unless it is the post's unchanged
+    time); "publish now" is the separate, explicit button. The service checks again."""
+    when = form.cleaned_data.get("scheduled_at")
+    if when is None or when > timezone.now() or (previous is not None and when == previous):
+        return False
+    form.add_error(
+        "scheduled_at",
+        _("%(when)s is in the past: choose a later time, or use “Publish now”.")
+        % {"when": date_format(timezone.localtime(when), "DATETIME_FORMAT")},
+    )
+    form_errors_to_messages(request, form)
+    return True
+
+
+def _create_kwargs_publish_now():
+    """The posts service's explicit "publish now" (when it offers one), else a time of now."""
+    params = inspect.signature(post_services.post_create).parameters
+    if "publish_now" in params:
+        return {"publish_now": True, "scheduled_at": timezone.now()}
+    return {"scheduled_at": timezone.now()}
 
 
 def _week_start(raw: str | None) -> date:
@@ -38,7 +72,14 @@ def calendar_week(request):
     _accounts, grid = calendar_grid(start=start, account_id=account_id)
     days = [monday + timedelta(days=i) for i in range(7)]
     rows = [(account, list(zip(days, cells, strict=True))) for account, cells in grid]
+    for _account, cells in grid:
+        for cell in cells:
+            for post in cell:
+                post.editable = post_is_editable(post, request.user)
+    now = timezone.localtime()
     context = {
+        "time_zone": timezone.get_current_timezone_name(),
+        "zone_abbr": now.tzname(),
         "days": days,
         "rows": rows,
         "monday": monday,
@@ -48,7 +89,7 @@ def calendar_week(request):
         "account_id": account_id,
         "is_dco": has_role(request.user, DCO),
         "frozen_count": sum(
-            1 for _acc, cells in grid for cell in cells for p in cell if p.status == "frozen"
+            1 for _acc, cells in grid for cell in cells for p in cell if p.state == PostStatus.FROZEN
         ),
     }
     return render(request, "web/calendar.html", context)
@@ -57,22 +98,31 @@ def calendar_week(request):
 @calendar_access
 def calendar_post_new(request):
     form = PostForm(request.POST or None)
+    publish_now = request.POST.get("action") == "publish_now"
+    if publish_now:
+        # The time field plays no part: "publish now" is its own explicit choice.
+        form.fields["scheduled_at"].required = False
     if request.method == "POST":
-        if form.is_valid():
+        if not form.is_valid():
+            form_errors_to_messages(request, form)
+        elif publish_now or not _refuse_past(request, form):
+            data = {**form.cleaned_data, **(_create_kwargs_publish_now() if publish_now else {})}
             post = call_service(
                 request,
                 post_services.post_create,
-                success=_("Post scheduled."),
+                success=_("Post published now.") if publish_now else _("Post scheduled."),
                 actor=request.user,
-                **form.cleaned_data,
+                **data,
             )
             if post:
                 return redirect(_week_url(post))
-        else:
-            form_errors_to_messages(request, form)
-    return render(
-        request, "web/post_form.html", {"form": form, "post": None}, status=400 if form.errors else 200
-    )
+    context = {
+        "form": form,
+        "post": None,
+        "editable": True,
+        "time_zone": timezone.get_current_timezone_name(),
+    }
+    return render(request, "web/post_form.html", context, status=400 if form.errors else 200)
 
 
 @calendar_access
@@ -94,7 +144,9 @@ def calendar_post_edit(request, post_id):
                 post=post,
             ):
                 return redirect(_week_url(post))
-        elif form.is_valid():
+        elif not post_is_editable(post, request.user):
+            messages.error(request, _("This post can no longer be edited: nothing was changed."))
+        elif form.is_valid() and not _refuse_past(request, form, previous=post.scheduled_at):
             changes = {k: v for k, v in form.cleaned_data.items() if v != getattr(post, k)}
             if not changes:
                 return redirect(_week_url(post))
@@ -107,16 +159,19 @@ def calendar_post_edit(request, post_id):
                 **changes,
             ):
                 return redirect(_week_url(post))
-        else:
+        elif not form.is_valid():
             form_errors_to_messages(request, form)
         post.refresh_from_db()
-    frozen = post.status == PostStatus.FROZEN
+    frozen = post_is_frozen(post)
+    post.state_label = PostStatus.FROZEN.label if frozen else post.get_status_display()
     context = {
         "form": form,
         "post": post,
         "frozen": frozen,
-        "crisis": crisis_for_closure(post.frozen_by) if frozen else None,
+        "crisis": crisis_open() if frozen else None,
         "decision_choices": DecisionsForm.DECISIONS,
+        "editable": post_is_editable(post, request.user),
+        "time_zone": timezone.get_current_timezone_name(),
     }
     return render(request, "web/post_form.html", context, status=400 if form.errors else 200)
 

@@ -3,9 +3,13 @@
 Every write goes through apps.crises.services; the service checks rights and state again and
 its errors are shown as messages."""
 
+from datetime import datetime, time, timedelta
+
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -14,73 +18,150 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.roles import AUDITOR, DCO, has_role
 from apps.crises import services as crisis_services
 from apps.crises.checklist import checklist_items
-from apps.crises.models import Crisis, CrisisStatus, PostDecision
-from apps.crises.selectors import crisis_open, crisis_report
-from apps.notifications.selectors import notice_figures
+from apps.crises.models import Crisis, CrisisStatus, Decision
+from apps.crises.selectors import (
+    crisis_frozen_posts,
+    crisis_open,
+    crisis_posts,
+    crisis_report,
+    crisis_review_posts,
+    crisis_undecided_posts,
+)
+from apps.notifications.selectors import notice_figures, staff_count
 from apps.posts import services as post_services
 from apps.posts.models import Post, PostStatus
 from apps.posts.selectors import gate_state
 from apps.statements.models import Statement
 
 from ..charts import ack_chart_svg
-from ..forms import DecisionsForm, DeclareForm, ExtendForm, LiftForm, ReasonForm
+from ..forms import (
+    DecisionsForm,
+    DeclareForm,
+    ExtendForm,
+    LiftForm,
+    MatchingDecisionForm,
+    ReasonForm,
+    ReviewFilterForm,
+)
 from ..helpers import call_service, form_errors_to_messages, roles_required
-from ..selectors import ack_series, crisis_timeline
+from ..selectors import ack_series, crisis_timeline, waiting_for
 
 # Readers: the DCO and auditors; writers: the DCO only (403 for anyone else).
 control_access = roles_required(DCO, AUDITOR, write_roles=(DCO,))
 
 
-REVIEW_PAGE_SIZE = 100
+REVIEW_PAGE_SIZE = 50
+FILTER_KEYS = ("account", "network", "scheduled_from", "scheduled_to", "undecided")
 
 
-def _frozen_review(crisis, *, page_number=1, undecided_only=False):
-    """One page of the frozen posts with their decisions, and the counts over all of them."""
-    frozen = Post.objects.filter(frozen_by_id=crisis.gate_closure_id, status=PostStatus.FROZEN)
-    decided = PostDecision.objects.filter(crisis=crisis).values("post")
-    total = frozen.count()
-    undecided = frozen.exclude(pk__in=decided).count()
-    listed = frozen.exclude(pk__in=decided) if undecided_only else frozen
-    page = Paginator(
-        listed.select_related("account").order_by("scheduled_at", "id"), REVIEW_PAGE_SIZE
-    ).get_page(page_number)
-    posts = list(page.object_list)
-    decisions = {
-        d.post_id: d for d in PostDecision.objects.filter(crisis=crisis, post_id__in=[p.pk for p in posts])
+def _day_start(day):
+    """Local midnight of `day`, aware (the service's time zone)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _review_filtered(crisis, data):
+    """The crisis's frozen posts matching a cleaned ReviewFilterForm, with their decisions."""
+    posts = crisis_review_posts(crisis)
+    if data.get("account"):
+        posts = posts.filter(account=data["account"])
+    if data.get("network"):
+        posts = posts.filter(account__network=data["network"])
+    if data.get("scheduled_from"):
+        posts = posts.filter(scheduled_at__gte=_day_start(data["scheduled_from"]))
+    if data.get("scheduled_to"):
+        posts = posts.filter(scheduled_at__lte=_day_end(data["scheduled_to"]))
+    if data.get("undecided"):
+        posts = posts.filter(decision__isnull=True)
+    return posts
+
+
+def _bulk_matching(crisis, data):
+    """The posts "decide all matching" decides: those the crisis holds frozen now (decided or
+    not) matching account, network and dates, as the crises service selects them."""
+    posts = crisis_frozen_posts(crisis)
+    if data.get("account"):
+        posts = posts.filter(account=data["account"])
+    if data.get("network"):
+        posts = posts.filter(account__network=data["network"])
+    if data.get("scheduled_from"):
+        posts = posts.filter(scheduled_at__gte=_day_start(data["scheduled_from"]))
+    if data.get("scheduled_to"):
+        posts = posts.filter(scheduled_at__lte=_day_end(data["scheduled_to"]))
+    return posts
+
+
+def _day_end(day):
+    """The last instant of `day`, local (the service's filter is inclusive)."""
+    return _day_start(day + timedelta(days=1)) - timedelta(microseconds=1)
+
+
+def _review_counts(crisis):
+    return {
+        "frozen_total": crisis_posts(crisis).count(),
+        "undecided": crisis_undecided_posts(crisis).count(),
     }
+
+
+def _review_context(request, crisis, *, matching_form=None):
+    """One page of the review, the filter that chose it, and the counts over all the posts."""
+    filter_form = ReviewFilterForm(request.GET)
+    data = filter_form.cleaned_data if filter_form.is_valid() else {}
+    matching = _review_filtered(crisis, data)
+    page = Paginator(matching.order_by("scheduled_at", "id"), REVIEW_PAGE_SIZE).get_page(
+        request.GET.get("page") or 1
+    )
     now = timezone.now()
+    posts = list(page.object_list)
+    labels = dict(Decision.choices)
     for post in posts:
-        post.decision = decisions.get(post.pk)
         post.time_passed = post.scheduled_at <= now
-    return {"frozen_posts": posts, "frozen_total": total, "undecided": undecided, "review_page": page}
+        post.decision_label = labels.get(post.decision, post.decision)
+    # The filter without the page number: for the pager links and the redirect after a decision.
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {
+        "crisis": crisis,
+        "is_dco": has_role(request.user, DCO),
+        "filter_form": filter_form,
+        "filter_query": query.urlencode(),
+        "filter_pairs": [(key, query[key]) for key in FILTER_KEYS if query.get(key)],
+        "matching_count": page.paginator.count,
+        "bulk_count": _bulk_matching(crisis, data).count(),
+        "frozen_posts": posts,
+        "review_page": page,
+        "decisions_form": DecisionsForm(),
+        "matching_form": matching_form or MatchingDecisionForm(initial={**data}),
+        **_review_counts(crisis),
+    }
 
 
 def _figures_context(crisis):
+    """Acknowledgements of the crisis's current notice (declaration or extension) counted by
+    people: headline, per department (number and bar), per channel, the chart. Before the first
+    notices exist: how many people are being notified."""
     figures = notice_figures(crisis_id=crisis.pk)
-    series = ack_series(crisis_id=crisis.pk)
-    people = (figures.get("people") or {}).get("total") or 0
-    departments = []
-    for name, row in sorted((figures.get("by_department") or {}).items()):
-        total = row.get("total") or 0
-        acked = row.get("acknowledged") or 0
-        departments.append(
-            {
-                "name": name or _("(no department)"),
-                "total": total,
-                "sent": row.get("sent", 0),
-                "failed": row.get("failed", 0),
-                "acknowledged": acked,
-                "percent": round(100 * acked / total) if total else 0,
-            }
-        )
+    people = figures["people"]["total"]
+    event = figures.get("event")
+    departments = [
+        {"name": name or _("(no department)"), **row}
+        for name, row in sorted(figures["by_department"].items())
+    ]
+    channels = [{"name": name, **row} for name, row in sorted(figures["by_channel"].items())]
     return {
         "crisis": crisis,
         "figures": figures,
+        "notifying": staff_count() if not people and crisis.closed_at is None else None,
         "departments": departments,
-        "channels": sorted((figures.get("by_channel") or {}).items()),
-        "ack_people": (figures.get("people") or {}).get("acknowledged") or 0,
+        "channels": channels,
+        "ack_people": figures["people"]["acknowledged"],
         "people_total": people,
-        "chart": ack_chart_svg(series, total=people, start=crisis.declared_at, end=crisis.closed_at),
+        "not_acknowledged": people - figures["people"]["acknowledged"],
+        "chart": ack_chart_svg(
+            ack_series(crisis_id=crisis.pk, event_id=event["id"] if event else None),
+            total=people,
+            start=crisis.declared_at,
+            end=crisis.closed_at,
+        ),
         "updated_at": timezone.now(),
     }
 
@@ -102,16 +183,10 @@ def _control_context(request, declare_form=None):
         "recent": Crisis.objects.filter(status=CrisisStatus.CLOSED).order_by("-declared_at")[:5],
     }
     if crisis:
-        review = _frozen_review(
-            crisis,
-            page_number=request.GET.get("page") or 1,
-            undecided_only=request.GET.get("undecided") == "1",
-        )
         context.update(
             {
-                **review,
-                "undecided_only": request.GET.get("undecided") == "1",
-                "decisions_form": DecisionsForm(),
+                **_review_counts(crisis),
+                "waiting": waiting_for(request.user),
                 "extend_form": ExtendForm(initial={"freeze_until": timezone.localtime(crisis.freeze_until)}),
                 "lift_form": LiftForm(checklist=checklist_items()),
                 "stand_down_form": ReasonForm(),
@@ -189,23 +264,39 @@ def control_extend(request, crisis_id):
     return redirect("web:control")
 
 
+def _back_to_review(request, crisis):
+    """Back to the review with the filter the decision was made under (only known filter keys)."""
+    kept = QueryDict(mutable=True)
+    sent = QueryDict(request.POST.get("filter_query", ""))
+    for key in (*FILTER_KEYS, "page"):
+        if sent.get(key):
+            kept[key] = sent[key]
+    url = reverse("web:review", args=[crisis.pk])
+    return redirect(f"{url}?{kept.urlencode()}" if kept else url)
+
+
+@control_access
+@require_GET
+def control_review(request, crisis_id):
+    """The frozen posts of a crisis on their own paged page: filter, decide the selected ones, or
+    decide every post matching the filter at once."""
+    crisis = _crisis_or_404(crisis_id)
+    return render(request, "web/review.html", _review_context(request, crisis))
+
+
 @control_access
 @require_POST
 def control_decisions(request, crisis_id):
-    """Bulk decisions on frozen posts: one service call per post, each reported."""
+    """Decisions on the selected frozen posts: one service call per post, each reported."""
     crisis = _crisis_or_404(crisis_id)
     # Only the posted ids are looked up (the review may hold 100,000 posts); a post that is not
     # (or no longer) frozen by this crisis is refused by the form, the service checks again.
     posted = [int(v) for v in request.POST.getlist("posts") if v.isdigit()][: REVIEW_PAGE_SIZE * 5]
-    frozen_ids = list(
-        Post.objects.filter(
-            pk__in=posted, frozen_by_id=crisis.gate_closure_id, status=PostStatus.FROZEN
-        ).values_list("pk", flat=True)
-    )
+    frozen_ids = list(crisis_posts(crisis).filter(pk__in=posted).values_list("pk", flat=True))
     form = DecisionsForm(request.POST, post_ids=frozen_ids)
     if not form.is_valid():
         form_errors_to_messages(request, form)
-        return redirect("web:control")
+        return _back_to_review(request, crisis)
     data = form.cleaned_data
     decision = data["decision"]
     kwargs = {}
@@ -214,11 +305,10 @@ def control_decisions(request, crisis_id):
     elif decision == "reschedule":
         kwargs = {"scheduled_at": data["scheduled_at"]}
     done = 0
-    svc = crisis_services
     for post in Post.objects.filter(pk__in=data["posts"]).order_by("scheduled_at", "id"):
         ok = call_service(
             request,
-            svc.crisis_decide_post,
+            crisis_services.crisis_decide_post,
             actor=request.user,
             crisis=crisis,
             post=post,
@@ -228,7 +318,47 @@ def control_decisions(request, crisis_id):
         done += bool(ok)
     if done:
         messages.success(request, _("Decision recorded for %(n)s post(s).") % {"n": done})
-    return redirect("web:control")
+    return _back_to_review(request, crisis)
+
+
+@control_access
+@require_POST
+def control_decide_matching(request, crisis_id):
+    """One decision for every frozen post matching the filter, in one transaction (the crises
+    service's `crisis_decide_matching`, audited once with the count). The number the DCO saw must
+    still be the number matching: otherwise nothing is decided and the page says why."""
+    crisis = _crisis_or_404(crisis_id)
+    form = MatchingDecisionForm(request.POST)
+    if not form.is_valid():
+        form_errors_to_messages(request, form)
+        return _back_to_review(request, crisis)
+    data = form.cleaned_data
+    now_matching = _bulk_matching(crisis, data).count()
+    if data.get("expected") is not None and data["expected"] != now_matching:
+        messages.error(
+            request,
+            _("The matching posts changed since the page was shown (now %(n)s): check them and apply again.")
+            % {"n": now_matching},
+        )
+        return _back_to_review(request, crisis)
+    decision, start, end = data["decision"], data.get("scheduled_from"), data.get("scheduled_to")
+    count = call_service(
+        request,
+        crisis_services.crisis_decide_matching,
+        actor=request.user,
+        crisis=crisis,
+        decision="release" if decision == "publish_now" else decision,
+        publish_now=decision == "publish_now",
+        account=data.get("account"),
+        network=data.get("network") or None,
+        scheduled_from=_day_start(start) if start else None,
+        scheduled_to=_day_end(end) if end else None,
+        scheduled_at=data.get("scheduled_at") if decision == "reschedule" else None,
+    )
+    if count is not None:
+        n = 0 if count is True else count
+        messages.success(request, _("Decision recorded for %(n)s post(s).") % {"n": n})
+    return _back_to_review(request, crisis)
 
 
 @control_access

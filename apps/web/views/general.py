@@ -18,6 +18,7 @@ from apps.statements.selectors import step_allows
 
 from ..auth_views import LoginView
 from ..helpers import call_service
+from ..selectors import waiting_for
 
 
 def home(request):
@@ -33,6 +34,10 @@ def home(request):
         "unacknowledged": _unacknowledged(user).count(),
         "to_review": _to_review(user) if has_role(user, DCO, EXPERT) else 0,
     }
+    # Whoever may have to act (approve, decide, publish by hand) sees first what waits for them.
+    waiting = waiting_for(user)
+    context["waiting"] = waiting
+    context["shows_waiting"] = bool(waiting) or has_role(user, DCO, EXPERT, SPOKESPERSON)
     return render(request, "web/home.html", context)
 
 

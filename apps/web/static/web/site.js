@@ -1,4 +1,5 @@
-/* Small enhancements only: every page works without this file. */
+/* Small enhancements only: every page works without this file. No inline script anywhere: the
+   pages' Content-Security-Policy allows scripts from this site only. */
 (function () {
   "use strict";
   function pad(n) { return String(n).padStart(2, "0"); }
@@ -15,12 +16,24 @@
   document.addEventListener("DOMContentLoaded", function () {
     tick();
     setInterval(tick, 1000);
-    // "Select all" checkboxes for the bulk review table.
+    // "Select all" checkboxes for the bulk review: shown only when this script runs.
     document.querySelectorAll("[data-select-all]").forEach(function (box) {
-      box.hidden = false;
-      box.closest("label") && (box.closest("label").hidden = false);
+      for (var el = box; el; el = el.parentElement) { if (el.hidden) el.hidden = false; }
       box.addEventListener("change", function () {
-        document.querySelectorAll(box.getAttribute("data-select-all")).forEach(function (b) { b.checked = box.checked; });
+        document.querySelectorAll(box.getAttribute("data-select-all")).forEach(function (b) {
+          if (!b.disabled) b.checked = box.checked;
+        });
+      });
+    });
+    // Print buttons (the crisis report): shown only when this script runs.
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
+    });
+    // A form asking for confirmation before a weighty step (data-confirm="question").
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
       });
     });
   });
