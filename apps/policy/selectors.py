@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
 import time
@@ -468,3 +469,12 @@ def _copy(rule: PolicyRule) -> PolicyRule:
     for model_field in PolicyRule._meta.concrete_fields:
         setattr(copy, model_field.attname, getattr(rule, model_field.attname))
     return copy
+
+
+def corpus_entries() -> list[dict]:
+    return json.loads(CORPUS_PATH.read_text(encoding="utf-8"))
+
+
+def figures_of(of: str = "recorded") -> dict:
+    """ruling_figures of the recorded rulings, or of the repository's corpus (`of="corpus"`)."""
+    return ruling_figures(replay_all(corpus_entries() if of == "corpus" else ruling_list()))

@@ -2,7 +2,6 @@
 replayed against the rules as installed. The agreement is printed on every run; below 95 % the suite
 fails."""
 
-import json
 from collections import Counter
 
 import pytest
@@ -17,7 +16,7 @@ THRESHOLD = 0.95
 
 
 def corpus():
-    return json.loads(selectors.CORPUS_PATH.read_text(encoding="utf-8"))
+    return selectors.corpus_entries()
 
 
 def test_the_corpus_covers_both_languages_times_and_account_kinds():
