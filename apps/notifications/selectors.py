@@ -200,7 +200,7 @@ def people_not_acknowledged(*, crisis_id: int, event_id: int | None = None, depa
             last_name=Max("user__last_name"),
             email=Max("user__email"),
             department_name=Max("department"),
-            channels=ArrayAgg("channel", filter=tried, distinct=True, ordering="channel"),
+            channels=ArrayAgg("channel", filter=tried, distinct=True, order_by="channel"),
             last_attempt=Max("sent_at"),
             last_claim=Max("claimed_at", filter=tried),
         )
