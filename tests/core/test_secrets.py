@@ -171,3 +171,22 @@ def test_data_migrations_encrypt_existing_plaintext(settings):
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_no_page_of_the_admin_shows_an_accounts_secret(client, make_user, account):
+    """The admin lists and opens official accounts without their configuration.
+
+    Mutation: SocialAccountAdmin without exclude = ["config"] -> this test fails."""
+    superuser = make_user(username="root", is_staff=True, is_superuser=True)
+    client.force_login(superuser)
+    for url in ("/admin/posts/socialaccount/", f"/admin/posts/socialaccount/{account.pk}/change/"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "tok-SECRET-123" not in response.content.decode()
+
+
+def test_the_api_never_returns_an_accounts_secret(api, dco, auditor, account):
+    for user in (dco, auditor):
+        for url in ("/api/v1/social-accounts/", f"/api/v1/social-accounts/{account.pk}/"):
+            body = api.as_user(user).get(url).content.decode()
+            assert "tok-SECRET-123" not in body and "fernet:" not in body
