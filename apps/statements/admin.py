@@ -1,5 +1,7 @@
 """Admin: chains are edited here (steps inline); everything else is read-only, because its
-state changes go through the services (rights check + audit entry)."""
+state changes go through the services (rights check + audit entry). Nothing of the record is
+deleted here: statements, revisions, approvals, decisions, mandates and their links have no
+delete permission (no "delete selected" action either), and a chain that ran cannot be deleted."""
 
 from django.contrib import admin, messages
 from django.db import transaction
@@ -31,12 +33,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def _chain_used(chain) -> bool:
+    """A chain that ran is part of the record: its decisions point at its steps."""
+    return chain is not None and chain.pk is not None and chain.requests.exists()
+
+
 class ChainStepInline(admin.TabularInline):
     model = ChainStep
     extra = 1
     fields = ["order", "name", "role", "users", "rule"]
     filter_horizontal = ["users"]
     ordering = ["order"]
+
+    def has_delete_permission(self, request, obj=None):
+        return not _chain_used(obj) and super().has_delete_permission(request, obj)
 
 
 @admin.register(ValidationChain)
@@ -73,6 +83,10 @@ class ValidationChainAdmin(admin.ModelAdmin):
                     ],
                 },
             )
+
+    def has_delete_permission(self, request, obj=None):
+        # Evidence is never deleted: a chain that ran stays (PROTECT also refuses it).
+        return not _chain_used(obj) and super().has_delete_permission(request, obj)
 
     def delete_model(self, request, obj):
         with transaction.atomic():

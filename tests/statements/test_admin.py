@@ -82,3 +82,46 @@ def test_deleting_chains_with_the_bulk_action_is_audited(admin_client):
     assert not ValidationChain.objects.filter(pk=chain.pk).exists()
     entry = AuditEntry.objects.get(action="chain.delete")
     assert entry.object_id == str(chain.pk) and entry.details == {"name": "Temporary chain"}
+
+
+def test_evidence_is_never_deleted_through_the_admin(admin_client, people, crisis, chain, accounts):
+    """Statements, revisions, approvals, decisions, mandates and their post links: no delete page,
+    no "delete selected" action, even for a superuser; a chain that ran is kept too.
+    Mutation: has_delete_permission of ReadOnlyAdmin returning True -> this test fails (the
+    delete pages answer 200 and the bulk action lists "delete_selected")."""
+    from django.db.models import ProtectedError
+
+    from apps.statements import services
+    from apps.statements.models import ApprovalRequest, Decision, Mandate, Statement, StatementRevision
+
+    from .conftest import grant
+
+    grant(people["dco"], people["author"], topics=["launch"])
+    s = services.statement_create(
+        actor=people["author"], crisis=crisis, body="Text", accounts=[accounts["x"]]
+    )
+    services.statement_submit(actor=people["author"], statement=s)
+    services.statement_decide(actor=people["expert"], statement=s, verdict="approve")
+    records = {
+        "statement": Statement.objects.get(),
+        "statementrevision": StatementRevision.objects.get(),
+        "approvalrequest": ApprovalRequest.objects.get(),
+        "decision": Decision.objects.get(),
+        "mandate": Mandate.objects.get(),
+    }
+    for model, obj in records.items():
+        assert admin_client.get(f"/admin/statements/{model}/{obj.pk}/delete/").status_code == 403, model
+        page = admin_client.get(f"/admin/statements/{model}/").content.decode()
+        assert 'value="delete_selected"' not in page, model
+    res = admin_client.post(
+        "/admin/statements/statement/",
+        {"action": "delete_selected", "_selected_action": [str(s.pk)], "post": "yes"},
+    )
+    assert Statement.objects.filter(pk=s.pk).exists()
+    # The chain that ran: no delete page, and the database refuses it anyway.
+    assert admin_client.get(f"/admin/statements/validationchain/{chain.pk}/delete/").status_code == 403
+    with pytest.raises(ProtectedError):
+        chain.delete()
+    with pytest.raises(ProtectedError):
+        Statement.objects.filter(pk=s.pk).delete()
+    assert res.status_code in (200, 302)

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import AUDITOR, DCO, EXPERT, SPOKESPERSON, has_role
@@ -26,6 +27,18 @@ from apps.statements.models import (
 
 from ..forms import PublishForm, StatementForm, VerdictForm
 from ..helpers import call_service, form_errors_to_messages
+
+# What really happens (statement_decide publishes per the chosen plan on the final approval).
+PLANNED_HELP = gettext_lazy(
+    "Leave empty: it goes out on every chosen account as soon as the last approval is given. "
+    "With a time: it goes out then, if approved before; approved after it, it waits for a new time."
+)
+
+
+def _statement_form(*args, **kwargs) -> StatementForm:
+    form = StatementForm(*args, **kwargs)
+    form.fields["planned_at"].help_text = PLANNED_HELP
+    return form
 
 
 def _takes_part(user) -> bool:
@@ -85,7 +98,7 @@ def statement_list(request):
 @statements_access
 def statement_new(request):
     crisis = crisis_open()
-    form = StatementForm(request.POST or None)
+    form = _statement_form(request.POST or None)
     if request.method == "POST":
         if crisis is None:
             messages.error(request, _("Statements are written only while a crisis is in force."))
@@ -151,7 +164,7 @@ def statement_detail(request, statement_id):
         "account_states": states,
         # Once publishing began: each account's post, what is out, what waits, what fails.
         "show_account_states": any(a["post"] for a in states),
-        "form": StatementForm(
+        "form": _statement_form(
             initial={
                 "body": statement.body,
                 "accounts": list(statement.accounts.all()),
@@ -168,7 +181,7 @@ def statement_detail(request, statement_id):
 @require_POST
 def statement_revise(request, statement_id):
     statement = _visible(request, statement_id)
-    form = StatementForm(request.POST)
+    form = _statement_form(request.POST)
     if form.is_valid():
         call_service(
             request,
