@@ -102,6 +102,14 @@ DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=600))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 # --- end notifications helper ---
+# --- freeze helper (issue 11): a sender's session holds the gate lock across a send; TCP
+# keepalives notice a dead peer/server instead of leaving the session hanging (no effect on a
+# Unix socket) ---
+DATABASES["default"].setdefault("OPTIONS", {})
+_keepalives = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+for _key, _value in _keepalives.items():
+    DATABASES["default"]["OPTIONS"].setdefault(_key, _value)
+# --- end freeze helper ---
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -246,6 +254,13 @@ CRISIS_MIN_FREEZE = timedelta(hours=24)
 CRISISCOMM_PUBLISH_INTERVAL = env.int("CRISISCOMM_PUBLISH_INTERVAL", default=15)
 CRISISCOMM_PUBLISH_BATCH = env.int("CRISISCOMM_PUBLISH_BATCH", default=100)
 CRISISCOMM_RETRACTION_WINDOW = timedelta(minutes=env.int("CRISISCOMM_RETRACTION_WINDOW_MINUTES", default=30))
+# --- freeze helper (issue 11) ---
+# The hard deadline of one whole send (DNS, connect, TLS, request, answer): a declaration waits
+# at most this long for the sends in flight.
+CRISISCOMM_SEND_DEADLINE_SECONDS = env.float("CRISISCOMM_SEND_DEADLINE_SECONDS", default=20.0)
+# After a lift, posts due at once leave at most one per account per this many minutes.
+CRISISCOMM_RESUME_SPACING_MINUTES = env.int("CRISISCOMM_RESUME_SPACING_MINUTES", default=15)
+# --- end freeze helper ---
 CRISISCOMM_NOTIFY_RELAY_INTERVAL = env.int("CRISISCOMM_NOTIFY_RELAY_INTERVAL", default=30)
 CRISISCOMM_REMINDER_DELAY = timedelta(minutes=env.int("CRISISCOMM_REMINDER_DELAY_MINUTES", default=120))
 CRISISCOMM_ACK_LINK_MAX_AGE = timedelta(days=env.int("CRISISCOMM_ACK_LINK_MAX_AGE_DAYS", default=14))

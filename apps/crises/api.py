@@ -1,5 +1,10 @@
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -8,21 +13,22 @@ from rest_framework.views import APIView
 from apps.accounts.permissions import role_permission
 from apps.accounts.roles import AUDITOR, DCO
 from apps.posts.models import Post
-from apps.posts.selectors import gate_state
+from apps.posts.selectors import gate_read
 
 from .models import Crisis, Decision, PostDecision
 from .selectors import (
     crisis_checklist,
     crisis_end_blockers,
-    crisis_for_closure,
     crisis_list,
     crisis_report,
+    crisis_resume_plan,
     crisis_review_posts,
     crisis_undecided_posts,
 )
 from .services import (
     crisis_approve_lift,
     crisis_decide_post,
+    crisis_decide_posts,
     crisis_declare,
     crisis_extend,
     crisis_request_lift,
@@ -70,9 +76,23 @@ class CrisisSerializer(serializers.ModelSerializer):
 
     def to_representation(self, crisis):
         data = super().to_representation(crisis)
-        if hasattr(crisis, "frozen_count"):  # right after the declaration
-            data["frozen_posts"] = crisis.frozen_count
+        if hasattr(crisis, "sends_in_flight"):  # right after the declaration
+            data["sends_in_flight"] = crisis.sends_in_flight
+        if hasattr(crisis, "resume_plan"):  # right after a lift or stand-down request
+            data["resume_plan"] = ResumePlanItemSerializer(crisis.resume_plan, many=True).data
         return data
+
+
+class ResumePlanItemSerializer(serializers.Serializer):
+    """When one released post will leave if the end is approved now."""
+
+    post = serializers.IntegerField()
+    account = serializers.IntegerField()
+    handle = serializers.CharField()
+    network = serializers.CharField()
+    decision = serializers.CharField()
+    leaves_at = serializers.DateTimeField()
+    paced = serializers.BooleanField(help_text="due at once: one per account per resume spacing")
 
 
 class BlockerSerializer(serializers.Serializer):
@@ -85,9 +105,10 @@ class CrisisDetailSerializer(CrisisSerializer):
 
     undecided_posts = serializers.IntegerField(required=False)
     lift_blockers = BlockerSerializer(many=True, required=False)
+    resume_plan = ResumePlanItemSerializer(many=True, required=False)
 
     class Meta(CrisisSerializer.Meta):
-        fields = [*CrisisSerializer.Meta.fields, "undecided_posts", "lift_blockers"]
+        fields = [*CrisisSerializer.Meta.fields, "undecided_posts", "lift_blockers", "resume_plan"]
         read_only_fields = fields
 
 
@@ -109,6 +130,16 @@ class PostDecisionInSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=Decision.choices)
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     publish_now = serializers.BooleanField(required=False, default=False)
+
+
+MAX_DECISIONS_PER_CALL = 1000
+
+
+def _invalid(field, message):
+    return Response(
+        {"detail": f"{field}: {message}", "code": "invalid", "errors": {field: [message]}},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
 
 
 class PostDecisionSerializer(serializers.ModelSerializer):
@@ -185,6 +216,8 @@ class CrisisViewSet(
             data["lift_blockers"] = [
                 {"code": code, "message": message} for code, message in crisis_end_blockers(crisis)
             ]
+            if crisis.status == "lifting":
+                data["resume_plan"] = ResumePlanItemSerializer(crisis_resume_plan(crisis), many=True).data
         return Response(data)
 
     def _reply(self, crisis, code=status.HTTP_200_OK):
@@ -205,19 +238,31 @@ class CrisisViewSet(
         return self._reply(crisis_extend(actor=request.user, crisis=self.get_object(), **data.validated_data))
 
     @extend_schema(methods=["GET"], request=None, responses=ReviewPostSerializer(many=True))
-    @extend_schema(methods=["POST"], request=PostDecisionInSerializer, responses=PostDecisionSerializer)
+    @extend_schema(
+        methods=["POST"],
+        request=PolymorphicProxySerializer(
+            "PostDecisionIn",
+            serializers=[PostDecisionInSerializer, PostDecisionInSerializer(many=True)],
+            resource_type_field_name=None,
+        ),
+        responses=PostDecisionSerializer,
+    )
     @action(detail=True, methods=["get", "post"], filter_backends=[])
     def decisions(self, request, pk=None):
         """GET: the posts this crisis froze with their decision (`?undecided=true`: those still
         without one). POST: decide a frozen post's fate: release, reschedule (with scheduled_at)
-        or cancel. A post whose time passed during the freeze needs a new time or publish_now."""
+        or cancel; or a list of such decisions, all applied or none (an error names the item:
+        `decisions[2].post`). A post whose time passed during the freeze needs a new time or
+        publish_now."""
         crisis = self.get_object()
         if request.method == "GET":
             posts = crisis_review_posts(crisis)
             if request.query_params.get("undecided") in ("1", "true"):
-                posts = posts.filter(status="frozen", decision__isnull=True)
+                posts = posts.filter(state="frozen", decision__isnull=True)
             page = self.paginate_queryset(posts)
             return self.get_paginated_response(ReviewPostSerializer(page, many=True).data)
+        if isinstance(request.data, list):
+            return self._decide_many(request, crisis)
         data = PostDecisionInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
@@ -229,6 +274,19 @@ class CrisisViewSet(
             )
         row = crisis_decide_post(actor=request.user, crisis=crisis, post=post, **values)
         return Response(PostDecisionSerializer(row).data)
+
+    def _decide_many(self, request, crisis):
+        if len(request.data) > MAX_DECISIONS_PER_CALL:
+            return _invalid("decisions", f"At most {MAX_DECISIONS_PER_CALL} decisions per call.")
+        items = []
+        for index, item in enumerate(request.data):
+            data = PostDecisionInSerializer(data=item)
+            if not data.is_valid():
+                field, messages = next(iter(data.errors.items()))
+                return _invalid(f"decisions[{index}].{field}", str(messages[0]))
+            items.append(dict(data.validated_data))
+        rows = crisis_decide_posts(actor=request.user, crisis=crisis, decisions=items)
+        return Response(PostDecisionSerializer(rows, many=True).data)
 
     @extend_schema(request=LiftSerializer, responses=CrisisSerializer)
     @action(detail=True, methods=["post"])
@@ -285,9 +343,9 @@ class GateView(APIView):
 
     @extend_schema(responses=GateSerializer)
     def get(self, request):
-        state = gate_state()
-        crisis = crisis_for_closure(state["closure"])
-        body = {"open": state["open"], "crisis": None}
+        closure = gate_read()  # one indexed query, the crisis joined
+        crisis = getattr(closure, "crisis", None) if closure is not None else None
+        body = {"open": closure is None, "crisis": None}
         if crisis is not None:
             body["crisis"] = {
                 "id": crisis.pk,

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -44,6 +46,9 @@ class Crisis(models.Model):
     end_comment = models.TextField(blank=True)
     # {code: {"by": user id, "at": iso}} for each resumption checklist item confirmed.
     checklist_confirmed = models.JSONField(default=dict, blank=True)
+    # Who may approve the pending end: the users holding `dco` when it was requested, but the
+    # requester (a dco made after the request cannot approve it).
+    end_eligible_approvers = models.JSONField(default=list, blank=True)
     end_approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -54,6 +59,11 @@ class Crisis(models.Model):
             models.UniqueConstraint(fields=["is_open"], name="one_open_crisis"),
             models.CheckConstraint(
                 condition=models.Q(severity__gte=1, severity__lte=3), name="crisis_severity_1_to_3"
+            ),
+            # The 24 h minimum, whatever door writes the row (the API, the admin, SQL by hand).
+            models.CheckConstraint(
+                condition=models.Q(freeze_until__gte=models.F("declared_at") + timedelta(hours=24)),
+                name="crisis_freeze_at_least_24h",
             ),
         ]
         verbose_name = _("crisis")

@@ -1,12 +1,22 @@
+from datetime import timedelta
+
+from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from apps.audit.models import AuditEntry
 from apps.notifications.selectors import notice_figures
 from apps.posts.connectors import get_connector
 from apps.posts.models import Post, PostStatus
-from apps.posts.selectors import posts_frozen_by, posts_sent_between, retraction_window_start
+from apps.posts.selectors import (
+    frozen_q,
+    posts_frozen,
+    posts_reached_network,
+    retraction_window_start,
+    with_state,
+)
 
 from .checklist import checklist_items
 from .models import Crisis, CrisisStatus, Decision, EndKind, PostDecision
@@ -23,9 +33,9 @@ def crisis_active() -> Crisis | None:
 
 
 def crisis_list() -> QuerySet[Crisis]:
-    return Crisis.objects.select_related("declared_by", "end_requested_by", "end_approved_by").order_by(
-        "-declared_at"
-    )
+    return Crisis.objects.select_related(
+        "declared_by", "end_requested_by", "end_approved_by", "gate_closure"
+    ).order_by("-declared_at")
 
 
 def crisis_for_closure(closure) -> Crisis | None:
@@ -40,16 +50,23 @@ def crisis_checklist(crisis: Crisis) -> list[dict]:
     return [{**item, "confirmed": item["code"] in confirmed} for item in checklist_items()]
 
 
+def _closure_if_open(crisis):
+    """The crisis's closure while it holds the gate closed, else None (then nothing is frozen)."""
+    return crisis.gate_closure if crisis.is_open and crisis.gate_closure.is_current else None
+
+
+def crisis_frozen_posts(crisis: Crisis) -> QuerySet[Post]:
+    """What this crisis holds back now (nothing once it is over)."""
+    return posts_frozen(_closure_if_open(crisis))
+
+
 def crisis_posts(crisis: Crisis) -> QuerySet[Post]:
-    """Every post this crisis froze (still frozen by it, or decided in its review)."""
-    return (
-        Post.objects.filter(
-            Q(frozen_by_id=crisis.gate_closure_id)
-            | Q(pk__in=PostDecision.objects.filter(crisis=crisis).values("post"))
-        )
-        .select_related("account")
-        .order_by("scheduled_at", "id")
-    )
+    """Every post this crisis froze: those it holds back now, and those decided in its review
+    (the decisions are the record once it is over)."""
+    closure = _closure_if_open(crisis)
+    decided = Q(pk__in=PostDecision.objects.filter(crisis=crisis).values("post"))
+    posts = Post.objects.filter(frozen_q(closure) | decided)
+    return with_state(posts.select_related("account"), closure).order_by("scheduled_at", "id")
 
 
 def crisis_review_posts(crisis: Crisis) -> QuerySet[Post]:
@@ -63,11 +80,75 @@ def crisis_review_posts(crisis: Crisis) -> QuerySet[Post]:
 
 
 def crisis_undecided_posts(crisis: Crisis) -> QuerySet[Post]:
-    return (
-        crisis_posts(crisis)
-        .filter(status="frozen")
-        .exclude(pk__in=PostDecision.objects.filter(crisis=crisis).values("post"))
+    return crisis_frozen_posts(crisis).exclude(
+        pk__in=PostDecision.objects.filter(crisis=crisis).values("post")
     )
+
+
+def resume_spacing() -> timedelta:
+    return timedelta(minutes=getattr(settings, "CRISISCOMM_RESUME_SPACING_MINUTES", 15))
+
+
+def crisis_resume_plan(crisis: Crisis, *, at=None, limit: int | None = 500) -> list[dict]:
+    """When each post the crisis holds will leave if the end is approved at `at` (default now):
+    cancelled ones never; reschedules at their new time; releases at their own time (a
+    stand-down releases the undecided ones). Those due at once (publish now, or a time already
+    passed) leave paced: at most one per account per CRISISCOMM_RESUME_SPACING_MINUTES, in the
+    order of their original times. [{post, account, handle, network, decision, leaves_at,
+    paced}], by departure time."""
+    at = at or timezone.now()
+    closure = _closure_if_open(crisis)
+    if closure is None:
+        return []
+    decision = PostDecision.objects.filter(crisis=crisis, post=OuterRef("pk"))
+    rows = (
+        posts_frozen(closure)
+        .annotate(
+            decision=Subquery(decision.values("decision")[:1]),
+            decision_at=Subquery(decision.values("scheduled_at")[:1]),
+            publish_now=Subquery(decision.values("publish_now")[:1]),
+        )
+        .values(
+            "pk",
+            "account_id",
+            "account__handle",
+            "account__network",
+            "scheduled_at",
+            "decision",
+            "decision_at",
+            "publish_now",
+        )
+        .order_by("scheduled_at", "pk")
+    )
+    if crisis.end_kind != "stand_down" or crisis.status != CrisisStatus.LIFTING:
+        # A lift applies decisions only (every frozen post has one by then).
+        rows = rows.filter(decision__isnull=False)
+    plan, next_slot = [], {}
+    spacing = resume_spacing()
+    for row in rows:
+        kind = row["decision"] or Decision.RELEASE
+        if kind == Decision.CANCEL:
+            continue
+        wanted = row["decision_at"] if kind == Decision.RESCHEDULE else row["scheduled_at"]
+        paced = bool(row["publish_now"]) or wanted <= at
+        if paced:
+            leaves_at = max(at, next_slot.get(row["account_id"], at))
+            next_slot[row["account_id"]] = leaves_at + spacing
+        else:
+            leaves_at = wanted
+        plan.append(
+            {
+                "post": row["pk"],
+                "account": row["account_id"],
+                "handle": row["account__handle"],
+                "network": row["account__network"],
+                "decision": "publish_now" if row["publish_now"] else kind,
+                "leaves_at": leaves_at,
+                "paced": paced,
+            }
+        )
+    plan.sort(key=lambda item: (item["leaves_at"], item["post"]))
+    return plan if limit is None else plan[:limit]
 
 
 TIMELINE_NOTIFICATION_ACTIONS = ("notification.record", "notification.remind")
@@ -94,10 +175,20 @@ def crisis_timeline(crisis: Crisis) -> list[dict]:
 
 
 def crisis_retraction_candidates(crisis: Crisis) -> list[dict]:
-    """Non-exempt posts that reached a network in the window before the declaration."""
+    """Posts not exempt for this crisis that reached a network in the window before the
+    declaration, or may have: published; a request written whatever the answer; a to-do handed
+    to a person; and any whose outcome was lost (`uncertain`) until the crisis ended."""
+    start = retraction_window_start(crisis.declared_at)
+    lost_until = crisis.closed_at or timezone.now()
+    candidates = posts_reached_network(start, crisis.declared_at, closure=crisis.gate_closure) | (
+        posts_reached_network(start, lost_until, closure=crisis.gate_closure).filter(
+            status=PostStatus.UNCERTAIN
+        )
+    )
     out = []
-    for post in posts_sent_between(retraction_window_start(crisis.declared_at), crisis.declared_at):
+    for post in candidates.distinct().order_by("published_at", "network_attempt_at", "id"):
         can = get_connector(post.account.connector).can_retract and bool(post.external_id)
+        published = post.status == PostStatus.PUBLISHED
         out.append(
             {
                 "post": post.pk,
@@ -105,10 +196,14 @@ def crisis_retraction_candidates(crisis: Crisis) -> list[dict]:
                 "network": post.account.network,
                 "handle": post.account.handle,
                 "body": post.body,
-                "published_at": post.published_at.isoformat(),
+                "status": post.status,
+                "reached": "published" if published else "may_have_gone_out",
+                "reached_label": _("published") if published else _("may have gone out"),
+                "published_at": _iso(post.published_at),
+                "network_attempt_at": _iso(post.network_attempt_at),
                 "external_id": post.external_id,
                 "external_url": post.external_url,
-                "retracted_at": post.retracted_at.isoformat() if post.retracted_at else None,
+                "retracted_at": _iso(post.retracted_at),
                 "actions": (
                     [{"name": "retract", "method": "POST", "url": f"/api/v1/posts/{post.pk}/retract/"}]
                     if can and not post.retracted_at
@@ -132,7 +227,7 @@ def crisis_report(crisis: Crisis) -> dict:
     }
     posts, fates = [], {}
     for p in crisis_posts(crisis).values(
-        "id", "account_id", "account__network", "account__handle", "scheduled_at", "status"
+        "id", "account_id", "account__network", "account__handle", "scheduled_at", "state"
     ):
         d = decisions.get(p["id"])
         fate = d.decision if d else "undecided"
@@ -144,7 +239,7 @@ def crisis_report(crisis: Crisis) -> dict:
                 "network": p["account__network"],
                 "handle": p["account__handle"],
                 "scheduled_at": _iso(p["scheduled_at"]),
-                "status": p["status"],
+                "status": p["state"],
                 "decision": d.decision if d else None,
                 "new_scheduled_at": _iso(d.scheduled_at) if d else None,
                 "publish_now": d.publish_now if d else False,
@@ -180,21 +275,24 @@ def crisis_report(crisis: Crisis) -> dict:
     return report
 
 
+def local_time(value) -> str:
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
 def crisis_end_blockers(crisis, *, kind=EndKind.LIFT, now=None) -> list[tuple[str, str]]:
     """Why the crisis cannot end (lift or stand-down) now, as (code, message), first reason
-    first; the checklist is confirmed with the request itself."""
+    first; the checklist is confirmed with the request itself. Posts due at once when the end is
+    approved are not a blocker: they leave paced (crisis_resume_plan)."""
     now = now or timezone.now()
     reasons = []
     if kind == EndKind.LIFT and now < crisis.freeze_until:
         reasons.append(
             (
                 "freeze_in_force",
-                _("The freeze lasts until %(until)s.") % {"until": crisis.freeze_until.isoformat()},
+                _("The freeze lasts until %(until)s.") % {"until": local_time(crisis.freeze_until)},
             )
         )
-    frozen = posts_frozen_by(crisis.gate_closure)
-    decisions = PostDecision.objects.filter(crisis=crisis)
-    undecided = frozen.exclude(pk__in=decisions.values("post"))
+    undecided = crisis_undecided_posts(crisis)
     if kind == EndKind.STAND_DOWN:
         # Standing down puts undecided posts back as they were, unless their time has passed.
         undecided = undecided.filter(scheduled_at__lte=now)
@@ -204,24 +302,6 @@ def crisis_end_blockers(crisis, *, kind=EndKind.LIFT, now=None) -> list[tuple[st
             (
                 "undecided_posts",
                 _("%(n)d frozen post(s) have no decision yet (release, reschedule or cancel).") % {"n": n},
-            )
-        )
-    late = list(
-        frozen.filter(
-            pk__in=decisions.filter(decision=Decision.RELEASE, publish_now=False).values("post"),
-            scheduled_at__lte=now,
-        ).values_list("pk", flat=True)[:20]
-    ) + list(
-        decisions.filter(
-            decision=Decision.RESCHEDULE, scheduled_at__lte=now, post__status=PostStatus.FROZEN
-        ).values_list("post_id", flat=True)[:20]
-    )
-    if late:
-        reasons.append(
-            (
-                "time_passed",
-                _("The time of post(s) %(ids)s has passed: give them a new time or publish them now.")
-                % {"ids": ", ".join(map(str, sorted(late)))},
             )
         )
     return reasons

@@ -1,5 +1,6 @@
 import django_filters
-from drf_spectacular.utils import extend_schema
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -9,7 +10,7 @@ from apps.accounts.roles import AUDITOR, DCO, has_role
 
 from .connectors import get_connector
 from .models import ConnectorKind, Network, Post, PostStatus, SocialAccount
-from .selectors import post_list, posts_manual_todo
+from .selectors import post_list, post_state, posts_manual_todo
 from .services import (
     post_cancel,
     post_create,
@@ -51,6 +52,16 @@ class SocialAccountSerializer(serializers.ModelSerializer):
 class PostSerializer(serializers.ModelSerializer):
     network = serializers.CharField(source="account.network", read_only=True)
     account = serializers.PrimaryKeyRelatedField(queryset=SocialAccount.objects.all())
+    scheduled_at = serializers.DateTimeField(required=False)
+    # The explicit "send it at once" (a time in the past is refused).
+    publish_now = serializers.BooleanField(required=False, default=False, write_only=True)
+    status = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ChoiceField(choices=PostStatus.choices))
+    def get_status(self, post) -> str:
+        """`frozen` is derived from the gate (apps.posts.selectors), never stored."""
+        state = getattr(post, "state", None)
+        return state if state is not None else post_state(post)
 
     class Meta:
         model = Post
@@ -62,20 +73,22 @@ class PostSerializer(serializers.ModelSerializer):
             "scheduled_at",
             "status",
             "exempt",
+            "exempt_closure",
             "awaiting_approval",
-            "frozen_by",
             "idempotency_key",
             "attempts",
             "last_error",
             "external_id",
             "external_url",
             "published_at",
+            "network_attempt_at",
             "assignee",
             "retracted_at",
             "created_at",
         ]
         # exempt / awaiting_approval are set by the server only (statements service).
-        read_only_fields = [f for f in fields if f not in ("account", "body", "scheduled_at")]
+        read_only_fields = [f for f in fields if f not in ("account", "body", "scheduled_at", "publish_now")]
+        fields += ["publish_now"]
 
     def to_representation(self, post):
         data = super().to_representation(post)
@@ -92,7 +105,8 @@ class MarkPublishedSerializer(serializers.Serializer):
 
 
 class PostFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=PostStatus.choices)
+    # On the derived state: `?status=frozen` lists what the closed gate holds back.
+    status = django_filters.MultipleChoiceFilter(field_name="state", choices=PostStatus.choices)
     network = django_filters.MultipleChoiceFilter(field_name="account__network", choices=Network.choices)
     # ?scheduled_at_after=…&scheduled_at_before=… (ISO 8601, inclusive)
     scheduled_at = django_filters.IsoDateTimeFromToRangeFilter()
@@ -155,9 +169,10 @@ class PostViewSet(
         serializer.instance = post_create(actor=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = post_update(
-            actor=self.request.user, post=serializer.instance, **serializer.validated_data
-        )
+        changes = dict(serializer.validated_data)
+        if changes.pop("publish_now", False):
+            changes["scheduled_at"] = timezone.now()
+        serializer.instance = post_update(actor=self.request.user, post=serializer.instance, **changes)
 
     @extend_schema(request=None, responses=PostSerializer)
     @action(detail=True, methods=["post"])

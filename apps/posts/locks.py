@@ -1,8 +1,10 @@
-"""The gate lock: what makes "no post leaves after the freeze commits" hold.
+"""The gate lock: what makes "no post leaves after the gate closes" hold.
 
-Closing the gate takes it exclusively; every send (and every claim) takes it shared and keeps it
-until its transaction ends, i.e. across the network call. So a declaration commits only once every
-in-flight send is finished, and every later send sees the closed gate.
+Closing or opening the gate takes it exclusively; every send takes it shared right before
+writing its request and keeps it until its transaction ends, i.e. across the exchange (bounded
+by the send deadline). So the closing transaction is granted the lock only once every in-flight
+send is finished, and every later send sees the closed gate. Claims and post creations take it
+shared too, so none of them straddles a lift or a stand-down.
 
 A transaction-level PostgreSQL advisory lock. Heavyweight locks queue fairly: a waiting exclusive
 request holds back new shared requests, so busy publishers cannot starve a declaration (row-level
@@ -10,6 +12,8 @@ FOR SHARE would let new readers overtake a waiting FOR UPDATE writer).
 """
 
 from django.db import connection
+
+from .connectors import send_deadline_seconds
 
 # Arbitrary but fixed: "gate" in ASCII.
 GATE_LOCK_KEY = 0x67617465
@@ -21,14 +25,41 @@ def _assert_atomic():
 
 
 def gate_lock_shared():
-    """Held by senders until their transaction ends."""
+    """Held by senders (and claims, post creations) until their transaction ends."""
     _assert_atomic()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [GATE_LOCK_KEY])
 
 
+def gate_lock_holders() -> int:
+    """How many sessions hold the gate lock shared right now: the sends in flight."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s "
+            "AND objsubid = 1 AND mode = 'ShareLock' AND granted AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())",
+            [GATE_LOCK_KEY >> 32, GATE_LOCK_KEY & 0xFFFFFFFF],
+        )
+        return cursor.fetchone()[0]
+
+
 def gate_lock_exclusive():
-    """Held by whoever closes or opens the gate until their transaction ends."""
+    """Held by whoever closes or opens the gate until their transaction ends. Waits at most the
+    send deadline plus a margin (every holder is a send bounded by that deadline, or a short
+    claim); beyond it the database raises (lock_timeout) rather than hang the request.
+    Returns the database's clock when the lock was granted: no send is in flight from then on."""
+    _assert_atomic()
+    wait_ms = int((send_deadline_seconds() + 10) * 1000)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{wait_ms}ms"])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GATE_LOCK_KEY])
+        cursor.execute("SELECT set_config('lock_timeout', '0', true), clock_timestamp()")
+        return cursor.fetchone()[1]
+
+
+def pin_session():
+    """A send's session must not be ended under it while it holds the lock: no idle-in-transaction
+    timeout for this transaction (the connection's keepalives are set in settings.DATABASES)."""
     _assert_atomic()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GATE_LOCK_KEY])
+        cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")

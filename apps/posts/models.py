@@ -1,7 +1,9 @@
 """Official accounts, the post calendar, and the publishing gate.
 
 The publisher knows only the gate, never what a crisis is: a crisis closes the gate (a
-GateClosure) and freezes posts against that closure.
+GateClosure). The freeze is logical: closing the gate touches no post. A post is `frozen` while
+the gate is closed, it is waiting to go out (scheduled, or claimed but not sent) and it is not
+exempt for that very closure; apps.posts.selectors derives it (the only place that does).
 """
 
 import uuid
@@ -66,11 +68,20 @@ class GateClosure(models.Model):
 
 class PostStatus(models.TextChoices):
     SCHEDULED = "scheduled", _("scheduled")
+    # Never stored (a database constraint refuses it): derived by apps.posts.selectors.
     FROZEN = "frozen", _("frozen")
     PUBLISHING = "publishing", _("publishing")
     PUBLISHED = "published", _("published")
     FAILED = "failed", _("failed")
     CANCELLED = "cancelled", _("cancelled")
+    # A send whose outcome could not be recorded (its database session was lost mid-send): it
+    # may have gone out. Never re-sent automatically; listed as a retraction candidate.
+    UNCERTAIN = "uncertain", _("may have gone out")
+
+
+# The stored statuses a closed gate holds back (claimed-but-unsent posts too: the send-time
+# recheck puts them back to `scheduled`).
+FREEZABLE_STATUSES = (PostStatus.SCHEDULED, PostStatus.PUBLISHING)
 
 
 class Post(models.Model):
@@ -78,22 +89,15 @@ class Post(models.Model):
     body = models.TextField(_("body"))
     scheduled_at = models.DateTimeField(_("scheduled at"))
     status = models.CharField(max_length=16, choices=PostStatus.choices, default=PostStatus.SCHEDULED)
-    # Set only by the server (statements service) for an approved crisis statement: the one kind
-    # of post that passes a closed gate.
+    # Set only by the server (statements service) for an approved crisis statement.
     exempt = models.BooleanField(default=False)
+    # The one closure this post may pass: exemption is bound to the crisis it was granted for,
+    # so a statement planned late never goes out through a later crisis's closed gate.
+    exempt_closure = models.ForeignKey(
+        GateClosure, null=True, blank=True, on_delete=models.PROTECT, related_name="exempt_posts"
+    )
     # Held back by a validation chain (statements app): the publisher never claims it while True.
     awaiting_approval = models.BooleanField(default=False)
-    # No database FK constraint: the freeze sets this on up to 100,000 rows in one UPDATE, and a
-    # deferred FK check per row would cost a third of it. Closures are never deleted (PROTECT
-    # still guards deletion through the ORM).
-    frozen_by = models.ForeignKey(
-        GateClosure,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="frozen_posts",
-        db_constraint=False,
-    )
     # Sent to the network as Idempotency-Key: a retried or re-claimed send is never doubled.
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     attempts = models.PositiveIntegerField(default=0)
@@ -101,6 +105,11 @@ class Post(models.Model):
     external_id = models.CharField(max_length=200, blank=True)
     external_url = models.URLField(max_length=500, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Committed before a send may start, cleared when its outcome is recorded: still set on a
+    # `publishing` row nobody is sending means the outcome was lost (-> `uncertain`).
+    send_started_at = models.DateTimeField(null=True, blank=True)
+    # The last time a request may have reached the network (written, whatever the answer).
+    network_attempt_at = models.DateTimeField(null=True, blank=True)
     # Manual connector: the person who must publish it by hand and then mark it published.
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -116,6 +125,9 @@ class Post(models.Model):
     class Meta:
         ordering = ["scheduled_at", "id"]
         indexes = [models.Index(fields=["status", "scheduled_at"])]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(status="frozen"), name="post_frozen_is_derived"),
+        ]
         verbose_name = _("post")
 
     def __str__(self):

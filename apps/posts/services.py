@@ -1,14 +1,17 @@
 """Posts: official accounts, the calendar, the gate, and the publisher's state changes.
 
 Every function here that changes state runs in a transaction and writes its audit entry there.
-The publisher knows only the gate (GateClosure), never what a crisis is.
+The publisher knows only the gate (GateClosure), never what a crisis is. Closing the gate writes
+no post: `frozen` is derived (apps.posts.selectors).
 """
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from apps.accounts.roles import DCO, has_role
@@ -16,9 +19,12 @@ from apps.audit.services import audit_record
 from apps.core import outbound
 from crisiscomm.api import ConflictError, NotAllowedError, ServiceError
 
-from .connectors import ConnectorError, get_connector
-from .locks import gate_lock_exclusive, gate_lock_shared
+from .connectors import ConnectorError, Deadline, get_connector, open_connection, send_deadline_seconds
+from .locks import gate_lock_exclusive, gate_lock_holders, gate_lock_shared, pin_session
 from .models import GateClosure, Network, Post, PostStatus, SocialAccount
+from .selectors import post_is_frozen
+
+log = logging.getLogger(__name__)
 
 # A `publishing` claim older than this, with no send holding its row, is sent again (same key).
 STALE_CLAIM = timedelta(minutes=15)
@@ -42,6 +48,23 @@ def _require_dco(actor):
 def _aware(value, field):
     if not isinstance(value, datetime) or timezone.is_naive(value):
         raise ServiceError(_("A date and time with a time zone is required."), field=field)
+    return value
+
+
+def local_time(value) -> str:
+    """A time as the reader reads it: the service's time zone, their language's format, no
+    seconds fractions (never an ISO string in a message)."""
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+def _not_in_the_past(value, field="scheduled_at"):
+    # The current minute is still "now": a form that says 10:05 at 10:05:30 means now.
+    if value < timezone.now().replace(second=0, microsecond=0):
+        raise ServiceError(
+            _("%(at)s is in the past: choose a later time, or publish now.") % {"at": local_time(value)},
+            field=field,
+            code="in_the_past",
+        )
     return value
 
 
@@ -145,29 +168,58 @@ def social_account_update(*, actor, account, **changes) -> SocialAccount:
 # --- the calendar ------------------------------------------------------------------------------
 
 
+def _exempt_closure(exempt):
+    """What `exempt` binds the post to: True = the closure in force now (read under the gate
+    lock, so it cannot change before this transaction commits); a Crisis or a GateClosure =
+    that one. Returns (is_statement, closure or None)."""
+    if exempt is None or exempt is False:
+        return False, None
+    if exempt is True:
+        return True, GateClosure.objects.filter(is_current=True).first()
+    if isinstance(exempt, GateClosure):
+        return True, exempt
+    closure_id = getattr(exempt, "gate_closure_id", None)  # a Crisis
+    if closure_id is None:
+        raise ServiceError(_("An exemption is granted for a crisis."), field="exempt")
+    return True, GateClosure.objects.get(pk=closure_id)
+
+
 @transaction.atomic
-def post_create(*, actor, account, body, scheduled_at, exempt=False, awaiting_approval=False) -> Post:
-    """The only way to make a post. `exempt` (passes a closed gate) is for server-side callers
-    only (approved crisis statements); the API never accepts it. A plain post needs a dco actor;
-    exempt or held posts come from the statements service, which checks its own rights."""
+def post_create(
+    *, actor, account, body, scheduled_at=None, exempt=False, awaiting_approval=False, publish_now=False
+) -> Post:
+    """The only way to make a post. `exempt` (passes the closed gate of ONE crisis) is for
+    server-side callers only (approved crisis statements); the API never accepts it: pass the
+    crisis (or True: the crisis in force now). A plain post needs a dco actor; exempt or held
+    posts come from the statements service, which checks its own rights. A time in the past is
+    refused; `publish_now` is the explicit "send it at once"."""
     if not (exempt or awaiting_approval):
         _require_dco(actor)
     if not (body or "").strip():
         raise ServiceError(_("The post is empty."), field="body")
+    if publish_now:
+        if scheduled_at is not None:
+            raise ServiceError(_("Give a time or publish now, not both."), field="scheduled_at")
+        scheduled_at = timezone.now()
+    elif scheduled_at is None:
+        raise ServiceError(_("A date and time with a time zone is required."), field="scheduled_at")
     _aware(scheduled_at, "scheduled_at")
+    if not publish_now and not exempt:
+        _not_in_the_past(scheduled_at)
     if not account.is_active:
         raise ServiceError(_("This account is not active."), field="account")
-    closure = GateClosure.objects.filter(is_current=True).first()
-    frozen = closure is not None and not exempt
+    # Shared gate lock: a creation never straddles a lift or a stand-down (the approval sees this
+    # post among the undecided ones, or the post is made after the gate opened).
+    gate_lock_shared()
+    is_statement, closure = _exempt_closure(exempt)
     post = Post.objects.create(
         account=account,
         body=body,
         scheduled_at=scheduled_at,
-        exempt=exempt,
+        exempt=is_statement,
+        exempt_closure=closure,
         awaiting_approval=awaiting_approval,
-        # During a freeze a new non-exempt post joins the frozen ones and their review.
-        status=PostStatus.FROZEN if frozen else PostStatus.SCHEDULED,
-        frozen_by=closure if frozen else None,
+        status=PostStatus.SCHEDULED,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     audit_record(
@@ -177,9 +229,10 @@ def post_create(*, actor, account, body, scheduled_at, exempt=False, awaiting_ap
         details={
             "account": account.pk,
             "scheduled_at": scheduled_at.isoformat(),
-            "exempt": exempt,
+            "exempt": is_statement,
+            "exempt_closure": closure.pk if closure else None,
             "awaiting_approval": awaiting_approval,
-            "status": post.status,
+            "publish_now": bool(publish_now),
         },
     )
     return post
@@ -194,7 +247,8 @@ def post_update(*, actor, post, **changes) -> Post:
     unknown = set(changes) - {"body", "scheduled_at", "account"}
     if unknown:
         raise ServiceError(_("These fields cannot be changed."), field=sorted(unknown)[0])
-    if post.status not in (PostStatus.SCHEDULED, PostStatus.FROZEN, PostStatus.FAILED):
+    frozen = post_is_frozen(post)
+    if post.status not in (PostStatus.SCHEDULED, PostStatus.FAILED):
         raise ConflictError(
             _("A post that is %(status)s can no longer be edited.") % {"status": post.get_status_display()}
         )
@@ -202,16 +256,19 @@ def post_update(*, actor, post, **changes) -> Post:
         raise ServiceError(_("The post is empty."), field="body")
     if "scheduled_at" in changes:
         _aware(changes["scheduled_at"], "scheduled_at")
-        if post.status == PostStatus.FROZEN:
+        if frozen:
             raise ConflictError(
                 _("A frozen post gets its new time through the crisis review."), field="scheduled_at"
             )
+        if changes["scheduled_at"] != post.scheduled_at:
+            _not_in_the_past(changes["scheduled_at"])
     if "account" in changes and not changes["account"].is_active:
         raise ServiceError(_("This account is not active."), field="account")
     fields = list(changes)
     for field, value in changes.items():
         setattr(post, field, value)
     if post.status == PostStatus.FAILED and "scheduled_at" in changes:
+        # Scheduled again; during a crisis that reads `frozen` (derived) and joins the review.
         post.status, post.attempts, post.last_error = PostStatus.SCHEDULED, 0, ""
         fields += ["status", "attempts", "last_error"]
     post.save(update_fields=[*fields, "updated_at"])
@@ -228,7 +285,7 @@ def post_update(*, actor, post, **changes) -> Post:
 def post_cancel(*, actor, post) -> Post:
     _require_dco(actor)
     post = Post.objects.select_for_update().get(pk=post.pk)
-    if post.status == PostStatus.FROZEN:
+    if post_is_frozen(post):
         raise ConflictError(_("A frozen post is cancelled through the crisis review."))
     if post.status not in (PostStatus.SCHEDULED, PostStatus.FAILED):
         raise ConflictError(
@@ -246,7 +303,7 @@ def post_set_hold(*, actor, post, awaiting_approval: bool, scheduled_at=None) ->
     Called by the statements service (which checks its own rights) around a validation chain;
     the publisher never claims a held post."""
     post = Post.objects.select_for_update().get(pk=post.pk)
-    if post.status not in (PostStatus.SCHEDULED, PostStatus.FROZEN):
+    if post.status != PostStatus.SCHEDULED:
         raise ConflictError(
             _("A post that is %(status)s cannot be held or released.") % {"status": post.get_status_display()}
         )
@@ -270,24 +327,32 @@ def post_set_hold(*, actor, post, awaiting_approval: bool, scheduled_at=None) ->
 
 @transaction.atomic
 def gate_close(*, actor, reason: str) -> tuple[GateClosure, int]:
-    """Close the gate and freeze, in ONE statement, every non-exempt post not yet sent.
+    """Close the gate: one closure row and its audit entry; no post is written (the freeze is
+    derived). Waits, fairly and at most the send deadline, for the sends in flight, so nothing
+    leaves once this commits. Returns (closure, sends that were in flight). Must be the first
+    lock its transaction takes (the crises service calls it first).
 
-    Waits (fairly) for in-flight sends to finish, so nothing leaves once this commits. Must be the
-    first lock its transaction takes (the crises service calls it first)."""
-    gate_lock_exclusive()
+    The closure's `closed_at` is the database's clock when the lock was granted: every request
+    that reached a network for a non-exempt post arrived before it."""
+    in_flight = gate_lock_holders()
+    granted_at = gate_lock_exclusive()
     if GateClosure.objects.filter(is_current=True).exists():
         raise ConflictError(_("The publishing gate is already closed."), code="gate_closed")
-    closure = GateClosure.objects.create(reason=reason[:200], closed_at=timezone.now())
-    # `publishing` too: a claimed post whose send has not started must not leave either.
-    frozen = Post.objects.filter(
-        status__in=[PostStatus.SCHEDULED, PostStatus.PUBLISHING], exempt=False
-    ).update(status=PostStatus.FROZEN, frozen_by=closure)
-    audit_record(actor=actor, action="gate.close", obj=closure, details={"frozen": frozen, "reason": reason})
-    return closure, frozen
+    closure = GateClosure.objects.create(reason=reason[:200], closed_at=granted_at)
+    audit_record(
+        actor=actor,
+        action="gate.close",
+        obj=closure,
+        details={"reason": reason, "sends_in_flight": in_flight},
+    )
+    return closure, in_flight
 
 
 @transaction.atomic
 def gate_open(*, actor, closure: GateClosure) -> GateClosure:
+    """Open the gate, under the exclusive gate lock: no claim, send or post creation is half-way
+    through while the gate changes."""
+    gate_lock_exclusive()
     closure = GateClosure.objects.select_for_update().get(pk=closure.pk)
     if not closure.is_current:
         raise ConflictError(_("The publishing gate is already open."))
@@ -303,8 +368,8 @@ def gate_open(*, actor, closure: GateClosure) -> GateClosure:
 @transaction.atomic
 def posts_claim_due(*, limit: int | None = None) -> list[int]:
     """Claim due posts (SELECT … FOR UPDATE SKIP LOCKED, so concurrent publishers share the
-    work) and mark them `publishing`. While the gate is closed only exempt posts are claimed,
-    and any non-exempt post that slipped in as scheduled is frozen."""
+    work) and mark them `publishing`. While the gate is closed only the posts exempt for that
+    very closure are claimed (the others are frozen: nothing to write)."""
     limit = limit or settings.CRISISCOMM_PUBLISH_BATCH
     gate_lock_shared()
     now = timezone.now()
@@ -313,32 +378,45 @@ def posts_claim_due(*, limit: int | None = None) -> list[int]:
         status=PostStatus.SCHEDULED, awaiting_approval=False, scheduled_at__lte=now, account__is_active=True
     )
     if closure is not None:
-        late = Post.objects.filter(status=PostStatus.SCHEDULED, exempt=False).update(
-            status=PostStatus.FROZEN, frozen_by=closure
-        )
-        if late:
-            audit_record(actor=None, action="post.freeze", obj=closure, details={"frozen": late})
-        due = due.filter(exempt=True)
+        due = due.filter(exempt_closure=closure)
     ids = list(
         due.order_by("scheduled_at", "id")
         .select_for_update(skip_locked=True, of=("self",))
         .values_list("id", flat=True)[:limit]
     )
     if ids:
-        Post.objects.filter(pk__in=ids).update(status=PostStatus.PUBLISHING, claimed_at=now, assignee=None)
+        Post.objects.filter(pk__in=ids).update(
+            status=PostStatus.PUBLISHING, claimed_at=now, assignee=None, send_started_at=None
+        )
         audit_record(actor=None, action="post.claim", object_type="posts.post", details={"posts": ids})
     return ids
 
 
+def _lost_outcome_cutoff(now):
+    # A send is over by its deadline; past it (and a margin) a send_started_at still set on an
+    # unlocked row means its session died without recording the outcome.
+    return now - timedelta(seconds=send_deadline_seconds() + 60)
+
+
 @transaction.atomic
 def posts_reclaim_stale(*, older_than: timedelta = STALE_CLAIM) -> list[int]:
-    """`publishing` posts whose send was lost (worker died, task dropped): send them again.
-    A send in progress holds its row lock, so SKIP LOCKED leaves it alone; the resend carries
-    the same idempotency key, so a network that got the first one does not publish twice."""
+    """The relay. `publishing` posts whose send never started (worker died, task dropped): send
+    them again (same idempotency key). Those whose send started and whose outcome was lost: mark
+    them `uncertain`, never re-send. A send in progress holds its row lock: SKIP LOCKED leaves it."""
     now = timezone.now()
+    lost = list(
+        Post.objects.filter(status=PostStatus.PUBLISHING, send_started_at__lt=_lost_outcome_cutoff(now))
+        .select_for_update(skip_locked=True)
+        .values_list("id", flat=True)
+    )
+    for post_id in lost:
+        _mark_uncertain(post_id, _("The send started but its outcome was never recorded."), at=None)
     ids = list(
         Post.objects.filter(
-            status=PostStatus.PUBLISHING, assignee__isnull=True, claimed_at__lt=now - older_than
+            status=PostStatus.PUBLISHING,
+            assignee__isnull=True,
+            send_started_at__isnull=True,
+            claimed_at__lt=now - older_than,
         )
         .select_for_update(skip_locked=True)
         .values_list("id", flat=True)
@@ -356,52 +434,135 @@ class SendOutcome:
     FAILED = "failed"
     FROZEN = "frozen"
     SKIPPED = "skipped"
+    UNCERTAIN = "uncertain"
 
 
-@transaction.atomic
+def _mark_uncertain(post_id: int, why: str, *, at) -> bool:
+    """The outcome of a send is unknown: it may have gone out. Recorded on a fresh session (the
+    sender's is gone); never re-sent automatically."""
+    with transaction.atomic():
+        post = Post.objects.select_for_update().filter(pk=post_id, status=PostStatus.PUBLISHING).first()
+        if post is None:
+            return False
+        post.network_attempt_at = at or post.send_started_at or timezone.now()
+        post.status, post.send_started_at = PostStatus.UNCERTAIN, None
+        post.last_error = why[:2000]
+        post.save(
+            update_fields=["status", "send_started_at", "network_attempt_at", "last_error", "updated_at"]
+        )
+        audit_record(actor=None, action="post.uncertain", obj=post, details={"why": why})
+    return True
+
+
+def _start_send(post_id: int):
+    """Phase 1, committed: the post is ours to send and a send may start from now on. A post
+    whose previous send started and never recorded its outcome becomes `uncertain` here (Celery
+    redelivered the task of a worker that died mid-send): it is never sent twice."""
+    with transaction.atomic():
+        post = _locked_post(post_id)
+        if post is None or post.status != PostStatus.PUBLISHING or post.assignee_id:
+            return None  # already sent, cancelled, frozen back, or a to-do for a person
+        started = post.send_started_at
+        if started is None:
+            post.send_started_at = timezone.now()
+            post.save(update_fields=["send_started_at", "updated_at"])
+    if started is not None:
+        _mark_uncertain(post_id, _("An earlier send started and never recorded its outcome."), at=started)
+        return SendOutcome.UNCERTAIN
+    return post
+
+
+def _locked_post(post_id):
+    return Post.objects.select_for_update(of=("self",)).select_related("account").filter(pk=post_id).first()
+
+
+def _back_to_calendar(post, fields=()):
+    post.status, post.send_started_at, post.claimed_at = PostStatus.SCHEDULED, None, None
+    post.save(update_fields=["status", "send_started_at", "claimed_at", "updated_at", *fields])
+
+
 def post_send(*, post_id: int) -> str:
-    """Send one claimed post through its connector. Holds the gate lock (shared) and the post's
-    row across the network call, and checks the gate right before it: a declaration that commits
-    has waited for this send, and any send after it sees the closed gate."""
-    gate_lock_shared()
-    post = Post.objects.select_for_update(of=("self",)).select_related("account").filter(pk=post_id).first()
+    """Send one claimed post. The fence:
+    1. commit `send_started_at` (so a lost outcome is recognised, never re-sent);
+    2. open the connection (DNS, TCP, TLS) with no lock held, bounded by the send deadline;
+    3. in ONE transaction on a session that cannot be timed out: take the gate lock shared, check
+       the gate, write the request, read the answer (the deadline cuts the exchange), record it.
+    A declaration is granted its exclusive lock only after step 3 ends, and any step 3 after it
+    sees the closed gate. If the session dies during step 3, the post becomes `uncertain` through
+    a new session (or the relay, posts_reclaim_stale) and is listed as a retraction candidate."""
+    started = _start_send(post_id)
+    if started is None:
+        return SendOutcome.SKIPPED
+    if started == SendOutcome.UNCERTAIN:
+        return SendOutcome.UNCERTAIN
+    post = started
+    connector = get_connector(post.account.connector)
+    request = connector.build_request(post)
+    deadline = Deadline()
+    link = None
+    try:
+        if request is not None:
+            link = open_connection(request.url, deadline=deadline)
+    except ConnectorError as exc:
+        with transaction.atomic():
+            post = _locked_post(post_id)
+            post.attempts += 1
+            return _record_failure(post, exc)
+    try:
+        with transaction.atomic():
+            pin_session()
+            gate_lock_shared()
+            return _send_under_lock(post_id, connector, request, link, deadline)
+    except DatabaseError as exc:
+        reached = link is not None and link.reached_network
+        log.warning("post %s: session lost during the send (%s); reached network: %s", post_id, exc, reached)
+        connection.close()  # reconnect for the record below
+        if reached:
+            why = _("The database session was lost during the send: it may have gone out.")
+            _mark_uncertain(post_id, why, at=timezone.now())
+            return SendOutcome.UNCERTAIN
+        # Nothing was written: the claim stands; the relay sends it again (same key).
+        with transaction.atomic():
+            Post.objects.filter(pk=post_id, status=PostStatus.PUBLISHING).update(send_started_at=None)
+        return SendOutcome.RETRY
+    finally:
+        if link is not None:
+            link.close()
+
+
+def _send_under_lock(post_id, connector, request, link, deadline) -> str:
+    post = _locked_post(post_id)
     if post is None or post.status != PostStatus.PUBLISHING or post.assignee_id:
-        return SendOutcome.SKIPPED  # already sent, frozen, cancelled, or a to-do for a person
+        return SendOutcome.SKIPPED
+    # The last gate check: same session, under the lock, right before the request is written.
     closure = GateClosure.objects.filter(is_current=True).first()
-    if closure is not None and not post.exempt:
-        post.status, post.frozen_by = PostStatus.FROZEN, closure
-        post.save(update_fields=["status", "frozen_by", "updated_at"])
+    if closure is not None and post.exempt_closure_id != closure.pk:
+        _back_to_calendar(post)  # reads `frozen` now, and joins the review
         audit_record(actor=None, action="post.freeze", obj=post, details={"closure": closure.pk})
         return SendOutcome.FROZEN
     if post.awaiting_approval:  # held after its claim: back to the calendar
-        post.status = PostStatus.SCHEDULED
-        post.save(update_fields=["status", "updated_at"])
+        _back_to_calendar(post)
         return SendOutcome.SKIPPED
 
     post.attempts += 1
     try:
-        result = get_connector(post.account.connector).send(post)
+        if request is None:
+            result = connector.send_offline(post)
+        else:
+            written_at = timezone.now()
+            try:
+                response = link.exchange(request, deadline=deadline)
+            finally:
+                if link.reached_network:
+                    post.network_attempt_at = written_at
+            result = connector.read_answer(post, response)
     except ConnectorError as exc:
-        post.last_error = str(exc)[:2000]
-        post.claimed_at = timezone.now()
-        fields = ["attempts", "last_error", "claimed_at", "updated_at"]
-        if exc.retryable and post.attempts < MAX_ATTEMPTS:
-            post.save(update_fields=fields)
-            audit_record(actor=None, action="post.send_error", obj=post, details={"attempt": post.attempts})
-            return SendOutcome.RETRY
-        post.status = PostStatus.FAILED
-        post.save(update_fields=[*fields, "status"])
-        audit_record(
-            actor=None,
-            action="post.fail",
-            obj=post,
-            details={"attempts": post.attempts, "error": post.last_error},
-        )
-        return SendOutcome.FAILED
+        return _record_failure(post, exc)
 
+    post.send_started_at = None
     if result.assignee is not None:
         post.assignee = result.assignee
-        post.save(update_fields=["attempts", "assignee", "updated_at"])
+        post.save(update_fields=["attempts", "assignee", "send_started_at", "updated_at"])
         audit_record(actor=None, action="post.assign", obj=post, details={"assignee": result.assignee.pk})
         return SendOutcome.ASSIGNED
     post.status = PostStatus.PUBLISHED
@@ -419,6 +580,8 @@ def post_send(*, post_id: int) -> str:
             "external_url",
             "published_at",
             "last_error",
+            "send_started_at",
+            "network_attempt_at",
             "updated_at",
         ]
     )
@@ -431,15 +594,39 @@ def post_send(*, post_id: int) -> str:
     return SendOutcome.PUBLISHED
 
 
+def _record_failure(post, exc: ConnectorError) -> str:
+    post.last_error = str(exc)[:2000]
+    post.claimed_at, post.send_started_at = timezone.now(), None
+    fields = ["attempts", "last_error", "claimed_at", "send_started_at", "network_attempt_at", "updated_at"]
+    if exc.retryable and post.attempts < MAX_ATTEMPTS:
+        post.save(update_fields=fields)
+        audit_record(
+            actor=None,
+            action="post.send_error",
+            obj=post,
+            details={"attempt": post.attempts, "reached_network": exc.reached_network},
+        )
+        return SendOutcome.RETRY
+    post.status = PostStatus.FAILED
+    post.save(update_fields=[*fields, "status"])
+    audit_record(
+        actor=None,
+        action="post.fail",
+        obj=post,
+        details={"attempts": post.attempts, "error": post.last_error},
+    )
+    return SendOutcome.FAILED
+
+
 @transaction.atomic
 def post_mark_published(*, actor, post, external_url: str = "", external_id: str = "") -> Post:
     """The assignee of a manual post (or a dco) says it is out."""
     post = Post.objects.select_for_update().get(pk=post.pk)
     if not (has_role(actor, DCO) or (post.assignee_id and post.assignee_id == actor.pk)):
         raise NotAllowedError(_("Only the assignee of this post or a dco may mark it published."))
+    if post_is_frozen(post):
+        raise ConflictError(_("This post is frozen by a crisis: do not publish it."), code="frozen")
     if post.status != PostStatus.PUBLISHING or not post.assignee_id:
-        if post.status == PostStatus.FROZEN:
-            raise ConflictError(_("This post is frozen by a crisis: do not publish it."), code="frozen")
         raise ConflictError(_("This post is not waiting to be published by hand."))
     if external_url and not external_url.startswith(("http://", "https://")):
         raise ServiceError(_("Enter an http(s) URL."), field="external_url")

@@ -5,6 +5,11 @@ from apps.posts.models import SocialAccount
 from .servers import FakeMastodon, WebhookReceiver
 
 
+@pytest.fixture(autouse=True)
+def _loopback_test_doubles(outbound_allow_loopback):
+    """The fake networks listen on 127.0.0.1: allowed for these tests (refused by default)."""
+
+
 @pytest.fixture
 def mastodon_server():
     server = FakeMastodon().start()

@@ -3,7 +3,9 @@
 FakeMastodon: POST /api/v1/statuses (Bearer token, Idempotency-Key honoured like Mastodon: a
 repeated key returns the status already made), DELETE /api/v1/statuses/:id.
 WebhookReceiver: records every delivery (raw body, headers, receipt time).
-Both can be told to answer slowly or with an error status.
+Both can be told to answer slowly or with an error status, to receive late (request_delay:
+latency on the way in, before the request counts as arrived) or to trickle their answer one byte
+at a time (trickle: seconds between bytes).
 """
 
 import json
@@ -12,14 +14,21 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client that connects and gives up (a frozen send) is part of the tests
+
+
 class _Server:
     def __init__(self):
         self.lock = threading.Lock()
         self.received = []  # dicts: method, path, headers, body, at (time.monotonic())
         self.delay = 0.0  # seconds before answering
+        self.request_delay = 0.0  # seconds of latency before a request counts as arrived
+        self.trickle = 0.0  # seconds between the bytes of the answer (0: all at once)
         self.fail_with = []  # status codes to answer with, one per request, before succeeding
         handler = self._handler_class()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -52,6 +61,20 @@ class _Server:
 
             def _reply(self, code, payload=None):
                 raw = json.dumps(payload if payload is not None else {}).encode()
+                if server.trickle:
+                    head = (
+                        f"HTTP/1.1 {code} OK\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(raw)}\r\n\r\n"
+                    ).encode()
+                    try:
+                        for byte in head + raw:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(server.trickle)
+                    except OSError:
+                        pass  # the client gave up: what the trickle tests want
+                    self.close_connection = True
+                    return
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
@@ -60,13 +83,16 @@ class _Server:
 
             def _handle(self, method):
                 body = self._read()
-                at = time.monotonic()
+                if server.request_delay:
+                    time.sleep(server.request_delay)
                 entry = {
                     "method": method,
                     "path": self.path,
                     "headers": dict(self.headers),
                     "body": body,
-                    "at": at,
+                    "at": time.monotonic(),
+                    # Wall clock: compared with times the database records (same host clock).
+                    "wall": time.time(),
                 }
                 with server.lock:
                     server.received.append(entry)
