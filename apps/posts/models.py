@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.fields import EncryptedJSONField
+
 
 class Network(models.TextChoices):
     FACEBOOK = "facebook", "Facebook"
@@ -37,7 +39,8 @@ class SocialAccount(models.Model):
     handle = models.CharField(_("handle"), max_length=200)
     connector = models.CharField(_("connector"), max_length=16, choices=ConnectorKind.choices)
     # Per connector: mastodon {base_url, access_token}, webhook {url, secret}, manual {assignee}.
-    config = models.JSONField(_("configuration"), default=dict, blank=True)
+    # Encrypted at rest (apps.core.fields): tokens and secrets never sit in the database in clear.
+    config = EncryptedJSONField(_("configuration"), default=dict, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
