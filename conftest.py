@@ -30,14 +30,16 @@ def make_user(db):
 
 @pytest.fixture
 def api():
-    """An API client; api.as_user(user) authenticates it with that user's token."""
+    """An API client; api.as_user(user) authenticates it with a fresh API token of that user
+    (django-rest-knox: stored hashed, so the clear value exists only here)."""
     client = APIClient()
 
     def as_user(user):
-        from rest_framework.authtoken.models import Token
+        from knox.models import AuthToken
 
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _instance, token = AuthToken.objects.create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        client.token = token
         return client
 
     client.as_user = as_user

@@ -75,7 +75,7 @@ def run(args):
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
     from django.db import connection, transaction
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
     from rest_framework.test import APIClient
 
     from apps.crises.models import Crisis
@@ -85,7 +85,7 @@ def run(args):
     dco = User.objects.create_user("bench-dco", "dco@bench.example", "x", is_active=True)
     dco.groups.add(Group.objects.get_or_create(name="dco")[0])
     client = APIClient(HTTP_HOST="127.0.0.1")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=dco).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=dco)[1]}")
     accounts = [
         SocialAccount.objects.create(
             network="linkedin",

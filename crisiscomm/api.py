@@ -1,8 +1,12 @@
-"""API plumbing shared by every app: the JSON error format and the 409 conflict."""
+"""API plumbing shared by every app: the JSON error format, the 409 conflict, and hostile input
+(bodies of the wrong JSON type, NUL bytes, numbers out of range) answered 4xx, never 500."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -43,6 +47,12 @@ class NotAllowedError(ServiceError):
         super().__init__(message, field=field, code=code)
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
 def exception_handler(exc, context):
     """Every error is JSON: `{"detail": "...", "code": "...", "errors": {field: [messages]}}`.
 
@@ -53,6 +63,19 @@ def exception_handler(exc, context):
         if exc.field:
             body["errors"] = {exc.field: [exc.message]}
         return Response(body, status=exc.status_code)
+    if isinstance(exc, DataError | OverflowError):
+        # PostgreSQL refuses NUL characters and numbers beyond its column types.
+        exc = exceptions.ValidationError(
+            {
+                "non_field_errors": [
+                    _("A value is out of range or contains a character that is not allowed (NUL).")
+                ]
+            }
+        )
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError(_("The request is malformed."))
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -84,6 +107,12 @@ def page_not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request):

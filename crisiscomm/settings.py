@@ -34,7 +34,11 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # accounts (issue 10): expiring hashed API tokens, one lockout for every login door,
+    # Swagger UI and Redoc served from the service itself.
+    "knox",
+    "axes",
+    "drf_spectacular_sidecar",
     "django_filters",
     "drf_spectacular",
     "django_htmx",
@@ -54,6 +58,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # accounts (issue 10): oversized bodies refused first; CSP on every response.
+    "crisiscomm.middleware.BodySizeLimitMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -63,6 +70,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # accounts (issue 10): who is acting (for account events); lockouts turned into responses.
+    "apps.accounts.middleware.RequestContextMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crisiscomm.urls"
@@ -154,7 +164,7 @@ OIDC_RP_SCOPES = "openid email profile"
 OIDC_GROUPS_CLAIM = env.str("CRISISCOMM_OIDC_GROUPS_CLAIM", default="groups")
 OIDC_GROUP_ROLE_MAP = env.dict("CRISISCOMM_OIDC_GROUP_ROLE_MAP", default={})
 if OIDC_ENABLED:
-    AUTHENTICATION_BACKENDS.insert(0, "apps.accounts.oidc.RoleMappingOIDCBackend")
+    AUTHENTICATION_BACKENDS.insert(1, "apps.accounts.oidc.RoleMappingOIDCBackend")  # after axes
 
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
@@ -194,7 +204,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crisiscomm <dco@cris
 REST_FRAMEWORK = {
     # Token first, so that an anonymous call gets 401 with WWW-Authenticate, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -244,12 +254,22 @@ CRISISCOMM_SMTP_RATE = env.float("CRISISCOMM_SMTP_RATE", default=0)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves it to be redelivered
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+    # accounts (issue 10): a JSON body must be an object (a list body is a 400, not a 500).
+    "DEFAULT_PARSER_CLASSES": [
+        "crisiscomm.parsers.ObjectJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env.bool("CRISISCOMM_TASKS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # crisiscomm's own settings (CRISISCOMM_*).
+    # accounts (issue 10): Swagger UI and Redoc from the service's own static files (offline).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 CRISIS_MIN_FREEZE = timedelta(hours=24)
 CRISISCOMM_PUBLISH_INTERVAL = env.int("CRISISCOMM_PUBLISH_INTERVAL", default=15)
 CRISISCOMM_PUBLISH_BATCH = env.int("CRISISCOMM_PUBLISH_BATCH", default=100)

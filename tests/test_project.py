@@ -194,7 +194,7 @@ def test_dco_passes_the_rights_check_and_gets_field_errors(api, dco):
 def test_token_endpoint(api, make_user):
     make_user("employee", username="alice")
     good = api.post("/api/v1/auth/token/", {"username": "alice", "password": "correct-horse-battery"})
-    assert good.status_code == 200 and len(good.json()["token"]) == 40
+    assert good.status_code == 200 and len(good.json()["token"]) == 64 and good.json()["expiry"]
     api.credentials(HTTP_AUTHORIZATION=f"Token {good.json()['token']}")
     assert api.get("/api/v1/users/me/").json()["username"] == "alice"
     api.credentials()

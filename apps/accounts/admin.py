@@ -1,17 +1,36 @@
+"""The Django admin's user pages. Who may enter: holders of `dco` or `admin` (is_staff follows
+those roles, signals.py) and superusers. What each sees:
+
+- `dco`: the people, read-only (the directory), beside the crisis apps it runs;
+- `admin` (user administrator): adds and changes people, their roles, active status, passwords
+  and SSO links; never a superuser's account, superuser status or individual permissions;
+- superuser: everything.
+
+No grant ever leaves one person with both `admin` and `dco` (separation of duties)."""
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.db import transaction
 
 from apps.audit.services import audit_record
 
-from .models import StaffProfile
-from .roles import ROLES
+from .models import SSOIdentity, StaffProfile
+from .roles import ROLES, combines_exclusive_roles, exclusive_roles_message, is_user_administrator
+from .services import audit_roles_change
 
 
 class StaffProfileInline(admin.StackedInline):
     model = StaffProfile
     can_delete = False
+
+
+class SSOIdentityInline(admin.TabularInline):
+    """Linking an administrative account to single sign-on is a user administrator's act."""
+
+    model = SSOIdentity
+    extra = 0
+    readonly_fields = ["linked_at"]
 
 
 class RoleFilter(admin.SimpleListFilter):
@@ -41,11 +60,41 @@ class StaffUserAdmin(UserAdmin):
     """Users changed here are audited like any other change (the admin wraps each save in one
     transaction, so the entry commits with it)."""
 
-    inlines = [StaffProfileInline]
+    inlines = [StaffProfileInline, SSOIdentityInline]
     list_display = ["username", "email", "first_name", "last_name", "department", "is_active"]
     list_filter = [RoleFilter, "is_active", "is_staff", "staff_profile__language"]
     list_select_related = ["staff_profile"]
     search_fields = ["username", "email", "first_name", "last_name", "staff_profile__department"]
+
+    def has_add_permission(self, request):
+        return is_user_administrator(request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        # The password form (…/password/) asks the same question: a dco never sets one.
+        if not is_user_administrator(request.user):
+            return False
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # People are never deleted, not even by a superuser: their records (decisions,
+        # acknowledgements, audit entries) outlive them. Deactivate instead.
+        return False
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if "groups" not in form.base_fields:
+            return form
+
+        class SeparationOfDutiesForm(form):
+            def clean_groups(self):
+                groups = self.cleaned_data.get("groups")
+                if groups is not None and combines_exclusive_roles(g.name for g in groups):
+                    raise forms.ValidationError(exclusive_roles_message(), code="exclusive_roles")
+                return groups
+
+        return SeparationOfDutiesForm
 
     def get_readonly_fields(self, request, obj=None):
         # A DCO manages people, not privileges: staff status follows the dco role (signals.py).
@@ -82,24 +131,4 @@ class StaffUserAdmin(UserAdmin):
             obj=user,
             details=details,
         )
-
-    @transaction.atomic
-    def delete_model(self, request, obj):
-        audit_record(
-            actor=request.user,
-            action="account.delete",
-            obj=obj,
-            details={"username": obj.username, "email": obj.email, "via": "admin"},
-        )
-        super().delete_model(request, obj)
-
-    @transaction.atomic
-    def delete_queryset(self, request, queryset):
-        for user in queryset:
-            audit_record(
-                actor=request.user,
-                action="account.delete",
-                obj=user,
-                details={"username": user.username, "email": user.email, "via": "admin"},
-            )
-        super().delete_queryset(request, queryset)
+        audit_roles_change(actor=request.user, user=user, before=before, after=after, door="admin")

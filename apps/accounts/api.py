@@ -1,60 +1,89 @@
-import hashlib
-
 import django_filters
-from django.contrib.auth import get_user_model
-from django.core.cache import cache
-from django.utils.translation import gettext_lazy as _
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, serializers, viewsets
-from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.authtoken.views import ObtainAuthToken
+from knox.auth import TokenAuthentication
+from knox.models import AuthToken
+from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from .lockout import lockout_message
 from .models import profile_of
-from .permissions import DCOWritesOthersRead
-from .roles import ROLES, user_roles
+from .roles import ADMIN, AUDITOR, DCO, ROLES, has_role, is_user_administrator, user_roles
+from .services import user_roles_set
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
 
 class TokenResponseSerializer(serializers.Serializer):
     token = serializers.CharField()
+    expiry = serializers.DateTimeField(allow_null=True)
 
 
-# Password guessing: after this many failures for one username from one address, answer 429
-# until the window passes (a success clears the count).
-TOKEN_MAX_FAILURES = 10
-TOKEN_FAILURE_WINDOW = 300  # seconds
+class LockedOut(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "locked_out"
 
 
-class TooManyAttempts(exceptions.Throttled):
-    default_detail = _("Too many failed sign-in attempts; try again later.")
+class ObtainTokenView(APIView):
+    """`POST {username, password}` → `{token, expiry}`; bad credentials → 400; an (account,
+    address) locked out by repeated failures → 429, even with the right password.
 
+    Tokens are stored hashed (django-rest-knox), expire after CRISISCOMM_TOKEN_TTL_HOURS, and are
+    revoked at logout and at any password change."""
 
-class ObtainTokenView(ObtainAuthToken):
-    """`POST {username, password}` → `{token}`; bad credentials → 400; repeated failures → 429."""
+    authentication_classes = []
+    permission_classes = [AllowAny]
 
-    @staticmethod
-    def _failure_key(request):
-        username = str(request.data.get("username", "")).strip().lower()[:150]
-        digest = hashlib.sha256(f"{request.META.get('REMOTE_ADDR', '')}|{username}".encode()).hexdigest()
-        return f"auth-token-failures:{digest}"
-
-    @extend_schema(request=AuthTokenSerializer, responses=TokenResponseSerializer)
+    @extend_schema(request=TokenRequestSerializer, responses=TokenResponseSerializer)
     def post(self, request, *args, **kwargs):
-        key = self._failure_key(request)
-        if cache.get(key, 0) >= TOKEN_MAX_FAILURES:
-            raise TooManyAttempts(wait=TOKEN_FAILURE_WINDOW)
-        try:
-            response = super().post(request, *args, **kwargs)
-        except exceptions.ValidationError:
-            cache.add(key, 0, TOKEN_FAILURE_WINDOW)
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, TOKEN_FAILURE_WINDOW)
-            raise
-        cache.delete(key)
-        return response
+        form = TokenRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        django_request = request._request
+        user = authenticate(
+            django_request,
+            username=form.validated_data["username"],
+            password=form.validated_data["password"],
+        )
+        if getattr(django_request, "axes_locked_out", False):
+            # AxesMiddleware would turn this into 429 as well; answering here keeps one format.
+            django_request.axes_locked_out = False
+            raise LockedOut(lockout_message())
+        if user is None or not user.is_active:
+            raise exceptions.ValidationError(
+                {"non_field_errors": [_("Unable to sign in with the given username and password.")]}
+            )
+        instance, token = AuthToken.objects.create(user=user)
+        user_logged_in.send(sender=user.__class__, request=django_request, user=user)
+        return Response({"token": token, "expiry": instance.expiry})
+
+
+class LogoutView(APIView):
+    """`POST` revokes the token the request was made with (`all`: every token of the caller)."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, *args, **kwargs):
+        request._auth.delete()
+        user_logged_out.send(sender=request.user.__class__, request=request._request, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(LogoutView):
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, *args, **kwargs):
+        AuthToken.objects.filter(user=request.user).delete()
+        user_logged_out.send(sender=request.user.__class__, request=request._request, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -76,6 +105,12 @@ class UserSerializer(serializers.ModelSerializer):
         return profile_of(user)[1]
 
 
+class RolesSerializer(serializers.Serializer):
+    roles = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(ROLES)), max_length=len(ROLES), allow_empty=True
+    )
+
+
 class UserFilter(django_filters.FilterSet):
     role = django_filters.ChoiceFilter(
         choices=[(name, label) for name, label in ROLES.items()],
@@ -89,19 +124,42 @@ class UserFilter(django_filters.FilterSet):
         fields = ["is_active", "role", "department"]
 
 
+# Who reads the whole directory; everyone else sees only themselves.
+DIRECTORY_READERS = (DCO, ADMIN, AUDITOR)
+
+
 class UserViewSet(viewsets.ReadOnlyModelViewSet):
-    """The staff directory (read-only here; changed by import_staff, SSO or the admin).
-    `?role=dco` lists the holders of a role, `?department=` one department's staff."""
+    """The staff directory. The DCO, user administrators and auditors see everyone; other staff
+    see only themselves. `?role=dco` lists the holders of a role, `?department=` one
+    department's staff. Roles are set by a user administrator (`POST …/{id}/roles/`)."""
 
     serializer_class = UserSerializer
-    permission_classes = [DCOWritesOthersRead]
+    permission_classes = [IsAuthenticated]
     filterset_class = UserFilter
 
     def get_queryset(self):
-        return (
+        users = (
             get_user_model().objects.order_by("id").select_related("staff_profile").prefetch_related("groups")
         )
+        viewer = self.request.user
+        if not (viewer.is_superuser or has_role(viewer, *DIRECTORY_READERS)):
+            users = users.filter(pk=viewer.pk)
+        return users
 
     @action(detail=False, methods=["get"])
     def me(self, request):
         return Response(UserSerializer(request.user).data)
+
+    @extend_schema(request=RolesSerializer, responses=UserSerializer)
+    @action(detail=True, methods=["post"], serializer_class=RolesSerializer, filterset_class=None)
+    def roles(self, request, pk=None):
+        """Set a person's roles exactly (user administrators only; admin and dco never together)."""
+        if not is_user_administrator(request.user):
+            raise exceptions.PermissionDenied(
+                _("Only a user administrator (admin role or superuser) may change roles.")
+            )
+        target = self.get_object()
+        form = RolesSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        user = user_roles_set(actor=request.user, user=target, roles=form.validated_data["roles"], door="api")
+        return Response(UserSerializer(user).data)

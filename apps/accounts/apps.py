@@ -9,11 +9,10 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.contrib.auth import get_user_model
 
-        from . import signals
+        from . import events, signals
 
-        post_migrate.connect(signals.sync_dco_group_permissions, dispatch_uid="accounts.dco_permissions")
-        m2m_changed.connect(
-            signals.dco_is_staff,
-            sender=get_user_model().groups.through,
-            dispatch_uid="accounts.dco_is_staff",
-        )
+        post_migrate.connect(signals.sync_role_group_permissions, dispatch_uid="accounts.role_permissions")
+        through = get_user_model().groups.through
+        m2m_changed.connect(signals.refuse_exclusive_roles, sender=through, dispatch_uid="accounts.exclusive")
+        m2m_changed.connect(signals.dco_is_staff, sender=through, dispatch_uid="accounts.dco_is_staff")
+        events.connect()

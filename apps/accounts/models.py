@@ -35,3 +35,24 @@ def profile_of(user) -> tuple[str, str]:
     if profile is None:
         return StaffProfile.DEFAULT_LANGUAGE, StaffProfile.DEFAULT_DEPARTMENT
     return profile.language or StaffProfile.DEFAULT_LANGUAGE, profile.department
+
+
+class SSOIdentity(models.Model):
+    """The identity provider's account (`iss` + `sub`) linked to one of ours. Made at the first
+    single sign-on (or by a user administrator in the admin); later sign-ons match on it only,
+    never on the email claim again."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identities"
+    )
+    issuer = models.CharField(_("issuer"), max_length=255)
+    subject = models.CharField(_("subject"), max_length=255)
+    linked_at = models.DateTimeField(_("linked at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("single sign-on identity")
+        verbose_name_plural = _("single sign-on identities")
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique")]
+
+    def __str__(self):
+        return f"{self.issuer} {self.subject}"

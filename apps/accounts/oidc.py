@@ -1,7 +1,8 @@
 """OpenID Connect single sign-on (mozilla-django-oidc), on when CRISISCOMM_OIDC_ISSUER is set.
 
-The backend creates or updates the user from the verified claims and maps the identity
-provider's groups to our roles at every login (see services.user_sync_from_sso). The views are
+The backend finds the account by its link to the provider's `iss` + `sub` (made at the first
+sign-on, see services.sso_login), updates it from the verified claims and maps the identity
+provider's groups to our roles at every login (services.user_sync_from_sso). The views are
 mounted always and answer 404 while no identity provider is configured.
 """
 
@@ -10,14 +11,14 @@ import time
 
 import requests
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import SuspiciousOperation
-from django.db.models import Q
 from django.http import Http404
 from django.urls import reverse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from .services import user_sync_from_sso
+from .services import SSORefused, sso_login
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,12 @@ class RoleMappingOIDCBackend(OIDCAuthenticationBackend):
         (back to the login page), never a server error."""
         try:
             return super().authenticate(request, **kwargs)
+        except SSORefused as exc:
+            # Said on the login page and in the account.login_failed entry (events.py).
+            if request is not None:
+                request.crisiscomm_login_refusal = exc.message
+            log.warning("single sign-on refused: %s", exc.message)
+            return None
         except (SuspiciousOperation, requests.RequestException) as exc:
             log.warning("single sign-on refused: %s", exc)
             return None
@@ -71,26 +78,17 @@ class RoleMappingOIDCBackend(OIDCAuthenticationBackend):
             raise SuspiciousOperation("userinfo subject differs from the id_token's")
         return {**payload, **userinfo}
 
-    def filter_users_by_claims(self, claims):
-        email = (claims.get("email") or "").strip()
-        if not email:
-            return self.UserModel.objects.none()
-        # Imported staff have username = email; older accounts are matched on their email.
-        return self.UserModel.objects.filter(Q(email__iexact=email) | Q(username__iexact=email))
-
-    def _sync(self, claims, user=None):
-        groups = claim_at(claims, settings.OIDC_GROUPS_CLAIM) or []
-        return user_sync_from_sso(
-            claims=claims, idp_groups=groups, group_role_map=settings.OIDC_GROUP_ROLE_MAP, user=user
+    def get_or_create_user(self, access_token, id_token, payload):
+        """The linked account (iss + sub), never a match on the email claim alone."""
+        claims = self.get_userinfo(access_token, id_token, payload)
+        if not self.verify_claims(claims):
+            raise SuspiciousOperation("Claims verification failed")
+        return sso_login(
+            claims=claims,
+            issuer=getattr(settings, "OIDC_OP_ISSUER", ""),
+            idp_groups=claim_at(claims, settings.OIDC_GROUPS_CLAIM) or [],
+            group_role_map=settings.OIDC_GROUP_ROLE_MAP,
         )
-
-    def create_user(self, claims):
-        return self._sync(claims)
-
-    def update_user(self, user, claims):
-        if not user.is_active:  # left the organisation: the callback refuses the login
-            return user
-        return self._sync(claims, user=user)
 
 
 class _OnlyWhenConfigured:
@@ -113,4 +111,7 @@ class SSOCallbackView(_OnlyWhenConfigured, OIDCAuthenticationCallbackView):
 
     def login_failure(self):
         log.warning("single sign-on failed for a callback from the identity provider")
+        refusal = getattr(self.request, "crisiscomm_login_refusal", "")
+        if refusal:
+            messages.error(self.request, refusal)
         return super().login_failure()

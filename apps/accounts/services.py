@@ -1,6 +1,9 @@
-"""State changes of the staff directory: the CSV import and the single sign-on sync.
+"""State changes of the staff directory: the CSV import, the single sign-on sync and a user
+administrator's role changes.
 
-Both write their audit entries in their own transaction. Role groups are the names in
+Each writes its audit entries in its own transaction. Separation of duties: people are
+administered by a superuser or an `admin`, never by a `dco` as such, and no door gives one person
+both `admin` and `dco` (roles.EXCLUSIVE_ROLES). Role groups are the names in
 `roles.ROLES`; everything else about a person is the user row and its StaffProfile.
 """
 
@@ -16,13 +19,22 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from apps.audit.services import audit_record, audit_record_many
 from crisiscomm.api import NotAllowedError, ServiceError
 
-from .models import StaffProfile
-from .roles import DCO, EMPLOYEE, ROLES, has_role
+from .models import SSOIdentity, StaffProfile
+from .roles import (
+    ADMIN,
+    DCO,
+    EMPLOYEE,
+    ROLES,
+    combines_exclusive_roles,
+    exclusive_roles_message,
+    is_user_administrator,
+)
 from .signals import sync_is_staff
 
 User = get_user_model()
@@ -31,6 +43,66 @@ ROLE_SEPARATORS = re.compile(r"[;|]")
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 # Longer spellings a directory export may carry, mapped to our codes.
 LANGUAGE_ALIASES = {"francais": "fr", "français": "fr", "french": "fr", "english": "en", "anglais": "en"}
+
+
+# --------------------------------------------------------------------------- roles
+
+
+def _roles_change_item(actor, user, before, after, *, door: str) -> dict:
+    """The audit item of a change of someone's roles (for audit_record_many)."""
+    who = actor.get_username() if actor is not None and actor.is_authenticated else "system"
+    return {
+        "action": "account.roles_change",
+        "obj": user,
+        "details": {
+            "who": who,
+            "whom": user.get_username(),
+            "before": sorted(before),
+            "after": sorted(after),
+            "door": door,
+        },
+    }
+
+
+def audit_roles_change(*, actor, user, before, after, door: str):
+    if set(before) != set(after):
+        item = _roles_change_item(actor, user, before, after, door=door)
+        audit_record(actor=actor, action=item["action"], obj=user, details=item["details"])
+
+
+def check_roles_grant(*, actor, user, roles):
+    """Refuse (403/400) a grant that a door must not make: not a user administrator, admin and
+    dco together, or a superuser's account changed by someone who is not one."""
+    if not is_user_administrator(actor):
+        raise NotAllowedError(_("Only a user administrator (admin role or superuser) may change roles."))
+    if user.is_superuser and not actor.is_superuser:
+        raise NotAllowedError(_("Only a superuser may change a superuser's account."))
+    if combines_exclusive_roles(roles):
+        raise ServiceError(exclusive_roles_message(), field="roles", code="exclusive_roles")
+
+
+@transaction.atomic
+def user_roles_set(*, actor, user, roles, door: str = "api"):
+    """Set a person's roles to exactly `roles` (names from roles.ROLES); audited as
+    `account.roles_change` with before and after."""
+    roles = set(roles)
+    unknown = roles - set(ROLES)
+    if unknown:
+        raise ServiceError(
+            _("Unknown role(s): %(roles)s") % {"roles": ", ".join(sorted(unknown))}, field="roles"
+        )
+    user = User.objects.select_for_update().get(pk=user.pk)
+    check_roles_grant(actor=actor, user=user, roles=roles)
+    before = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+    remove, add = before - roles, roles - before
+    # Removals first, so that swapping dco for admin never holds both for an instant.
+    if remove:
+        user.groups.remove(*Group.objects.filter(name__in=remove))
+    if add:
+        user.groups.add(*[Group.objects.get_or_create(name=name)[0] for name in sorted(add)])
+    user.__dict__.pop("_crisiscomm_roles", None)
+    audit_roles_change(actor=actor, user=user, before=before, after=roles, door=door)
+    return user
 
 
 # --------------------------------------------------------------------------- staff import
@@ -153,6 +225,8 @@ def _parse_row(row: StaffRow, columns: set[str], role_names: set[str]):
             _("unknown role(s) %(roles)s (expected: %(known)s)")
             % {"roles": ", ".join(unknown), "known": ", ".join(sorted(role_names))}
         )
+    if combines_exclusive_roles(roles):
+        errors.append(str(exclusive_roles_message()))
     if errors:
         return None, errors
     # Every staff member is at least an employee when the file names no role.
@@ -207,8 +281,8 @@ def staff_import(
     Absent department/language columns leave the stored values alone. Users missing from the
     file are left alone unless `deactivate_missing` (superusers never are).
     """
-    if actor is not None and not (actor.is_superuser or has_role(actor, DCO)):
-        raise NotAllowedError(_("Only a communication directorate officer (dco) may import staff."))
+    if actor is not None and not is_user_administrator(actor):
+        raise NotAllowedError(_("Only a user administrator (admin role or superuser) may import staff."))
     rows = _as_rows(rows)
     if columns is None:
         columns = rows[0].values.keys() if rows else ()
@@ -316,6 +390,7 @@ def staff_import(
         held = roles_of.get(user.pk, set())
         if held != p.roles:
             changes["roles"] = [sorted(held), sorted(p.roles)]
+            audit_items.append(_roles_change_item(actor, user, held, p.roles, door="import"))
             links_add += [through(user_id=user.pk, group_id=groups[r].pk) for r in p.roles - held]
             links_remove += [(user.pk, groups[r].pk) for r in held - p.roles]
         if changes:
@@ -343,6 +418,8 @@ def staff_import(
                 )
             )
             links_add += [through(user_id=user.pk, group_id=groups[r].pk) for r in p.roles]
+            if p.roles != {EMPLOYEE}:  # the default grant of every newcomer is in account.create
+                audit_items.append(_roles_change_item(actor, user, set(), p.roles, door="import"))
             audit_items.append(
                 {
                     "action": "account.create",
@@ -427,17 +504,86 @@ def sso_managed_roles(group_role_map: Mapping[str, str]) -> set[str]:
     return roles_from_idp_groups(list(group_role_map), group_role_map)
 
 
+class SSORefused(ServiceError):
+    """Single sign-on refused for this identity; the message says why (shown on the login page)."""
+
+    def __init__(self, message, *, field=None, code="sso_refused"):
+        super().__init__(message, field=field, code=code)
+
+
+def _claim_true(value) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
 @transaction.atomic
-def user_sync_from_sso(*, claims: Mapping, idp_groups, group_role_map: Mapping[str, str], user=None):
+def sso_login(*, claims: Mapping, issuer: str, idp_groups, group_role_map: Mapping[str, str]):
+    """The account a verified single sign-on stands for, linked and synced.
+
+    The provider's `iss` + `sub` are linked to one account at the first sign-on; later sign-ons
+    match on that link only. Without a link, an existing account with the same email is linked
+    only when the provider vouches for the email (`email_verified`), and never when it is a
+    superuser's or holds `admin` or `dco` (a user administrator links those in the admin);
+    with no such account, one is created. Refusals raise SSORefused."""
+    issuer = str(claims.get("iss") or issuer or "").rstrip("/")
+    subject = str(claims.get("sub") or "")
+    if not issuer or not subject:
+        raise SSORefused(_("The identity provider sent no subject."), field="sub")
+    link = SSOIdentity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
+    if link is not None:
+        if not link.user.is_active:
+            raise SSORefused(_("This account is deactivated."))
+        return user_sync_from_sso(
+            claims=claims, idp_groups=idp_groups, group_role_map=group_role_map, user=link.user
+        )
+
+    email = str(claims.get("email") or "").strip().lower()
+    if not email:
+        raise SSORefused(_("The identity provider sent no email."), field="email")
+    candidates = list(User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email))[:2])
+    if len(candidates) > 1:
+        raise SSORefused(_("Several accounts have this email; a user administrator must link yours."))
+    if candidates:
+        user = candidates[0]
+        if not _claim_true(claims.get("email_verified")):
+            raise SSORefused(
+                _("An account with this email exists, but the identity provider has not verified the email."),
+                field="email_verified",
+            )
+        if user.is_superuser or user.groups.filter(name__in=[ADMIN, DCO]).exists():
+            raise SSORefused(
+                _(
+                    "This account holds administrative rights: "
+                    "a user administrator must link it to single sign-on."
+                )
+            )
+        if not user.is_active:
+            raise SSORefused(_("This account is deactivated."))
+        if SSOIdentity.objects.filter(user=user).exists():
+            raise SSORefused(_("This account is already linked to another single sign-on identity."))
+        SSOIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+        return user_sync_from_sso(
+            claims=claims, idp_groups=idp_groups, group_role_map=group_role_map, user=user, linked="email"
+        )
+    user = user_sync_from_sso(claims=claims, idp_groups=idp_groups, group_role_map=group_role_map)
+    SSOIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+    return user
+
+
+@transaction.atomic
+def user_sync_from_sso(
+    *, claims: Mapping, idp_groups, group_role_map: Mapping[str, str], user=None, linked: str = ""
+):
     """Create or update a user from verified OpenID Connect claims, and set the mapped roles.
 
     Roles that some mapped group can grant are added or removed to match the groups sent at
-    this login; roles no mapping mentions (given in the admin or by import) are left alone.
-    Audited as `account.sso_login` (actor: the user), with what changed.
+    this login; roles no mapping mentions (given in the admin or by import) are left alone; a
+    mapping that would leave one person with both `admin` and `dco` refuses the sign-on.
+    Audited as `account.sso_login` (actor: the user), with what changed, and
+    `account.roles_change` when the roles changed.
     """
     email = str(claims.get("email") or "").strip().lower()
     if not email:
-        raise ServiceError(_("The identity provider sent no email."), field="email")
+        raise SSORefused(_("The identity provider sent no email."), field="email")
     first = str(claims.get("given_name") or "")[:150]
     last = str(claims.get("family_name") or "")[:150]
     created = False
@@ -465,10 +611,13 @@ def user_sync_from_sso(*, claims: Mapping, idp_groups, group_role_map: Mapping[s
     managed = sso_managed_roles(group_role_map)
     held = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
     add, remove = (wanted - held), (held & managed) - wanted
-    if add:
-        user.groups.add(*Group.objects.filter(name__in=add))
+    after = (held - remove) | add
+    if combines_exclusive_roles(after):
+        raise SSORefused(exclusive_roles_message(), field="roles", code="exclusive_roles")
     if remove:
         user.groups.remove(*Group.objects.filter(name__in=remove))
+    if add:
+        user.groups.add(*Group.objects.filter(name__in=add))
     user.__dict__.pop("_crisiscomm_roles", None)  # roles.user_roles caches on the instance
     audit_record(
         actor=user,
@@ -476,6 +625,7 @@ def user_sync_from_sso(*, claims: Mapping, idp_groups, group_role_map: Mapping[s
         obj=user,
         details={
             "created": created,
+            "linked": linked or ("new" if created else ""),
             "sub": str(claims.get("sub") or ""),
             "preferred_username": str(claims.get("preferred_username") or ""),
             "idp_groups": sorted(str(g) for g in (idp_groups or [])),
@@ -484,4 +634,5 @@ def user_sync_from_sso(*, claims: Mapping, idp_groups, group_role_map: Mapping[s
             "changes": changes,
         },
     )
+    audit_roles_change(actor=user, user=user, before=held, after=after, door="sso")
     return user

@@ -1,8 +1,9 @@
 """The audit trail: append-only, hash-chained entries.
 
-Each entry's hash covers its own fields and the previous entry's hash, so editing or removing a
-row breaks every link after it. One chain-head row, locked with SELECT … FOR UPDATE by every
-writer, makes the chain gapless and stops concurrent writers from forking it.
+Each entry's hash (an HMAC keyed from the environment, services.py) covers its own fields and
+the previous entry's hash, so editing or removing a row breaks every link after it. One
+chain-head row, locked with SELECT … FOR UPDATE by every writer, makes the chain gapless and
+stops concurrent writers from forking it.
 """
 
 from django.conf import settings
@@ -41,6 +42,8 @@ class AuditEntry(models.Model):
     details = models.JSONField(default=dict, blank=True, editable=False)
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, editable=False)
+    # Fingerprint of the HMAC key that sealed the entry (services.audit_key_id); never the key.
+    key_id = models.CharField(max_length=16, blank=True, editable=False)
 
     objects = AuditEntryQuerySet.as_manager()
 

@@ -1,9 +1,17 @@
 """The one function that writes the audit trail. Every service calls it inside its own
-transaction, so the entry commits or rolls back with the change it records."""
+transaction, so the entry commits or rolls back with the change it records.
+
+Each entry's hash is an HMAC-SHA256 keyed with CRISISCOMM_AUDIT_KEY, which lives in the
+environment, never in the database: a database login that rewrites rows (even one that can
+switch the append-only trigger off) cannot produce a chain that verifies. Each entry names its
+key by a fingerprint (`key_id`), so that after a rotation the older entries still verify with the
+retired keys listed in CRISISCOMM_AUDIT_OLD_KEYS (README: key rotation)."""
 
 import hashlib
+import hmac
 import json
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,8 +24,47 @@ def canonical_json(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def _key_bytes(value: str) -> bytes:
+    return value.encode()
+
+
+def audit_key_id(key: bytes) -> str:
+    """A fingerprint naming a key without revealing it (domain-separated from the chain's HMACs)."""
+    return hashlib.sha256(b"crisiscomm-audit-key-id:" + key).hexdigest()[:16]
+
+
+def audit_current_key() -> tuple[str, bytes]:
+    """(key_id, key) that new entries are sealed with. Without CRISISCOMM_AUDIT_KEY (local runs),
+    a key derived from SECRET_KEY, which is not in the database either."""
+    configured = getattr(settings, "CRISISCOMM_AUDIT_KEY", "")
+    if configured:
+        key = _key_bytes(configured)
+    else:
+        key = hmac.new(_key_bytes(settings.SECRET_KEY), b"crisiscomm-audit-chain", hashlib.sha256).digest()
+    return audit_key_id(key), key
+
+
+def audit_keys() -> dict[str, bytes]:
+    """Every key an entry may have been sealed with: the current one and the retired ones."""
+    keys = dict([audit_current_key()])
+    for old in getattr(settings, "CRISISCOMM_AUDIT_OLD_KEYS", []) or []:
+        if old:
+            keys.setdefault(audit_key_id(_key_bytes(old)), _key_bytes(old))
+    return keys
+
+
 def entry_hash(
-    *, prev_hash, sequence, created_at, actor_id, actor_repr, action, object_type, object_id, details
+    *,
+    key: bytes,
+    prev_hash,
+    sequence,
+    created_at,
+    actor_id,
+    actor_repr,
+    action,
+    object_type,
+    object_id,
+    details,
 ) -> str:
     payload = canonical_json(
         {
@@ -32,7 +79,7 @@ def entry_hash(
             "details": details,
         }
     )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
 
 def audit_record(
@@ -70,6 +117,7 @@ def audit_record_many(*, actor, entries: list[dict]) -> list[AuditEntry]:
         AuditChainHead.objects.bulk_create([AuditChainHead(pk=1)], ignore_conflicts=True)
         head = AuditChainHead.objects.select_for_update().get(pk=1)
     created_at = timezone.now()
+    key_id, key = audit_current_key()
     sequence, prev_hash = head.sequence, head.hash
     rows = []
     for item in entries:
@@ -84,6 +132,7 @@ def audit_record_many(*, actor, entries: list[dict]) -> list[AuditEntry]:
         details = json.loads(canonical_json(item.get("details") or {}))
         sequence += 1
         digest = entry_hash(
+            key=key,
             prev_hash=prev_hash,
             sequence=sequence,
             created_at=created_at,
@@ -106,6 +155,7 @@ def audit_record_many(*, actor, entries: list[dict]) -> list[AuditEntry]:
                 details=details,
                 prev_hash=prev_hash,
                 hash=digest,
+                key_id=key_id,
             )
         )
         prev_hash = digest

@@ -159,18 +159,58 @@ def test_absent_users_left_alone_unless_deactivate_missing(tmp_path, make_user):
 
 
 @pytest.mark.django_db
-def test_service_refuses_a_non_dco_actor_and_lists_errors(employee, dco):
+def test_service_refuses_a_non_administrator_actor_and_lists_errors(employee, dco, make_user):
+    """Separation of duties at the import door: a dco (or an employee) is refused; a user
+    administrator imports.
+
+    Mutation: the is_user_administrator(actor) test removed from services.staff_import -> the
+    dco's import goes through -> this test fails."""
     from crisiscomm.api import NotAllowedError
 
-    with pytest.raises(NotAllowedError):
-        staff_import(actor=employee, rows=[{"email": "a@agency.example", "name": "A", "roles": ""}])
+    useradmin = make_user("admin", username="useradmin")
+    for actor in (employee, dco):
+        with pytest.raises(NotAllowedError, match="user administrator"):
+            staff_import(actor=actor, rows=[{"email": "a@agency.example", "name": "A", "roles": ""}])
     with pytest.raises(StaffImportError) as exc:
-        staff_import(actor=dco, rows=[{"email": "a@", "name": "A", "roles": "boss"}])
+        staff_import(actor=useradmin, rows=[{"email": "a@", "name": "A", "roles": "boss"}])
     assert [line for line, _msg in exc.value.errors] == [2, 2]
-    result = staff_import(actor=dco, rows=[{"email": "a@agency.example", "name": "A", "roles": ""}])
+    result = staff_import(actor=useradmin, rows=[{"email": "a@agency.example", "name": "A", "roles": ""}])
     assert result.created == 1
     assert roles_of("a@agency.example") == {"employee"}  # no role listed: employee
-    assert AuditEntry.objects.get(action="staff.import").actor_repr == dco.username
+    assert AuditEntry.objects.get(action="staff.import").actor_repr == useradmin.username
+
+
+@pytest.mark.django_db
+def test_import_command_refuses_a_dco_actor_and_admin_with_dco(tmp_path, dco, make_user, capsys):
+    """`import_staff --actor`: the dco is refused; a row giving admin and dco is a bad line.
+
+    Mutation: the combines_exclusive_roles row check removed from services._parse_row -> the
+    row imports (and the bulk insert bypasses the m2m guard) -> this test fails."""
+    make_user("admin", username="useradmin")
+    csv = tmp_path / "staff.csv"
+    csv.write_text("email,name,department,language,roles\npuppet@agency.example,Pup Pet,Com,fr,employee\n")
+    with pytest.raises(CommandError):
+        call_command("import_staff", str(csv), "--actor", dco.username)
+    assert not User.objects.filter(email="puppet@agency.example").exists()
+    csv.write_text(
+        "email,name,department,language,roles\n"
+        "ok@agency.example,O K,Com,fr,employee\n"
+        "both@agency.example,Both Ways,Com,fr,admin;dco\n"
+    )
+    with pytest.raises(CommandError):
+        call_command("import_staff", str(csv), "--actor", "useradmin")
+    assert "staff.csv:3: The roles admin and dco cannot be held by the same person" in capsys.readouterr().err
+    assert not User.objects.filter(email__in=["ok@agency.example", "both@agency.example"]).exists()
+    csv.write_text("email,name,department,language,roles\nok@agency.example,O K,Com,fr,dco\n")
+    call_command("import_staff", str(csv), "--actor", "useradmin")
+    change = AuditEntry.objects.get(action="account.roles_change")
+    assert change.details == {
+        "who": "useradmin",
+        "whom": "ok@agency.example",
+        "before": [],
+        "after": ["dco"],
+        "door": "import",
+    }
 
 
 @pytest.mark.django_db

@@ -27,6 +27,7 @@ def idp(settings):
         e = provider.endpoints
         settings.OIDC_ENABLED = True
         settings.AUTHENTICATION_BACKENDS = [
+            "apps.accounts.backends.LockoutBackend",
             "apps.accounts.oidc.RoleMappingOIDCBackend",
             "django.contrib.auth.backends.ModelBackend",
         ]
@@ -43,6 +44,7 @@ def idp(settings):
         provider.user_claims = {
             "sub": "f3b1c0de-0001",
             "email": "Marie.Curie@agency.example",
+            "email_verified": True,
             "given_name": "Marie",
             "family_name": "Curie",
             "preferred_username": "mcurie",
@@ -161,3 +163,98 @@ def test_sso_routes_answer_404_when_not_configured(settings):
     settings.OIDC_ENABLED = False
     assert Client().get("/oidc/authenticate/").status_code == 404
     assert Client().get("/oidc/callback/?code=x&state=y").status_code == 404
+
+
+# --------------------------------------------------------------------------- iss + sub links
+
+
+@pytest.mark.django_db
+def test_later_logins_match_on_the_issuer_and_subject_link_only(idp, make_user):
+    """Mutation: sso_login's lookup of the SSOIdentity link removed (back to matching on email)
+    -> the changed email claim makes a second account -> this test fails."""
+    from apps.accounts.models import SSOIdentity
+
+    assert sso_login(Client(), idp).status_code == 302
+    marie = User.objects.get(email="marie.curie@agency.example")
+    link = SSOIdentity.objects.get(user=marie)
+    assert (link.issuer, link.subject) == (idp.issuer.rstrip("/"), "f3b1c0de-0001")
+    # The provider now sends another email (renamed in the directory): same account.
+    idp.user_claims["email"] = "marie.sklodowska@agency.example"
+    assert sso_login(Client(), idp).status_code == 302
+    marie.refresh_from_db()
+    assert marie.email == "marie.sklodowska@agency.example"
+    assert User.objects.count() == 1
+    # Another subject claiming Marie's (new) email, verified: not Marie's account, whose link exists.
+    idp.user_claims["sub"] = "intruder-0002"
+    assert sso_login(Client(), idp)["Location"] == "/login/?sso=failed"
+    assert SSOIdentity.objects.filter(user=marie).count() == 1
+
+
+@pytest.mark.django_db
+def test_unverified_email_never_links_an_existing_account(idp, make_user):
+    """The takeover of issue 10: an unverified email claim matched an existing account.
+
+    Mutation: the `email_verified` test removed from services.sso_login -> the account is linked
+    and the intruder signed in -> this test fails."""
+    from apps.accounts.models import SSOIdentity
+
+    victim = make_user("employee", username="victim", email="marie.curie@agency.example")
+    idp.user_claims["email_verified"] = False
+    idp.user_claims["groups"] = []
+    client = Client()
+    done = sso_login(client, idp)
+    assert done["Location"] == "/login/?sso=failed"
+    assert client.get("/api/v1/users/me/").status_code in (401, 403)
+    assert not SSOIdentity.objects.filter(user=victim).exists()
+    failed = AuditEntry.objects.get(action="account.login_failed")
+    assert failed.details["door"] == "sso" and "not verified" in failed.details["reason"]
+    # The login page says why.
+    page = client.get(done["Location"]).content.decode()
+    assert "not verified" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["superuser", "admin", "dco"])
+def test_administrative_accounts_are_never_linked_by_email(idp, make_user, kind):
+    """Mutation: the superuser/admin/dco test removed from services.sso_login -> the verified
+    email links the account -> this test fails."""
+    from apps.accounts.models import SSOIdentity
+
+    if kind == "superuser":
+        target = make_user("employee", username="root", email="marie.curie@agency.example", is_superuser=True)
+    else:
+        target = make_user(kind, username="officer", email="marie.curie@agency.example")
+    idp.user_claims["groups"] = []
+    done = sso_login(Client(), idp)
+    assert done["Location"] == "/login/?sso=failed"
+    assert not SSOIdentity.objects.filter(user=target).exists()
+    assert (
+        "user administrator must link"
+        in AuditEntry.objects.get(action="account.login_failed").details["reason"]
+    )
+    # Linked by a user administrator (the admin's inline), the same sign-on then works.
+    SSOIdentity.objects.create(user=target, issuer=idp.issuer.rstrip("/"), subject="f3b1c0de-0001")
+    assert sso_login(Client(), idp)["Location"] == "/inbox/"
+
+
+@pytest.mark.django_db
+def test_group_mapping_never_combines_admin_and_dco(idp, settings, make_user):
+    """Mutation: the combines_exclusive_roles test removed from services.user_sync_from_sso ->
+    the m2m guard raises a ValidationError instead: a 500, not a refused sign-on -> fails."""
+    settings.OIDC_GROUP_ROLE_MAP = {**GROUP_ROLE_MAP, "user-admins": "admin"}
+    idp.user_claims["groups"] = ["/crisis/dco", "user-admins"]
+    client = Client()
+    done = sso_login(client, idp)
+    assert done["Location"] == "/login/?sso=failed"
+    assert "same person" in client.get(done["Location"]).content.decode()
+    assert not User.objects.filter(groups__name="admin").filter(groups__name="dco").exists()
+
+
+@pytest.mark.django_db
+def test_sso_login_and_roles_change_are_on_the_record(idp):
+    client = Client()
+    assert sso_login(client, idp).status_code == 302
+    login = AuditEntry.objects.get(action="account.login")
+    assert login.details["door"] == "sso" and login.details["whom"] == "marie.curie@agency.example"
+    change = AuditEntry.objects.get(action="account.roles_change")
+    assert change.details["after"] == ["dco", "expert"] and change.details["door"] == "sso"

@@ -1,11 +1,12 @@
 import pytest
+from django.contrib.auth import get_user_model
 
 
 @pytest.mark.django_db
-def test_role_filter_lists_only_holders_of_that_role(api, make_user, dco, employee):
+def test_role_filter_lists_only_holders_of_that_role(api, make_user, dco, auditor):
     make_user("dco", "expert", username="both")
     make_user("auditor", username="aud", is_active=False)
-    client = api.as_user(employee)
+    client = api.as_user(auditor)
     names = {u["username"] for u in client.get("/api/v1/users/?role=dco").json()["results"]}
     assert names == {"dco1", "both"}
     experts = client.get("/api/v1/users/?role=expert").json()["results"]
@@ -48,25 +49,54 @@ def test_me_and_anonymous(api, employee):
 
 
 @pytest.mark.django_db
-def test_token_endpoint_slows_password_guessing(api, make_user):
-    from django.core.cache import cache
+def test_employees_list_only_themselves(api, make_user, employee):
+    """The whole directory is for the DCO, user administrators and auditors.
 
-    from apps.accounts.api import TOKEN_MAX_FAILURES
+    Mutation: the `users.filter(pk=viewer.pk)` restriction removed from UserViewSet.get_queryset
+    -> the employee lists everyone -> this test fails."""
+    others = [make_user("dco", username="boss"), make_user("expert", username="exp")]
+    rows = api.as_user(employee).get("/api/v1/users/").json()
+    assert [u["username"] for u in rows["results"]] == ["employee1"] and rows["count"] == 1
+    assert api.get(f"/api/v1/users/{others[0].pk}/").status_code == 404
+    for role in ("dco", "admin", "auditor"):
+        reader = make_user(role, username=f"reader-{role}")
+        assert api.as_user(reader).get("/api/v1/users/").json()["count"] == get_user_model().objects.count()
 
-    cache.clear()
-    make_user("employee", username="target")
-    for _ in range(TOKEN_MAX_FAILURES):
-        assert api.post("/api/v1/auth/token/", {"username": "target", "password": "guess"}).status_code == 400
-    blocked = api.post("/api/v1/auth/token/", {"username": "Target", "password": "correct-horse-battery"})
-    assert blocked.status_code == 429 and "Retry-After" in blocked
-    # Another account from the same address is not locked out.
-    make_user("employee", username="other")
-    ok = api.post("/api/v1/auth/token/", {"username": "other", "password": "correct-horse-battery"})
-    assert ok.status_code == 200
-    cache.clear()
+
+@pytest.mark.django_db
+def test_roles_api_is_for_user_administrators_only(api, make_user, dco, employee):
+    """Separation of duties at the API door.
+
+    Mutation: the is_user_administrator() test removed from UserViewSet.roles (and from
+    services.check_roles_grant) -> the dco makes a puppet dco -> this test fails."""
+    from apps.audit.models import AuditEntry
+
+    url = f"/api/v1/users/{employee.pk}/roles/"
+    refused = api.as_user(dco).post(url, {"roles": ["dco"]}, format="json")
+    assert refused.status_code == 403 and "user administrator" in refused.json()["detail"]
+    useradmin = make_user("admin", username="useradmin")
+    client = api.as_user(useradmin)
+    done = client.post(url, {"roles": ["dco", "employee"]}, format="json")
+    assert done.status_code == 200 and done.json()["roles"] == ["dco", "employee"]
+    entry = AuditEntry.objects.get(action="account.roles_change")
+    assert entry.details == {
+        "who": "useradmin",
+        "whom": "employee1",
+        "before": ["employee"],
+        "after": ["dco", "employee"],
+        "door": "api",
+    }
+    both = client.post(url, {"roles": ["dco", "admin"]}, format="json")
+    assert both.status_code == 400 and "roles" in both.json()["errors"]
+    assert "same person" in both.json()["detail"]
+    bad = client.post(url, {"roles": ["pope"]}, format="json")
+    assert bad.status_code == 400 and "roles" in bad.json()["errors"]
+    chief = make_user(username="chief", is_superuser=True, is_staff=True)
+    assert client.post(f"/api/v1/users/{chief.pk}/roles/", {"roles": []}, format="json").status_code == 403
+    # An admin does not make themselves dco either.
     assert (
-        api.post(
-            "/api/v1/auth/token/", {"username": "target", "password": "correct-horse-battery"}
+        client.post(
+            f"/api/v1/users/{useradmin.pk}/roles/", {"roles": ["admin", "dco"]}, format="json"
         ).status_code
-        == 200
+        == 400
     )

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from apps.accounts.services import StaffImportError, staff_import
 from apps.accounts.staff_csv import read_staff_csv
+from crisiscomm.api import NotAllowedError
 
 
 class Command(BaseCommand):
@@ -28,7 +29,11 @@ class Command(BaseCommand):
             help="check the file and report what would change, then write nothing",
         )
         parser.add_argument("--delimiter", help="cell separator (default: detected from the header)")
-        parser.add_argument("--actor", help="username recorded in the audit trail (default: system)")
+        parser.add_argument(
+            "--actor",
+            help="the user administrator (admin role or superuser) recorded in the audit trail "
+            "(default: system)",
+        )
 
     def handle(self, *args, **options):
         actor = None
@@ -56,6 +61,8 @@ class Command(BaseCommand):
                 )
                 # A dry run goes all the way (same checks, same counts), then rolls back.
                 transaction.set_rollback(options["dry_run"])
+        except NotAllowedError as exc:
+            raise CommandError(exc.message) from exc
         except StaffImportError as exc:
             for line, message in exc.errors:
                 self.stderr.write(f"{path}:{line}: {message}")

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import StaffProfile
-from apps.accounts.roles import AUDITOR, DCO, EMPLOYEE, EXPERT, SPOKESPERSON
+from apps.accounts.roles import ADMIN, AUDITOR, DCO, EMPLOYEE, EXPERT, SPOKESPERSON
 from apps.accounts.services import staff_import
 from apps.posts.models import ConnectorKind, Network, Post, SocialAccount
 from apps.posts.services import post_create, social_account_create
@@ -32,6 +32,8 @@ DEMO_USERS = [
     ("expert", [EXPERT, EMPLOYEE], "Samuel", "Okafor", "Launchers", "en"),
     ("employee", [EMPLOYEE], "Inès", "Moreau", "Earth observation", "fr"),
     ("auditor", [AUDITOR], "Paul", "Laurent", "Internal audit", "fr"),
+    # accounts (issue 10): people are administered by a user administrator, never by a dco.
+    ("useradmin", [ADMIN, EMPLOYEE], "Nadia", "Haddad", "Information systems", "fr"),
 ]
 
 # A few more staff, through the directory import (no password: they would sign in by SSO).
@@ -85,7 +87,7 @@ class Command(BaseCommand):
             )
         with transaction.atomic():
             users = self._users()
-            self._staff(actor=users["dco"])
+            self._staff(actor=users["useradmin"])
             accounts = self._accounts(actor=users["dco"])
             self._mandate(actor=users["dco"], user=users["spokesperson"])
             created = self._posts(actor=users["dco"], accounts=accounts, days=options["days"])
@@ -94,7 +96,7 @@ class Command(BaseCommand):
         self.stdout.write("  Demo users (username / password / roles):")
         for username, roles, *_rest in DEMO_USERS:
             self.stdout.write(f"    {username:<13} {_password(username):<24} {', '.join(roles)}")
-        self.stdout.write(f"  Sign in at {settings.CRISISCOMM_BASE_URL}/login/ or /admin/ (dco, dco2).")
+        self.stdout.write(f"  Sign in at {settings.CRISISCOMM_BASE_URL}/login/ or /admin/ (dco, dco2, useradmin).")
 
     def _users(self):
         users = {}
