@@ -135,7 +135,48 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# accounts (issue 10): axes first, so that a locked-out (account, address) is refused before any
+# password is checked, by every door (web, /admin/login/, the token endpoint, SSO).
+AUTHENTICATION_BACKENDS = ["apps.accounts.backends.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+CRISISCOMM_TRUSTED_PROXIES = env.int("CRISISCOMM_TRUSTED_PROXIES", default=0)
+AXES_FAILURE_LIMIT = env.int("CRISISCOMM_LOCKOUT_FAILURES", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("CRISISCOMM_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout do not restart it: it ends COOLOFF after the last counted failure.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.network.axes_client_ip"
+AXES_USERNAME_CALLABLE = "apps.accounts.network.axes_username"
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
+AXES_VERBOSE = False
+CRISISCOMM_TOKEN_TTL = timedelta(hours=env.int("CRISISCOMM_TOKEN_TTL_HOURS", default=12))
+REST_KNOX = {
+    "TOKEN_TTL": CRISISCOMM_TOKEN_TTL,
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+    "TOKEN_LIMIT_PER_USER": None,
+}
+CRISISCOMM_MAX_BODY_BYTES = env.int("CRISISCOMM_MAX_BODY_BYTES", default=1024 * 1024)
+# The audit chain's HMAC key: in the environment, never in the database (see README).
+CRISISCOMM_AUDIT_KEY = env.str("CRISISCOMM_AUDIT_KEY", default="")
+# Retired audit keys (comma-separated): older entries still verify after a rotation.
+CRISISCOMM_AUDIT_OLD_KEYS = env.list("CRISISCOMM_AUDIT_OLD_KEYS", default=[])
+# django-csp: no inline script anywhere; styles may be inline (style attributes, Redoc).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
@@ -213,12 +254,22 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "crisiscomm.api.exception_handler",
+    # accounts (issue 10): a JSON body must be an object (a list body is a 400, not a 500).
+    "DEFAULT_PARSER_CLASSES": [
+        "crisiscomm.parsers.ObjectJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "crisiscomm API",
     "DESCRIPTION": "Crisis mode for an organisation's social media: freeze, notify, speak, resume.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # accounts (issue 10): Swagger UI and Redoc from the service's own static files (offline).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several apps take a network; one enum name for the one choice set.
     "ENUM_NAME_OVERRIDES": {
@@ -254,22 +305,12 @@ CRISISCOMM_SMTP_RATE = env.float("CRISISCOMM_SMTP_RATE", default=0)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves it to be redelivered
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-    # accounts (issue 10): a JSON body must be an object (a list body is a 400, not a 500).
-    "DEFAULT_PARSER_CLASSES": [
-        "crisiscomm.parsers.ObjectJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env.bool("CRISISCOMM_TASKS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # crisiscomm's own settings (CRISISCOMM_*).
-    # accounts (issue 10): Swagger UI and Redoc from the service's own static files (offline).
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
 CRISIS_MIN_FREEZE = timedelta(hours=24)
 CRISISCOMM_PUBLISH_INTERVAL = env.int("CRISISCOMM_PUBLISH_INTERVAL", default=15)
 CRISISCOMM_PUBLISH_BATCH = env.int("CRISISCOMM_PUBLISH_BATCH", default=100)
