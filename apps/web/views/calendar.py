@@ -1,13 +1,11 @@
 """The post calendar: a week per page, one row per official account. The DCO edits it through
 the posts services; a frozen post is decided through the crisis review instead."""
 
-import inspect
 from datetime import date, datetime, time, timedelta
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from apps.accounts.roles import AUDITOR, DCO, has_role
@@ -30,27 +28,9 @@ def post_is_editable(post, user) -> bool:
     return has_role(user, DCO) and post.status in EDITABLE_STATUSES and not post.exempt
 
 
-def _refuse_past(request, form, *, previous=None):
-    """A time in the past is refused with a clear message (unless it is the post's unchanged
-    time); "publish now" is the separate, explicit button. The service checks again."""
-    when = form.cleaned_data.get("scheduled_at")
-    if when is None or when > timezone.now() or (previous is not None and when == previous):
-        return False
-    form.add_error(
-        "scheduled_at",
-        _("%(when)s is in the past: choose a later time, or use “Publish now”.")
-        % {"when": date_format(timezone.localtime(when), "DATETIME_FORMAT")},
-    )
-    form_errors_to_messages(request, form)
-    return True
-
-
 def _create_kwargs_publish_now():
-    """The posts service's explicit "publish now" (when it offers one), else a time of now."""
-    params = inspect.signature(post_services.post_create).parameters
-    if "publish_now" in params:
-        return {"publish_now": True, "scheduled_at": timezone.now()}
-    return {"scheduled_at": timezone.now()}
+    """The posts service's explicit "publish now": no time given, sent at once."""
+    return {"publish_now": True, "scheduled_at": None}
 
 
 def _week_start(raw: str | None) -> date:
@@ -105,7 +85,7 @@ def calendar_post_new(request):
     if request.method == "POST":
         if not form.is_valid():
             form_errors_to_messages(request, form)
-        elif publish_now or not _refuse_past(request, form):
+        else:  # a time in the past is refused by the service, with a message naming it
             data = {**form.cleaned_data, **(_create_kwargs_publish_now() if publish_now else {})}
             post = call_service(
                 request,
@@ -122,7 +102,8 @@ def calendar_post_new(request):
         "editable": True,
         "time_zone": timezone.get_current_timezone_name(),
     }
-    return render(request, "web/post_form.html", context, status=400 if form.errors else 200)
+    # A POST that did not redirect was refused (by the form or by the service): 400.
+    return render(request, "web/post_form.html", context, status=400 if request.method == "POST" else 200)
 
 
 @calendar_access
@@ -146,7 +127,7 @@ def calendar_post_edit(request, post_id):
                 return redirect(_week_url(post))
         elif not post_is_editable(post, request.user):
             messages.error(request, _("This post can no longer be edited: nothing was changed."))
-        elif form.is_valid() and not _refuse_past(request, form, previous=post.scheduled_at):
+        elif form.is_valid():
             changes = {k: v for k, v in form.cleaned_data.items() if v != getattr(post, k)}
             if not changes:
                 return redirect(_week_url(post))
