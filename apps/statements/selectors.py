@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy
 
 from apps.accounts.roles import AUDITOR, DCO, EXPERT, has_role
 from apps.posts.models import PostStatus
+from apps.posts.selectors import gate_closure_current
+from apps.posts.selectors import post_state as posts_post_state
 
 from .models import (
     ApprovalRequest,
@@ -145,6 +147,7 @@ def statements_report(crisis) -> dict:
         .order_by("created_at", "id")
     )
     out = []
+    closure = gate_closure_current()
     for s in statements:
         decisions = []
         for req in sorted(s.approval_requests.all(), key=lambda r: (r.created_at, r.pk)):
@@ -181,7 +184,7 @@ def statements_report(crisis) -> dict:
                     for r in s.revisions.all()
                 ],
                 "decisions": decisions,
-                "posts": [_report_post(link) for link in s.post_links.all()],
+                "posts": [_report_post(link, closure) for link in s.post_links.all()],
             }
         )
     published = sum(1 for s in out if s["status"] == "published")
@@ -189,11 +192,11 @@ def statements_report(crisis) -> dict:
     return {"count": len(out), "published": published, "publishing": publishing, "statements": out}
 
 
-def _report_post(link) -> dict:
+def _report_post(link, closure) -> dict:
     """A statement post in the report: the account's state as the statement page shows it (sent
     with its link, to do by hand with whom, failing with the error in plain words)."""
     post = link.post
-    state = post_state(post)
+    state = post_state(post, closure=closure)
     return {
         "id": post.pk,
         "account": str(post.account),
@@ -214,6 +217,9 @@ def _report_post(link) -> dict:
 # --------------------------------------------------------------------------------------------
 # Each account's state once a statement is being published: what went out, what waits for a
 # person, what fails. One reading for the API, the pages and the report.
+
+
+_UNSET = object()
 
 
 class AccountState:
@@ -285,10 +291,13 @@ def _safe_url(url: str) -> str:
     return url if (url or "").lower().startswith(("http://", "https://")) else ""
 
 
-def post_state(post, *, user=None) -> dict:
-    """One statement post as its account's state, with what `user` may do about it."""
+def post_state(post, *, user=None, closure=_UNSET) -> dict:
+    """One statement post as its account's state, with what `user` may do about it. `closure`:
+    the gate closure in force (read once by the caller for many posts)."""
     is_dco = user is not None and has_role(user, DCO)
-    status = post.status
+    # The status a person sees (`frozen` is derived by the posts app: a later crisis holds back
+    # a post exempt only for an earlier one).
+    status = posts_post_state(post) if closure is _UNSET else posts_post_state(post, closure)
     retrying = False
     if status == PostStatus.PUBLISHED:
         state = AccountState.SENT
@@ -313,7 +322,7 @@ def post_state(post, *, user=None) -> dict:
         "network": post.account.network,
         "post": post.pk,
         "state": state,
-        "label": str(STATE_LABELS.get(state) or post.get_status_display()),
+        "label": str(STATE_LABELS.get(state) or PostStatus(status).label),
         "post_status": status,
         "scheduled_at": post.scheduled_at,
         "published_at": post.published_at,
@@ -334,11 +343,13 @@ def post_state(post, *, user=None) -> dict:
     }
 
 
-def statement_account_states(statement, *, user=None) -> list[dict]:
+def statement_account_states(statement, *, user=None, closure=_UNSET) -> list[dict]:
     """Each chosen account's state, in account order. Uses prefetched post_links when present
     (see _statement_base), so a list of statements costs no query per row."""
     links = sorted(statement.post_links.all(), key=lambda link: link.pk)
     posts = {link.post.account_id: link.post for link in links}  # the latest post per account
+    if posts and closure is _UNSET:
+        closure = gate_closure_current()
     out = []
     for account in sorted(statement.accounts.all(), key=lambda a: a.pk):
         post = posts.pop(account.pk, None)
@@ -354,17 +365,20 @@ def statement_account_states(statement, *, user=None) -> list[dict]:
                 }
             )
         else:
-            out.append(post_state(post, user=user))
+            out.append(post_state(post, user=user, closure=closure))
     # Posts on an account no longer chosen (edited after publishing is refused, but be truthful).
-    out += [post_state(p, user=user) for p in posts.values()]
+    out += [post_state(p, user=user, closure=closure) for p in posts.values()]
     return out
 
 
 def statements_with_states(statements, *, user) -> list:
     """Attach `account_states` to each statement (for templates: web/_statement_rows.html)."""
     rows = list(statements)
+    closure = gate_closure_current()
     for s in rows:
-        s.account_states = statement_account_states(s, user=user) if s.post_links.all() else []
+        s.account_states = (
+            statement_account_states(s, user=user, closure=closure) if s.post_links.all() else []
+        )
     return rows
 
 

@@ -652,7 +652,10 @@ def _publish(*, actor, statement: Statement, at, auto=False) -> list[Post]:
         raise ConflictError(_("An account of this statement is no longer active."), field="accounts")
     posts = []
     for account in accounts:
-        post = post_create(actor=actor, account=account, body=rev.body, scheduled_at=at, exempt=True)
+        # Exempt for this statement's crisis only: a later crisis's closed gate holds it back.
+        post = post_create(
+            actor=actor, account=account, body=rev.body, scheduled_at=at, exempt=statement.crisis
+        )
         StatementPost.objects.create(statement=statement, revision=rev, post=post)
         posts.append(post)
     statement.status = StatementStatus.PUBLISHING

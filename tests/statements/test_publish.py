@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.crises.report import report_sections
 from apps.posts.models import Post
+from apps.posts.selectors import post_state
 from apps.posts.services import post_create, post_send, posts_claim_due
 from apps.statements import services
 from apps.statements.models import Statement
@@ -75,7 +76,7 @@ def test_approved_statement_goes_through_the_closed_gate_while_ordinary_posts_st
     crisis = crisis_declare(actor=dco, title="Launch anomaly", summary="", severity=3, topics=["launch"])
     during = post_create(actor=dco, account=accounts["x"], body="Ordinary too", scheduled_at=timezone.now())
     before.refresh_from_db()
-    assert before.status == "frozen" and during.status == "frozen"
+    assert post_state(before) == "frozen" and post_state(during) == "frozen"
 
     # No planned time: the final approval publishes — "publishing" until every post is out.
     statement = _approved(api, people, crisis, [accounts["x"], accounts["mastodon"]])
@@ -84,6 +85,8 @@ def test_approved_statement_goes_through_the_closed_gate_while_ordinary_posts_st
     assert [a["state"] for a in res.json()["account_states"]] == ["scheduled", "scheduled"]
     posts = Post.objects.filter(pk__in=res.json()["posts"])
     assert all(p.exempt and p.statement_link.statement_id == statement.pk for p in posts)
+    # Exempt for this crisis only (its gate closure), not for any later one.
+    assert {p.exempt_closure_id for p in posts} == {crisis.gate_closure_id}
     assert webhook.received == []
 
     # The real publisher task (beat's publish_due_posts, then one send_post per post).
@@ -97,7 +100,7 @@ def test_approved_statement_goes_through_the_closed_gate_while_ordinary_posts_st
     ] * 2
     for p in (before, during):
         p.refresh_from_db()
-        assert p.status == "frozen"
+        assert post_state(p) == "frozen"
     # Published once only.
     assert api.post(f"/api/v1/statements/{statement.pk}/publish/", {}, format="json").status_code == 409
 
@@ -125,7 +128,7 @@ def test_a_client_cannot_make_a_post_exempt(api, people, crisis, accounts):
     )
     assert res.status_code == 201
     post = Post.objects.get(pk=res.json()["id"])
-    assert post.exempt is False and post.status == "frozen"
+    assert post.exempt is False and post.exempt_closure_id is None and post_state(post) == "frozen"
 
 
 def test_publish_at_a_time_and_only_for_the_crisis_in_force(api, people, crisis, chain, accounts):
