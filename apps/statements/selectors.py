@@ -371,6 +371,13 @@ def statement_account_states(statement, *, user=None, closure=_UNSET) -> list[di
     return out
 
 
+def crisis_statements(crisis, *, user, limit=50) -> list:
+    """The control room's statements block: this crisis's statements, latest first, each with
+    `account_states` (render with templates/web/_statement_rows.html)."""
+    qs = _statement_base().filter(crisis=crisis).order_by("-updated_at", "-id")[:limit]
+    return statements_with_states(qs, user=user)
+
+
 def statements_with_states(statements, *, user) -> list:
     """Attach `account_states` to each statement (for templates: web/_statement_rows.html)."""
     rows = list(statements)

@@ -246,7 +246,10 @@ def test_the_statement_page_shows_each_account_and_its_actions(client, people, c
     assert manual_post.status == "published"
     assert Statement.objects.get(pk=statement.pk).status == "publishing"
 
-    # The list of statements carries the states too (the control room includes the same rows).
+    # The list of statements and the control room carry the states too (the same rows).
     client.force_login(people["dco"])
-    page = client.get("/statements/").content.decode()
-    assert f'id="statement-row-{statement.pk}"' in page and "failing" in page and "sent" in page
+    for url in ("/statements/", "/control/"):
+        page = client.get(url).content.decode()
+        assert f'id="statement-row-{statement.pk}"' in page, url
+        assert "failing" in page and "The network refused the text. (HTTP 422)" in page, url
+        assert "sent" in page and "Lina Roux" not in page, url  # the to-do is done
