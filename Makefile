@@ -32,11 +32,15 @@ install: $(STAMP)
 run: export CRISISCOMM_SSL_REDIRECT ?= 0
 run: export CRISISCOMM_SECURE_COOKIES ?= 0
 run: export CRISISCOMM_HSTS_SECONDS ?= 0
+# `make run PORT=8080`: the web process listens there and notices link there (unless
+# CRISISCOMM_BASE_URL says otherwise); honcho hands PORT to the Procfile's first line.
+run: export PORT ?= 8000
+run: export CRISISCOMM_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: $(RUN_STAMP)
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(VENV)/bin/honcho start -f Procfile
+	$(VENV)/bin/honcho start -f Procfile -p $(PORT)
 
 test: $(STAMP)
 	$(PY) tools/run_tests.py $(PYTEST_ARGS)

@@ -325,7 +325,8 @@ CRISISCOMM_RESUME_SPACING_MINUTES = env.int("CRISISCOMM_RESUME_SPACING_MINUTES",
 CRISISCOMM_NOTIFY_RELAY_INTERVAL = env.int("CRISISCOMM_NOTIFY_RELAY_INTERVAL", default=30)
 CRISISCOMM_REMINDER_DELAY = timedelta(minutes=env.int("CRISISCOMM_REMINDER_DELAY_MINUTES", default=120))
 CRISISCOMM_ACK_LINK_MAX_AGE = timedelta(days=env.int("CRISISCOMM_ACK_LINK_MAX_AGE_DAYS", default=14))
-CRISISCOMM_BASE_URL = env.str("CRISISCOMM_BASE_URL", default="http://127.0.0.1:8000")
+# Web helper: links in notices follow the port the service runs on (`make run PORT=…`).
+CRISISCOMM_BASE_URL = env.str("CRISISCOMM_BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 CRISISCOMM_DCO_CONTACT = env.str("CRISISCOMM_DCO_CONTACT", default="dco@crisiscomm.invalid")
 
 # --- outbound: configured targets and secrets at rest (apps/core) ---
