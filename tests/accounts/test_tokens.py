@@ -1,0 +1,136 @@
+"""API tokens (django-rest-knox): the contract `POST /api/v1/auth/token/` {username, password} →
+{token, expiry}, then `Authorization: Token …`; stored hashed; expiring; revoked at logout and at
+any password change."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from knox.models import AuthToken
+
+from apps.audit.models import AuditEntry
+
+PASSWORD = "correct-horse-battery"
+
+
+def obtain(api, username, password=PASSWORD, **extra):
+    return api.post(
+        "/api/v1/auth/token/", {"username": username, "password": password}, format="json", **extra
+    )
+
+
+@pytest.mark.django_db
+def test_contract_token_and_expiry_then_token_header(api, make_user, settings):
+    make_user("employee", username="alice")
+    before = timezone.now()
+    resp = obtain(api, "alice")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert set(body) == {"token", "expiry"}
+    expiry = timezone.datetime.fromisoformat(body["expiry"].replace("Z", "+00:00"))
+    # CRISISCOMM_TOKEN_TTL_HOURS (12 by default).
+    assert timedelta(hours=11, minutes=59) < expiry - before <= timedelta(hours=12, seconds=5)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {body['token']}")
+    assert api.get("/api/v1/users/me/").json()["username"] == "alice"
+
+
+@pytest.mark.django_db
+def test_tokens_are_stored_hashed(api, make_user):
+    """Nothing stored lets a database reader use the token."""
+    make_user("employee", username="alice")
+    token = obtain(api, "alice").json()["token"]
+    stored = AuthToken.objects.get()
+    assert token not in (stored.digest, stored.token_key) and len(stored.digest) == 128
+    assert token.startswith(stored.token_key)  # only a short lookup prefix is kept in clear
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM knox_authtoken")
+        assert token not in str(cursor.fetchall())
+
+
+@pytest.mark.django_db
+def test_an_expired_token_is_refused(api, make_user):
+    user = make_user("employee", username="alice")
+    token = obtain(api, "alice").json()["token"]
+    AuthToken.objects.filter(user=user).update(expiry=timezone.now() - timedelta(seconds=1))
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/v1/users/me/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_logout_revokes_this_token_and_logout_all_every_token(api, make_user):
+    make_user("employee", username="alice")
+    first, second, third = (obtain(api, "alice").json()["token"] for _ in range(3))
+    api.credentials(HTTP_AUTHORIZATION=f"Token {first}")
+    assert api.post("/api/v1/auth/logout/").status_code == 204
+    assert api.get("/api/v1/users/me/").status_code == 401
+    api.credentials(HTTP_AUTHORIZATION=f"Token {second}")
+    assert api.get("/api/v1/users/me/").status_code == 200
+    assert api.post("/api/v1/auth/logout-all/").status_code == 204
+    for token in (second, third):
+        api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        assert api.get("/api/v1/users/me/").status_code == 401
+    logouts = AuditEntry.objects.filter(action="account.logout")
+    assert logouts.count() == 2 and {e.details["door"] for e in logouts} == {"token"}
+
+
+@pytest.mark.django_db
+def test_any_password_change_revokes_every_token(api, make_user):
+    """Mutation: the AuthToken delete removed from events.on_user_post_save -> the old token
+    still works after the password change -> this test fails."""
+    user = make_user("employee", username="alice")
+    token = obtain(api, "alice").json()["token"]
+    user.set_password("a-new-password-2026")
+    user.save()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/v1/users/me/").status_code == 401
+    entry = AuditEntry.objects.get(action="account.password_set")
+    assert entry.details["tokens_revoked"] == 1 and entry.details["whom"] == "alice"
+    assert "a-new-password-2026" not in str(entry.details)
+
+
+@pytest.mark.django_db
+def test_a_hash_upgrade_at_login_is_no_password_change(api, make_user, settings):
+    """Django rehashes a password with the preferred hasher at login: no revocation, no entry."""
+    user = make_user("employee", username="alice")
+    token = obtain(api, "alice").json()["token"]
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    assert obtain(api, "alice").status_code == 200
+    user.refresh_from_db()
+    assert user.password.startswith("pbkdf2_")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/v1/users/me/").status_code == 200
+    assert not AuditEntry.objects.filter(action="account.password_set").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        ["alice", "pw"],
+        "alice",
+        42,
+        None,
+        {"username": ["alice"], "password": "x"},
+        {"username": "a\x00b", "password": "x"},
+    ],
+    ids=["empty-list", "list", "string", "number", "null", "list-field", "nul-byte"],
+)
+def test_bodies_of_the_wrong_type_are_400_naming_the_problem(api, body):
+    """The 500 of issue 10: a JSON list body on the token endpoint.
+
+    Mutation: TokenRequestSerializer validation replaced by request.data.get(...) -> 500 -> fails."""
+    resp = api.post("/api/v1/auth/token/", body, format="json")
+    assert resp.status_code == 400, resp.content
+    assert resp.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_inactive_users_get_no_token(api, make_user):
+    make_user("employee", username="gone", is_active=False)
+    assert obtain(api, "gone").status_code == 400
