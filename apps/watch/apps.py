@@ -10,11 +10,13 @@ class WatchConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_save
 
-        from apps.crises.models import Crisis
         from apps.crises.report import register_report_section
+        from apps.notifications.models import NoticeEvent
 
         from .selectors import sightings_for_report
-        from .services import on_crisis_saved
+        from .services import on_notice_event_saved
 
         register_report_section("sightings", sightings_for_report)
-        post_save.connect(on_crisis_saved, sender=Crisis, dispatch_uid="watch.on_crisis_saved")
+        # The declaration's outbox row: the owners' notice is recorded right after it, in the same
+        # transaction (so it is counted with the declaration's figures and never lost).
+        post_save.connect(on_notice_event_saved, sender=NoticeEvent, dispatch_uid="watch.owners_told")

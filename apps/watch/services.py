@@ -447,17 +447,25 @@ def owners_tell(*, crisis: Crisis) -> CrisisWatch | None:
     return record
 
 
-def on_crisis_saved(sender, instance, created, **kwargs):
-    """post_save of a Crisis: at a declaration, tell the owners in the declaration's own
-    transaction (so the notice is recorded with it, Redis or not). A failure here must never
-    stop a declaration: it is logged and the next sweep tells them."""
-    if not created or not instance.is_open:
+OWNERS_TOLD_AFTER = "crisis.declared"
+
+
+def on_notice_event_saved(sender, instance, created, **kwargs):
+    """post_save of the notifications outbox: right after the declaration's own notice row, tell
+    the owners in the declaration's transaction (recorded with it, Redis or not; counted with
+    its figures, which take targeted events recorded after it). A failure here must never stop
+    a declaration: it is logged, and the next sweep tells them."""
+    if not created or instance.event != OWNERS_TOLD_AFTER or instance.parent_id or not instance.crisis_id:
         return
     try:
         with transaction.atomic():  # a savepoint inside the declaration
-            owners_tell(crisis=instance)
+            crisis = Crisis.objects.filter(pk=instance.crisis_id).first()
+            if crisis is not None:
+                owners_tell(crisis=crisis)
     except Exception:
-        log.exception("Could not tell the account owners of crisis %s; the next sweep will", instance.pk)
+        log.exception(
+            "Could not tell the account owners of crisis %s; the next sweep will", instance.crisis_id
+        )
 
 
 # --- the sweep -----------------------------------------------------------------------------------

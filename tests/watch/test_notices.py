@@ -29,9 +29,10 @@ def ago(**kw):
 
 
 def test_owners_are_told_by_name_in_the_declarations_transaction(dco, make_user, declare, settings):
-    """Mutation: the post_save receiver not connected -> no watch.owners_told event at the
-    declaration, this test fails."""
+    """Mutation: the post_save receiver on the declaration's outbox row not connected (apps.py)
+    -> no watch.owners_told event at the declaration, this test fails."""
     settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"
+    settings.CRISISCOMM_FIGURES_TTL = 0
     alice = make_user("employee", username="alice", first_name="Alice", last_name="Martin")
     bob = make_user("employee", username="bob")
     make_user("employee", username="nobody")
@@ -68,8 +69,10 @@ def test_owners_are_told_by_name_in_the_declarations_transaction(dco, make_user,
     event_materialise(event_id=event.pk)
     notice = Notice.objects.get(event=event, channel="inapp")
     assert notice_acknowledge(actor=alice, notice=notice) >= 1
-    figures = notice_figures(crisis_id=crisis.pk)
-    assert figures["acknowledged"] >= 1  # counted in the crisis's figures
+    # Counted with the declaration's figures when asked for (recorded right after its notice).
+    assert notice_figures(crisis_id=crisis.pk)["acknowledged"] == 0
+    figures = notice_figures(crisis_id=crisis.pk, include=("watch.owners_told",))
+    assert figures["acknowledged"] == 1
 
 
 def test_a_declaration_rolled_back_tells_no_owner(dco, employee, declare):
@@ -91,8 +94,7 @@ def test_the_sweep_tells_the_owners_if_the_declaration_could_not(dco, employee, 
     """Mutation: the owners_tell() call at the top of watch_sweep removed -> nobody is told."""
     from django.db.models.signals import post_save
 
-    from apps.crises.models import Crisis
-    from apps.watch.services import on_crisis_saved
+    from apps.watch.services import on_notice_event_saved
 
     services.watched_account_create(
         actor=dco,
@@ -101,11 +103,11 @@ def test_the_sweep_tells_the_owners_if_the_declaration_could_not(dco, employee, 
         url="https://www.linkedin.com/in/e",
         owners=[employee],
     )
-    post_save.disconnect(on_crisis_saved, sender=Crisis, dispatch_uid="watch.on_crisis_saved")
+    post_save.disconnect(on_notice_event_saved, sender=NoticeEvent, dispatch_uid="watch.owners_told")
     try:
         crisis = declare()
     finally:
-        post_save.connect(on_crisis_saved, sender=Crisis, dispatch_uid="watch.on_crisis_saved")
+        post_save.connect(on_notice_event_saved, sender=NoticeEvent, dispatch_uid="watch.owners_told")
     assert not CrisisWatch.objects.exists()
     services.watch_sweep()
     services.watch_sweep()

@@ -1,0 +1,151 @@
+"""End to end through a real Celery beat and a real worker (separate processes, the real Redis
+broker), against the loopback fakes: a post made before the declaration is never a sighting, one
+made during it is seen within two intervals, once; replies and boosts are classified; the owner
+and the DCO get their mail."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.db import connection
+
+from apps.crises.services import crisis_declare
+from apps.watch import services
+from apps.watch.models import Sighting, WatchedAccount
+from crisiscomm.embedded_db import database_url
+from tests.notifications.conftest import SMTPSink
+
+ROOT = Path(__file__).resolve().parents[2]
+INTERVAL = 2  # seconds between sweeps
+
+
+def wait_for(predicate, timeout=60.0, step=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
+@pytest.fixture
+def smtp():
+    sink = SMTPSink()
+    sink.controller.start()
+    yield sink
+    sink.controller.stop()
+
+
+@pytest.fixture
+def celery_processes(fake, smtp, tmp_path):
+    """A real worker and a real beat, configured by environment like production."""
+    if not django_settings.REDIS_URL:
+        pytest.fail("this test runs on the real Redis broker: set REDIS_URL")
+    queues = ["celery", django_settings.CRISISCOMM_FANOUT_QUEUE]
+    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    broker.delete(*queues)
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url(db),
+        REDIS_URL=django_settings.REDIS_URL,
+        EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
+        DJANGO_SETTINGS_MODULE="crisiscomm.settings",
+        PYTHONPATH=str(ROOT),
+        CRISISCOMM_VAR_DIR=str(tmp_path),
+        CRISISCOMM_WATCH_INTERVAL=str(INTERVAL),
+        CRISISCOMM_WATCH_HOST_RATE="0",
+        CRISISCOMM_OUTBOUND_ALLOW="127.0.0.1",
+        CRISISCOMM_BLUESKY_APPVIEW=fake.base,
+        CRISISCOMM_DCO_CONTACT="crisis-desk@agency.example",
+        CRISISCOMM_NOTIFY_RELAY_INTERVAL="3600",
+    )
+    if db.get("PASSWORD"):
+        env["PGPASSWORD"] = db["PASSWORD"]
+    common = ["-l", "WARNING"]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "crisiscomm", "worker", "-Q", ",".join(queues),
+         "--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat", *common],
+        env=env, cwd=ROOT,
+    )  # fmt: skip
+    beat = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "crisiscomm",
+            "beat",
+            "-s",
+            str(tmp_path / "beat-schedule"),
+            *common,
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+    yield
+    for process in (beat, worker):
+        process.terminate()
+    for process in (beat, worker):
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    broker.delete(*queues)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_the_real_beat_and_worker(fake, celery_processes, smtp, make_user, dco):
+    from django.utils import timezone
+
+    owner = make_user("employee", username="owner", email="owner@agency.example")
+    lab = services.watched_account_create(
+        actor=dco, network="mastodon", kind="mastodon", url=fake.mastodon_account("lab"), owners=[owner]
+    )
+    services.watched_account_create(
+        actor=dco,
+        network="bluesky",
+        kind="bluesky",
+        url=fake.bluesky_account("lab.bsky.social"),
+        owners=[owner],
+    )
+    fake.toot("lab", "Posted the day before", timezone.now() - timezone.timedelta(days=1))
+    time.sleep(INTERVAL + 0.5)  # beat ticks, but no crisis: nothing is read
+    assert fake.requests == []
+
+    crisis = crisis_declare(actor=dco, title="Launch anomaly", summary="", severity=3)
+    # The owner is told by name (the worker materialises and mails the notice).
+    # (Staff with no language on their profile read French, the site's language.)
+    assert wait_for(lambda: any("restent silencieux" in m["Subject"] for _r, m in smtp.messages), timeout=60)
+    # The first sweep of the crisis has read the account.
+    assert wait_for(lambda: WatchedAccount.objects.get(pk=lab.pk).last_good_read_at is not None, timeout=30)
+    assert not Sighting.objects.exists()  # the post of the day before is never a sighting
+
+    posted_at = timezone.now()
+    fake.toot("lab", "Nothing wrong with the launcher, trust me", posted_at)
+    fake.toot("lab", "@journalist no comment", posted_at, reply_to_account="4242")
+    fake.skeet("lab.bsky.social", "", posted_at, repost_of=("press.example", "3kx", "Agency launcher fails"))
+    assert wait_for(lambda: Sighting.objects.count() == 3, timeout=30)
+    seen = Sighting.objects.order_by("seen_at")
+    assert max(s.seen_at for s in seen) - posted_at <= timezone.timedelta(seconds=2 * INTERVAL + 1)
+    assert sorted(seen.values_list("kind", flat=True)) == ["boost", "post", "reply"]
+    assert {s.crisis_id for s in seen} == {crisis.pk}
+
+    time.sleep(2 * INTERVAL + 0.5)  # two more sweeps: still once each
+    assert Sighting.objects.count() == 3
+
+    # The owner and the DCO are told by mail.
+    def mails_to(address):
+        return [m for rcpts, m in smtp.messages if address in rcpts]
+
+    seen_subject = "Vu pendant le gel"
+    assert wait_for(lambda: any(seen_subject in m["Subject"] for m in mails_to("owner@agency.example")))
+    assert wait_for(lambda: any(seen_subject in m["Subject"] for m in mails_to(dco.email)))
+    bodies = [m.get_body(("plain",)).get_content() for m in mails_to("owner@agency.example")]
+    quoted = [b for b in bodies if "> Nothing wrong with the launcher" in b]
+    assert quoted and "crisis-desk@agency.example" in quoted[0]  # the post quoted, the DCO named
