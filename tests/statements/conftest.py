@@ -15,6 +15,11 @@ from apps.statements import services
 from apps.statements.models import ChainStep, ValidationChain
 
 
+@pytest.fixture(autouse=True)
+def _networks_on_loopback(outbound_allow_loopback):
+    """Every network here is a test double on 127.0.0.1 (outbound refuses loopback otherwise)."""
+
+
 @pytest.fixture
 def chain(db):
     """The default chain of the data migration (recreated: transactional tests flush it)."""

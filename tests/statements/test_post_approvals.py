@@ -21,14 +21,16 @@ def _post(dco, account, minutes=30):
     )
 
 
-def _clock_passes(post, run_id):
-    """The review took longer than planned: the post's time (and so the approved one) is past."""
-    past = timezone.now() - timedelta(minutes=5)
-    Post.objects.filter(pk=post.pk).update(scheduled_at=past)
+def _clock_passes(post, run_id, minutes=5):
+    """The review took longer than planned: the post's time (and so the one under review) is
+    `minutes` ago — the clock moving, not an edit (the snapshot moves first, so the database's
+    backstop sees no change of what was approved)."""
+    when = timezone.now() - timedelta(minutes=minutes)
     run = ApprovalRequest.objects.get(pk=run_id)
     ApprovalRequest.objects.filter(pk=run_id).update(
-        post_snapshot={**run.post_snapshot, "scheduled_at": past.isoformat()}
+        post_snapshot={**run.post_snapshot, "scheduled_at": when.isoformat()}
     )
+    Post.objects.filter(pk=post.pk).update(scheduled_at=when)
 
 
 def _act(api, user, run_id, verb, **data):
@@ -54,9 +56,9 @@ def test_held_post_is_released_by_the_final_approval(api, people, chain, account
     assert again.status_code == 409
 
     # Due now, but held: the publisher does not claim it.
-    Post.objects.filter(pk=post.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
+    _clock_passes(post, run["id"], minutes=0)
     assert posts_claim_due() == []
-    Post.objects.filter(pk=post.pk).update(scheduled_at=post.scheduled_at)  # back to the approved time
+    _clock_passes(post, run["id"], minutes=-30)  # back to a time ahead
 
     # The same rules as statements: the post's author (dco) does not decide on it.
     assert _act(api, people["expert"], run["id"], "approve").json()["step"]["order"] == 2
@@ -197,3 +199,21 @@ def test_saves_that_keep_what_was_approved_keep_the_approval(api, people, chain,
     assert ApprovalRequest.objects.get(pk=run_id).status == "approved"
     post.refresh_from_db()
     assert not post.awaiting_approval
+
+
+def test_a_bulk_update_after_approval_voids_it_in_the_database(api, people, chain, accounts):
+    """A door that bypasses save() (a bulk UPDATE) cannot slip an unreviewed text out either: the
+    database trigger voids the run and holds the post. Mutation: the trigger of migration 0004
+    dropped -> the post stays released with the new text and the publisher claims it; this
+    test fails."""
+    post, run_id = _approved_post(api, people, accounts)
+    Post.objects.filter(pk=post.pk).update(
+        body="Rewritten in bulk", scheduled_at=timezone.now() - timedelta(seconds=1)
+    )
+    post.refresh_from_db()
+    assert ApprovalRequest.objects.get(pk=run_id).status == "voided" and post.awaiting_approval
+    assert posts_claim_due() == []
+    # Updates that leave body, account and time alone (the publisher's) do not touch the run.
+    other, other_run = _approved_post(api, people, accounts, minutes=40)
+    Post.objects.filter(pk=other.pk).update(attempts=1)
+    assert ApprovalRequest.objects.get(pk=other_run).status == "approved"
