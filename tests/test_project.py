@@ -136,17 +136,17 @@ def test_docker_compose_describes_the_production_stack():
 
 
 def test_workers_stop_cleanly_within_their_grace_and_consume_the_fanout_queue():
-    """docker stop sends SIGTERM then SIGKILL after the grace: the workers run threads (the stop
-    reaches the deliveries, which stop between two mails) and get longer than one bounded send
-    (3 x the 20 s send timeout); the fan-out queue is consumed."""
+    """docker stop sends SIGTERM then SIGKILL after the grace: the workers run the solo pool (the
+    stop reaches the delivery, which stops between two mails) and get longer than one bounded
+    send (3 x the 20 s send timeout); the fan-out queue is consumed."""
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     for name in ("worker", "worker-fanout"):
         command = services[name]["command"]
-        assert "--pool=threads" in command and "notifications.fanout" in command
+        assert "--pool=solo" in command and "notifications.fanout" in command
         grace = services[name]["stop_grace_period"]
         assert grace.endswith("s") and int(grace[:-1]) > 60
     procfile = (ROOT / "Procfile").read_text()
-    assert "notifications.fanout" in procfile and "--pool=threads" in procfile
+    assert "notifications.fanout" in procfile and "--pool=solo" in procfile
 
 
 def test_procfile_runs_web_worker_and_beat():

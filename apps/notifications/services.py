@@ -651,6 +651,7 @@ def notices_relay(*, now=None) -> dict:
         _enqueue_materialise(event_id)
     pairs = list(
         Notice.objects.filter(_claimable(now), created_at__lte=now - grace)
+        .order_by()  # the model's ordering would make every row distinct
         .values_list("event_id", "channel")
         .distinct()
     )

@@ -39,9 +39,10 @@ def enqueue(task, *args) -> bool:
 
 @worker_shutting_down.connect(dispatch_uid="notifications.stop_between_mails")
 def _stop_between_mails(**kwargs):
-    """SIGTERM (a redeploy): running deliveries stop after the mail in hand, hand their other
-    claimed rows back and re-enqueue; a thread pool (the worker's --pool threads) sees this at
-    once."""
+    """SIGTERM (a redeploy): the running delivery stops after the mail in hand, hands its other
+    claimed rows back and re-enqueues. The signal reaches the task in the solo pool (the
+    deployed one: one process per worker, scaled by replicas); prefork children never see it,
+    and the thread pool exits ~10 s late."""
     services.STOPPING.set()
 
 

@@ -278,7 +278,7 @@ def _point_broker(url):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_broker_unreachable_at_declaration_then_relay_sends_everything_once(smtp_sink, settings, caplog):
+def test_broker_unreachable_at_declaration_then_relay_sends_everything_once(smtp_sink, settings):
     if not django_settings.REDIS_URL:
         pytest.skip("needs Redis: set REDIS_URL")
     broker = django_settings.CELERY_BROKER_URL
@@ -290,7 +290,6 @@ def test_broker_unreachable_at_declaration_then_relay_sends_everything_once(smtp
         event = declare()  # the caller's transaction commits; the enqueue after commit fails
     finally:
         _point_broker(broker)
-    assert "Could not enqueue apps.notifications.tasks.materialise_event" in caplog.text
     event.refresh_from_db()
     assert event.materialised_at is None
     assert not Notice.objects.exists()
