@@ -253,3 +253,54 @@ def test_the_statement_page_shows_each_account_and_its_actions(client, people, c
         assert f'id="statement-row-{statement.pk}"' in page, url
         assert "failing" in page and "The network refused the text. (HTTP 422)" in page, url
         assert "sent" in page and "Lina Roux" not in page, url  # the to-do is done
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ('Mastodon: HTTP 401 {"error": "The access token is invalid"}', "credentials"),
+        ("Webhook: HTTP 503 upstream down", "server failed. (HTTP 503)"),
+        ("Webhook: HTTP 429 slow down", "slow down. (HTTP 429)"),
+        ("POST http://h/api: ConnectTimeout: timed out", "did not answer in time"),
+        ("POST http://h/api: ConnectionError: [Errno 111] Connection refused", "could not be reached"),
+        ("POST http://h: ConnectionError: NameResolutionError", "could not be found (DNS)"),
+        ("Manual: the assignee is not an active user", "no longer active"),
+        ("something nobody planned for: token=abc", "the DCO sees the details"),
+    ],
+)
+def test_errors_in_plain_words_never_echo_the_reply(raw, words):
+    from apps.statements.selectors import plain_error
+
+    said = plain_error(f"{raw} ECHOED-BY-THE-NETWORK")
+    assert words in said
+    assert "ECHOED" not in said and "{" not in said and "http://" not in said
+
+
+def test_every_post_status_reads_as_an_account_state(people, crisis, chain, accounts):
+    """What each stored (or derived) status of a statement post reads as, for the DCO."""
+    from apps.statements.selectors import post_state
+
+    statement, _ = _approved_and_sent(people, crisis, [accounts["x"]])
+    post = Post.objects.get(statement_link__statement=statement)
+    cases = [
+        ({"status": "published", "external_url": "javascript:alert(1)"}, "sent", {"url": ""}),
+        ({"status": "publishing", "assignee_id": None, "last_error": ""}, "sending", {}),
+        ({"status": "publishing", "last_error": "HTTP 502"}, "failing", {"retrying": True}),
+        ({"status": "failed", "last_error": "HTTP 422"}, "failing", {"retrying": False, "can_retry": True}),
+        ({"status": "cancelled"}, "cancelled", {}),
+        ({"status": "uncertain"}, "held", {"label": "may have gone out"}),
+        ({"status": "scheduled"}, "scheduled", {}),
+    ]
+    for fields, state, extra in cases:
+        for name, value in fields.items():
+            setattr(post, name, value)
+        seen = post_state(post, user=people["dco"], closure=None)
+        assert seen["state"] == state, fields
+        for key, value in extra.items():
+            assert seen[key] == value, (fields, key)
+    # A later crisis's closed gate holds back a post exempt only for an earlier one.
+    post.status = "scheduled"
+    from apps.posts.models import GateClosure
+
+    later = GateClosure(pk=post.exempt_closure_id + 1000)
+    assert post_state(post, user=people["dco"], closure=later)["label"] == "frozen"
