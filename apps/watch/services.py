@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from apps.accounts.roles import DCO, has_role
 from apps.audit.services import audit_record, audit_record_many
+from apps.core.outbound import safe_http_url
 from apps.crises.models import Crisis
 from apps.crises.selectors import crisis_open
 from apps.notifications.services import notify_users
@@ -672,7 +673,8 @@ def _record(account: WatchedAccount, result: ReadResult, *, crisis, official) ->
                 account=account,
                 crisis=crisis,
                 post_id=post.post_id[:300],
-                url=post.url[:1000],
+                # What a remote server says is shown as a link: http(s) only, never javascript:.
+                url=safe_http_url(post.url)[:1000],
                 text=post.text,
                 published_at=post.published_at,
                 seen_at=now,

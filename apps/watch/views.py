@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -185,29 +185,27 @@ def _sightings_list(request):
         "crisis": crisis,
         "sightings": selectors.sightings_of_crisis(crisis, limit=100) if crisis else [],
         "is_dco": has_role(request.user, DCO),
-        "review_form": ReviewForm(),
     }
     return render(request, "watch/_sightings_list.html", context)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def sighting_review(request, sighting_id):
+    """The DCO marks a sighting acceptable or followed up, with a comment (its own page, so that
+    the control room's live list never wipes a comment being written)."""
     _require(request, DCO)
-    sighting = get_object_or_404(Sighting, pk=sighting_id)
-    form = ReviewForm(request.POST)
-    if form.is_valid():
-        try:
-            services.sighting_review(actor=request.user, sighting=sighting, **form.cleaned_data)
-        except ServiceError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("Sighting marked."))
-    else:
-        messages.error(request, _("Choose an outcome and write a comment."))
-    if request.htmx:
-        return _sightings_list(request)
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = "web:control"
-    return redirect(target)
+    sighting = get_object_or_404(Sighting.objects.select_related("account", "crisis"), pk=sighting_id)
+    form = ReviewForm(request.POST or None, initial={"status": sighting.status, "comment": sighting.comment})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.sighting_review(actor=request.user, sighting=sighting, **form.cleaned_data)
+            except ServiceError as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(request, _("Sighting marked."))
+                return redirect(reverse("web:control") + "#sightings")
+        status = 400
+    return render(request, "watch/review.html", {"sighting": sighting, "form": form}, status=status)

@@ -320,3 +320,14 @@ def test_two_concurrent_recordings_of_one_read_record_each_post_once(fake, dco, 
     assert sorted(outcomes, key=str) == [0, 20]
     assert Sighting.objects.count() == 20
     assert NoticeEvent.objects.filter(event="watch.sighting_dco").count() == 1
+
+
+def test_a_link_a_remote_server_sends_is_shown_only_if_it_is_http(fake, dco, declare):
+    """Mutation: safe_http_url() removed in _record -> a javascript: URL is stored and rendered
+    as a link in the control room, this test fails."""
+    register(dco, fake.mastodon_account("evil"), "mastodon")
+    declare(minutes_ago=10)
+    status = fake.toot("evil", "click me", ago(minutes=1))
+    status["url"] = "javascript:alert(document.cookie)"
+    services.watch_sweep()
+    assert Sighting.objects.get().url == ""
