@@ -301,6 +301,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
 CRISISCOMM_FANOUT_QUEUE = env.str("CRISISCOMM_FANOUT_QUEUE", default="notifications.fanout")
 # Messages per second to the SMTP relay, across all workers (0: no limit).
 CRISISCOMM_SMTP_RATE = env.float("CRISISCOMM_SMTP_RATE", default=0)
+# bench/gate.py only: serves a bare Django view at /bench/bare/ to compare the gate with. Off.
+CRISISCOMM_BENCH_VIEWS = env.bool("CRISISCOMM_BENCH_VIEWS", default=False)
 # --- end notifications helper ---
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves it to be redelivered

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
@@ -44,6 +45,16 @@ urlpatterns.insert(0, path("oidc/", include("apps.accounts.oidc_urls")))
 
 # Web helper: error pages in the site's layout, both languages; /api/ paths keep their JSON errors.
 handler403 = "apps.web.errors.permission_denied"
+# --- notifications helper (issue 13): bench/gate.py's baseline, a bare Django view in the same
+# process as the gate; only when CRISISCOMM_BENCH_VIEWS is set (off by default).
+if settings.CRISISCOMM_BENCH_VIEWS:
+
+    def bench_bare(request):
+        return JsonResponse({"open": True, "crisis": None})
+
+    urlpatterns.insert(0, path("bench/bare/", bench_bare))
+# --- end notifications helper ---
+
 handler404 = "apps.web.errors.page_not_found"
 handler500 = "apps.web.errors.server_error"
 
