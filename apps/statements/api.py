@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from apps.accounts.permissions import DCOWritesOthersRead
 from apps.crises.models import Crisis
 from apps.posts.models import Network, Post, SocialAccount
+from apps.posts.selectors import gate_closure_current
 
 from . import selectors, services
 from .models import (
@@ -206,7 +207,11 @@ class StatementSerializer(serializers.ModelSerializer):
     @extend_schema_field(AccountStateSerializer(many=True))
     def get_account_states(self, s) -> list[dict]:
         request = self.context.get("request")
-        states = selectors.statement_account_states(s, user=getattr(request, "user", None))
+        if "gate_closure" not in self.context:  # read once for a whole list, not once per row
+            self.context["gate_closure"] = gate_closure_current()
+        states = selectors.statement_account_states(
+            s, user=getattr(request, "user", None), closure=self.context["gate_closure"]
+        )
         return AccountStateSerializer(states, many=True).data
 
     def get_accounts(self, s) -> list[int]:

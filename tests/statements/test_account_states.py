@@ -304,3 +304,17 @@ def test_every_post_status_reads_as_an_account_state(people, crisis, chain, acco
 
     later = GateClosure(pk=post.exempt_closure_id + 1000)
     assert post_state(post, user=people["dco"], closure=later)["label"] == "frozen"
+
+
+def test_the_list_with_account_states_is_bounded_in_queries(
+    api, people, crisis, chain, desk, django_assert_max_num_queries
+):
+    for i in range(5):
+        _approved_and_sent(people, crisis, [desk["manual"], desk["refusing"]], body=f"statement {i}")
+    client = api.as_user(people["dco"])
+    with django_assert_max_num_queries(12):
+        res = client.get("/api/v1/statements/")
+    rows = res.json()["results"]
+    assert len(rows) == 5 and all(
+        [a["state"] for a in r["account_states"]] == ["by_hand", "failing"] for r in rows
+    )
