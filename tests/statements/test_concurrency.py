@@ -225,3 +225,40 @@ def test_two_posts_of_one_statement_going_out_at_once_make_it_published(people, 
         assert out == ["published", "published"], out
         s.refresh_from_db()
         assert s.status == "published", f"round {i}: both posts out, statement {s.status}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_withdrawing_while_its_post_is_being_sent_neither_deadlocks_nor_lies(people, crisis, chain, webhook):
+    """The DCO withdraws a statement while the publisher is sending its post (the network
+    answers slowly): the send holds the post row, then its hook takes the statement row. The
+    withdraw takes the post rows before the statement row, so it waits, then sees the post out
+    and refuses (409); nothing deadlocks and the statement reads `published`.
+    Mutation: statement_withdraw locks the statement before the posts -> PostgreSQL detects a
+    deadlock and aborts one of the two transactions; this test fails."""
+    import time
+
+    from apps.posts.models import SocialAccount
+    from apps.posts.services import post_send, posts_claim_due
+
+    webhook.delay = 1.0  # the peer takes a second to answer: the send holds its row meanwhile
+    account = SocialAccount.objects.create(
+        network="x",
+        handle="@slow",
+        connector="webhook",
+        config={"url": f"http://127.0.0.1:{webhook.server_address[1]}/hook", "secret": "s3cret"},
+    )
+    grant(people["dco"], people["author"])
+    s = services.statement_create(actor=people["author"], crisis=crisis, body="slow", accounts=[account])
+    services.statement_submit(actor=people["author"], statement=s)
+    services.statement_decide(actor=people["expert"], statement=s, verdict="approve")
+    services.statement_decide(actor=people["dco2"], statement=s, verdict="approve")
+    [post_id] = posts_claim_due()
+
+    def withdraw():
+        time.sleep(0.3)  # the send is under way (its request is at the slow peer)
+        return services.statement_withdraw(actor=people["dco"], statement=s).status
+
+    out = _threads(lambda: post_send(post_id=post_id), withdraw)
+    assert out == ["published", 409], out
+    s.refresh_from_db()
+    assert s.status == "published" and len(webhook.received) == 1
