@@ -318,3 +318,33 @@ def test_the_list_with_account_states_is_bounded_in_queries(
     assert len(rows) == 5 and all(
         [a["state"] for a in r["account_states"]] == ["by_hand", "failing"] for r in rows
     )
+
+
+def test_the_ready_made_scenario_for_the_browser_tests(people, crisis, chain, make_user):
+    from .scenarios import RefusingNetwork, statement_one_manual_one_failing
+
+    assignee = make_user("employee", username="hand")
+    with RefusingNetwork() as net:
+        statement, manual_post, failing_post = statement_one_manual_one_failing(
+            crisis=crisis,
+            author=people["author"],
+            expert=people["expert"],
+            dco=people["dco2"],
+            assignee=assignee,
+            network_url=net.url,
+        )
+        states = {a["post"]: a["state"] for a in services_states(statement)}
+        assert statement.status == "publishing"
+        assert states == {manual_post.pk: "by_hand", failing_post.pk: "failing"}
+        net.accept()
+        services.statement_post_retry(actor=people["dco"], statement=statement, post=failing_post)
+        assert [post_send(post_id=pid) for pid in posts_claim_due()] == ["published"]
+    services.statement_post_mark_published(actor=assignee, statement=statement, post=manual_post)
+    statement.refresh_from_db()
+    assert statement.status == "published"
+
+
+def services_states(statement):
+    from apps.statements.selectors import statement_account_states
+
+    return statement_account_states(Statement.objects.get(pk=statement.pk))
