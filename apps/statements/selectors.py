@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.accounts.roles import AUDITOR, DCO, EXPERT, has_role
+from apps.crises.selectors import crisis_open
 from apps.posts.models import PostStatus
 from apps.posts.selectors import gate_closure_current
 from apps.posts.selectors import post_state as posts_post_state
@@ -485,8 +486,9 @@ def awaiting_user(user) -> list[dict]:
             }
         )
     if has_role(user, DCO):
+        current = crisis_open()
         failing = (
-            Post.objects.filter(statement_link__isnull=False)
+            Post.objects.filter(statement_link__statement__crisis=current)
             .filter(
                 Q(status=PostStatus.FAILED)
                 | Q(status=PostStatus.PUBLISHING, assignee__isnull=True) & ~Q(last_error="")
@@ -507,7 +509,8 @@ def awaiting_user(user) -> list[dict]:
                 }
             )
         now = timezone.now()
-        for s in Statement.objects.filter(status="approved", planned_at__lte=now).order_by("updated_at"):
+        in_force = Statement.objects.filter(crisis=current, status="approved", planned_at__lte=now)
+        for s in in_force.order_by("updated_at"):
             items.append(
                 {
                     "kind": "statement_new_time",

@@ -740,6 +740,14 @@ def statement_sync_published(*, post_id: int) -> Statement | None:
     return statement
 
 
+def _require_crisis_in_force(statement):
+    # A statement speaks for its crisis: once that crisis is over, nothing more of it goes out
+    # (its failing posts are cancelled by withdrawing it).
+    current = crisis_open()
+    if current is None or current.pk != statement.crisis_id:
+        raise ConflictError(_("This statement's crisis is no longer in force."), field="crisis")
+
+
 def _statement_post(statement, post) -> Post:
     post_id = getattr(post, "pk", post)
     if not isinstance(post_id, int) or not 0 < post_id < 2**31:  # a bigger id is no post (and no 500)
@@ -771,6 +779,7 @@ def statement_post_retry(*, actor, statement, post) -> Post:
     if not has_role(actor, DCO):
         raise NotAllowedError(_("Only the DCO retries a statement's post."))
     post = _statement_post(statement, post)
+    _require_crisis_in_force(statement)
     if post.status != PostStatus.FAILED:
         raise ConflictError(
             _("Only a failed post is retried; this one is %(status)s.")
@@ -795,6 +804,7 @@ def statement_post_by_hand(*, actor, statement, post, assignee=None) -> Post:
     if not has_role(actor, DCO):
         raise NotAllowedError(_("Only the DCO hands a statement's post to a person."))
     post = _statement_post(statement, post)
+    _require_crisis_in_force(statement)
     retrying = post.status == PostStatus.PUBLISHING and not post.assignee_id and post.last_error
     if post.status != PostStatus.FAILED and not retrying:
         raise ConflictError(

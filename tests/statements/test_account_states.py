@@ -348,3 +348,24 @@ def services_states(statement):
     from apps.statements.selectors import statement_account_states
 
     return statement_account_states(Statement.objects.get(pk=statement.pk))
+
+
+def test_nothing_more_goes_out_once_the_statements_crisis_is_over(api, people, crisis, chain, desk):
+    """Mutation: the crisis-in-force check removed from statement_post_retry -> a failed post of
+    a closed crisis's statement is scheduled again (and would go out); this test fails."""
+    from apps.crises.models import Crisis
+    from apps.statements.selectors import awaiting_user
+
+    statement, _ = _approved_and_sent(people, crisis, [desk["manual"], desk["refusing"]])
+    failing = Post.objects.get(statement_link__statement=statement, account=desk["refusing"])
+    assert [i["kind"] for i in awaiting_user(people["dco"])] == ["statement_failing"]
+    Crisis.objects.filter(pk=crisis.pk).update(status="closed", is_open=None)
+    for verb in ("retry", "by-hand"):
+        res = _act(api, people["dco"], statement, failing.pk, verb)
+        assert res.status_code == 409 and "crisis" in res.json()["errors"], verb
+    failing.refresh_from_db()
+    assert failing.status == "failed"
+    assert awaiting_user(people["dco"]) == []  # not waiting for anyone any more
+    # What was done by hand can still be recorded: it is a fact, not a publication.
+    manual = Post.objects.get(statement_link__statement=statement, account=desk["manual"])
+    assert _act(api, desk["li_person"], statement, manual.pk, "mark-published").status_code == 200
