@@ -161,7 +161,8 @@ class _Entry:
 
 @dataclass
 class CompiledRules:
-    """Every enabled rule compiled once; `match` only reads it, so it is safe to share."""
+    """Every enabled rule compiled once; `match` only reads it (but for a per-setting cache of scope
+    rules, filled idempotently), so it is safe to share between threads."""
 
     specs: list[RuleSpec]
     # Terms by their first word; prefix terms ("défaillan*") by the first `prefix_key` characters
@@ -169,11 +170,21 @@ class CompiledRules:
     exact_first: dict[str, list[_Entry]] = field(default_factory=dict)
     prefix_first: dict[str, list[_Entry]] = field(default_factory=dict)
     prefix_key: int = 0
-    # (spec index, compiled regex, gate): the regex runs only when one of the gate's literals is
-    # in the folded text (gate None: always runs). See required_literals.
-    regexes: list[tuple[int, re.Pattern, frozenset[str] | None]] = field(default_factory=list)
+    # (spec index, compiled regex, gate, word gate): the regex runs only when one of the gate's literals
+    # is in the folded text (gate None: always runs), or, when it has a word gate, only when a word of
+    # the post starts with one of the word gate's words: a dict lookup by the word's first WORD_HEAD
+    # characters instead of a substring scan per literal. See required_literals, required_word_starts.
+    regexes: list[tuple[int, re.Pattern, tuple[str, ...] | None, dict[str, tuple[str, ...]] | None]] = field(
+        default_factory=list
+    )
+    # Every word gate's words by their head: head → ((position in regexes, word), …), and the heads as
+    # a set, so that one set intersection per post tells which word-gated regexes may run.
+    gate_words: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
+    gate_heads: frozenset[str] = frozenset()
     always: list[int] = field(default_factory=list)
     photo: list[int] = field(default_factory=list)
+    # (network, account kind, crisis state) → the scope rules that apply there; filled as met.
+    _scope_cache: dict[tuple[str, str, str], list[int]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, specs: Iterable[RuleSpec]) -> CompiledRules:
@@ -186,11 +197,23 @@ class CompiledRules:
                 compiled.always.append(index)
             elif spec.kind == REGEX:
                 patterns = [p for p in spec.patterns if p.strip()]
-                if patterns:
-                    joined = "|".join(f"(?:{fold(p, casefold=False)})" for p in patterns)
-                    gates = [required_literals(fold(p, casefold=False)) for p in patterns]
-                    gate = None if any(g is None for g in gates) else frozenset().union(*gates)
-                    compiled.regexes.append((index, re.compile(joined, re.IGNORECASE), gate))
+                # The patterns with a word gate run as one alternation behind the union of their gates;
+                # each other pattern runs alone behind its own literal gate.
+                worded, others = [], []
+                for pattern in patterns:
+                    folded_pattern = fold(pattern, casefold=False)
+                    starts = required_word_starts(folded_pattern)
+                    (worded if starts else others).append((folded_pattern, starts))
+                if worded:
+                    joined = "|".join(f"(?:{p})" for p, _starts in worded)
+                    word_gate: dict[str, tuple[str, ...]] = {}
+                    for word in sorted(frozenset().union(*(starts for _p, starts in worded))):
+                        word_gate[word[:WORD_HEAD]] = (*word_gate.get(word[:WORD_HEAD], ()), word)
+                    compiled.regexes.append((index, re.compile(joined, re.IGNORECASE), None, word_gate))
+                for folded_pattern, _starts in others:
+                    literals = required_literals(folded_pattern)
+                    gate = tuple(sorted(literals)) if literals is not None else None
+                    compiled.regexes.append((index, re.compile(folded_pattern, re.IGNORECASE), gate, None))
             elif spec.kind in (TERM, EMBARGO):
                 for pattern in spec.patterns:
                     tokens = term_tokens(pattern)
@@ -202,6 +225,13 @@ class CompiledRules:
                         prefix_entries.append(entry)
                     else:
                         compiled.exact_first.setdefault(first, []).append(entry)
+        for position, (_index, _pattern, _gate, word_gate) in enumerate(compiled.regexes):
+            for head, words in (word_gate or {}).items():
+                compiled.gate_words[head] = (
+                    *compiled.gate_words.get(head, ()),
+                    *((position, word) for word in words),
+                )
+        compiled.gate_heads = frozenset(compiled.gate_words)
         if prefix_entries:
             compiled.prefix_key = min(len(e.first) for e in prefix_entries)
             for entry in prefix_entries:
@@ -211,9 +241,8 @@ class CompiledRules:
     def __len__(self):
         return len(self.specs)
 
-    def _term_hits(self, folded: str) -> dict[int, tuple[int, int]]:
+    def _term_hits(self, tokens: list[str]) -> dict[int, tuple[int, int]]:
         """spec index → (first token, token after the last) of its first match."""
-        tokens = _WORD.findall(folded)
         found: dict[int, tuple[int, int]] = {}
         exact = self.exact_first
         prefixes = self.prefix_first
@@ -257,22 +286,53 @@ class CompiledRules:
         quote: bool = True,
     ) -> list[Hit]:
         """Every applicable rule that fires on this post, most severe first (then by code)."""
-        folded = fold(text)
-        term_found = self._term_hits(folded) if (self.exact_first or self.prefix_first) else {}
+        soft = fold(text, casefold=False)
+        folded = soft.casefold() if not soft.isascii() else soft.lower()  # == fold(text)
+        tokens = _WORD.findall(folded)
+        term_found = self._term_hits(tokens) if (self.exact_first or self.prefix_first) else {}
         regex_found: dict[int, tuple[int, int]] = {}
         if self.regexes:
-            soft = fold(text, casefold=False)
-            for index, pattern, gate in self.regexes:
-                if gate is not None and not any(literal in folded for literal in gate):
+            opened: set[int] = set()  # word-gated regexes (by position) some word of the post opens
+            if self.gate_heads:
+                common = self.gate_heads.intersection({token[:WORD_HEAD] for token in tokens})
+                if common:  # most posts share no word head with any gate: one set operation in C
+                    for token in tokens:
+                        for position, word in self.gate_words.get(token[:WORD_HEAD], ()):
+                            if token.startswith(word):
+                                opened.add(position)
+            for position, (index, pattern, gate, word_gate) in enumerate(self.regexes):
+                if index in regex_found:
+                    continue  # another of the rule's patterns matched already
+                if word_gate is not None:
+                    if position not in opened:
+                        continue  # no word of the post starts as a word every match starts
+                elif gate is not None and not (
+                    gate[0] in folded if len(gate) == 1 else any(literal in folded for literal in gate)
+                ):
                     continue  # a literal every match contains is absent: skip the scan
                 found = pattern.search(soft)
                 if found:
                     regex_found[index] = found.span()
-        fired = [*term_found, *regex_found, *self.always]
+        fired = [*term_found, *regex_found]
         if has_photo:
             fired.extend(self.photo)
-        hits = []
-        seen = set()
+        # Scope rules fire on every post: which of them apply depends on the setting only.
+        setting = (network, account_kind, crisis_state)
+        scoped = self._scope_cache.get(setting)
+        if scoped is None:
+            scoped = [
+                index
+                for index in self.always
+                if self.specs[index].until is None
+                and self.specs[index].applies(
+                    network=network, account_kind=account_kind, crisis_state=crisis_state, now=None
+                )
+            ]
+            if len(self._scope_cache) < 256:
+                self._scope_cache[setting] = scoped
+        hits = [Hit(spec=self.specs[index], index=index) for index in scoped]
+        seen = set(scoped)
+        fired.extend(index for index in self.always if self.specs[index].until is not None)
         for index in fired:
             if index in seen:
                 continue
@@ -290,13 +350,17 @@ class CompiledRules:
 
     def _quote(self, text, folded, hits, term_found, regex_found):
         """Fill each hit's fragment with the original words that matched (accents and case kept)."""
-        spans = None
+        spans: list[tuple[int, int]] = []
+        words = None
+        full_map = None
         for hit in hits:
             if hit.index in term_found:
-                if spans is None:
-                    spans = [m.span() for m in _WORD.finditer(folded)]
-                    full_map = _offsets(text, folded, casefold=True)
                 first, last = term_found[hit.index]
+                if words is None:
+                    words = _WORD.finditer(folded)
+                    full_map = _offsets(text, folded, casefold=True)
+                while len(spans) < last:  # the words' spans, only as far as the last word quoted
+                    spans.append(next(words).span())
                 hit.fragment = _slice(text, full_map, spans[first][0], spans[last - 1][1])
             elif hit.index in regex_found:
                 soft_map = _offsets(text, fold(text, casefold=False), casefold=False)
@@ -361,6 +425,104 @@ def required_literals(pattern: str) -> frozenset[str] | None:
 
     try:
         return walk(tree.data)
+    except Exception:
+        return None
+
+
+WORD_HEAD = 3  # word gates compare the first 3 characters of words (shorter gate words: no word gate)
+
+
+def required_word_starts(pattern: str) -> frozenset[str] | None:
+    """Word beginnings (casefolded, at least WORD_HEAD characters) one of which begins a word of the
+    folded text whenever `pattern` matches it; None when no such set can be proven.
+
+    A word of a literal counts when it follows a word boundary (\\b, ^, \\A) or an ASCII non-word
+    character (a space, an apostrophe) in a required part of the pattern: then a word of the text
+    starts with it.
+    Cheaper than required_literals at match time: one set lookup per gate word against the post's
+    word heads, computed once for all rules. The same conservative walk: required parts only, cut at
+    any non-ASCII character.
+    """
+    try:
+        from re import _constants as c
+        from re import _parser as parser
+
+        tree = parser.parse(pattern, re.IGNORECASE)
+    except Exception:
+        return None
+    boundaries = {c.AT_BOUNDARY, c.AT_BEGINNING, c.AT_BEGINNING_STRING}
+
+    def words_of(run: str, at_boundary: bool, prefix: str) -> tuple[list[str], bool, str]:
+        """The words of a literal run that start a word of the text (after a boundary or a non-word
+        character of the run itself; `prefix`: a word already begun so), whether the run ends on a
+        non-word character, and the word it leaves open (begun at a word start), if any."""
+        words, current, starts = [], (list(prefix) if prefix else []), at_boundary
+        for char in run.casefold():
+            if char.isascii() and (char.isalnum() or char == "_"):
+                if not current and not starts:
+                    current = None  # the word may continue a word of the text: not a word start
+                if current is not None:
+                    current.append(char)
+                starts = False
+                continue
+            if current:
+                words.append("".join(current))
+            current = []
+            # After an ASCII non-word character a word starts; after anything else, who knows.
+            starts = char.isascii()
+        open_word = "".join(current) if current else ""
+        if open_word:
+            words.append(open_word)
+        return words, starts, open_word
+
+    def walk(items, at_boundary: bool, prefix: str = "") -> frozenset[str] | None:
+        # `prefix`: the word a literal just before this group began at a word start. The parser
+        # factors common prefixes out of alternations ("mots? de passe|mdp" becomes "m" then
+        # "ots? de passe|dp"), so the group's first literal continues that word.
+        candidates = []
+        index = 0
+        items = list(items)
+        while index < len(items):
+            op, arg = items[index]
+            if op is c.AT:
+                at_boundary = arg in boundaries
+                prefix = ""
+                index += 1
+                continue
+            if op is c.LITERAL:
+                run = []
+                while index < len(items) and items[index][0] is c.LITERAL:
+                    run.append(chr(items[index][1]))
+                    index += 1
+                words, at_boundary, prefix = words_of("".join(run), at_boundary, prefix)
+                words = [word for word in words if len(word) >= WORD_HEAD]
+                if words:  # every one is required: the longest is the most selective
+                    candidates.append(frozenset({max(words, key=len)}))
+                continue
+            found = None
+            if op is c.SUBPATTERN:
+                found = walk(arg[-1], at_boundary, prefix)
+            elif op is c.BRANCH:
+                branches = [walk(branch, at_boundary, prefix) for branch in arg[1]]
+                found = None if any(b is None for b in branches) else frozenset().union(*branches)
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)) and arg[0] >= 1:
+                found = walk(arg[2], at_boundary, prefix)
+            elif op is c.ASSERT and arg[0] == 1:  # a lookahead: text at this very position
+                found = walk(arg[1], at_boundary, prefix)
+                if found is not None:
+                    candidates.append(found)
+                index += 1
+                continue  # consumes nothing: still at the same place
+            if found is not None:
+                candidates.append(found)
+            at_boundary = False
+            prefix = ""
+            index += 1
+        candidates = [found for found in candidates if found]
+        return max(candidates, key=lambda words: min(map(len, words)), default=None)
+
+    try:
+        return walk(tree.data, False)
     except Exception:
         return None
 

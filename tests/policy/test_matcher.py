@@ -1,5 +1,6 @@
 """The matcher on its own (no database): normalisation, word boundaries, scope, quoting."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -182,3 +183,85 @@ def test_regex_gates_never_hide_a_match():
 def test_required_literals(pattern, literals):
     found = matcher.required_literals(pattern)
     assert (set(found) if found is not None else None) == literals
+
+
+def test_word_gates_never_hide_a_match():
+    """The word gate skips a regex scan only when no word of the post starts as the pattern requires:
+    checked on every seeded regex against the table's posts, the principles' posts, the corpus and
+    awkward ones (case, accents, apostrophes, punctuation glued to the words).
+
+    Mutation: required_word_starts treating a lookbehind like a lookahead (`arg[0] == 1` check removed)
+    -> "(?<=x)" patterns would gate on the lookbehind's words; on the guide, removing the `\\b` that
+    _THIS_SECRET puts before the secret words changes nothing here (the gate goes None, accepted).
+    """
+    from apps.policy.guide import GUIDE_RULES
+    from apps.policy.selectors import corpus_entries
+    from tests.policy.test_principles import ABOUT_PASSWORDS, ADDITIONS, RELAYS, SECRETS, SECRETS_IN_PHOTOS
+    from tests.policy.test_table import CASES
+
+    texts = (
+        [case[0] for case in CASES]
+        + [entry["text"] for entry in corpus_entries()]
+        + SECRETS
+        + SECRETS_IN_PHOTOS
+        + ABOUT_PASSWORDS
+        + [text for text, _ in RELAYS + ADDITIONS]
+        + [
+            "MDP:Soleil2024",
+            "«mdp» : «Soleil»",
+            "Le MOT DE PASSE est Ariane5",
+            "(password: Xy12!kq9)",
+            "post-it avec LE mot de passe",
+            "COMMUNIQUÉ OFFICIEL : rien à ajouter",
+            "—Communiqué de presse— texte",
+            "l\u2019identifiant : jdupont / Lune2024",
+        ]
+    )
+    checked = 0
+    for rule in GUIDE_RULES:
+        if rule["kind"] != "regex":
+            continue
+        for raw in rule["patterns"]:
+            soft_pattern = matcher.fold(raw, casefold=False)
+            words = matcher.required_word_starts(soft_pattern)
+            if words is None:
+                continue
+            pattern = matcher.compile_regex(raw)
+            for text in texts:
+                if pattern.search(matcher.fold(text, casefold=False)):
+                    checked += 1
+                    tokens = re.findall(r"\w+", matcher.fold(text))
+                    assert any(t.startswith(w) for t in tokens for w in words), (rule["code"], text)
+    assert checked >= 40
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        (r"\bmdp\s*:", {"mdp"}),
+        (r"\b(?:mots? de passe|mdp)\b", {"passe", "mdp"}),  # "passe" follows a space: a word start
+        (r"^\W*\b(?:communique|statement)\b", {"communique", "statement"}),
+        (r"mdp", None),  # no boundary before: "xmdp" matches, no word starts with mdp
+        (r"\b(?:mdp|je)\b", None),  # "je" is shorter than the word head
+        (r"\b(?:le\s+)?mdp", None),  # after an optional part the boundary is not known
+        (r"(?<=x)\bmdp", {"mdp"}),
+        (r"\bpass ?phrase", {"pass"}),
+    ],
+)
+def test_required_word_starts(pattern, words):
+    """Mutation: words_of counting every word as a word start (`starts` forced True) -> the "mdp"
+    case fails."""
+    found = matcher.required_word_starts(pattern)
+    assert (set(found) if found is not None else None) == words
+
+
+def test_a_regex_behind_a_word_gate_still_fires_and_a_post_without_the_word_costs_no_scan():
+    """Mutation: the word-gate check inverted (`if common` instead of `if not common`) -> the first
+    assertion fails; the gate removed -> nothing fails here but the bench loses its ratio."""
+    compiled = rules(
+        RuleSpec(key="c", code="c", kind=matcher.REGEX, severity="block", patterns=(r"\bmdp\s*:\s*\S+",))
+    )
+    (entry,) = compiled.regexes
+    assert entry[3] == {"mdp": ("mdp",)}
+    assert codes(compiled, "Le MDP : Soleil") == {"c"}
+    assert codes(compiled, "Le xmdp : Soleil") == set()
