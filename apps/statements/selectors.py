@@ -427,7 +427,22 @@ def _reviewable_runs(user, kind):
     return out
 
 
-def awaiting_user(user) -> list[dict]:
+class WaitingItem(dict):
+    """One thing waiting for a person: a dict {kind, title, url, detail, since, object_id}; for
+    the decision kinds, also the object itself as `.statement` / `.post` (for callers that read
+    the object rather than the dict)."""
+
+    statement = None
+    post = None
+
+
+def _item(*, statement=None, post=None, **fields) -> WaitingItem:
+    item = WaitingItem(**fields)
+    item.statement, item.post = statement, post
+    return item
+
+
+def awaiting_user(user) -> list[WaitingItem]:
     """Everything waiting for `user`, oldest first. Each item: {kind, title, detail, url, since,
     object_id}. kinds: `statement_step` (decide a statement's step), `post_step` (decide a held
     calendar post), `statement_by_hand` / `post_by_hand` (publish a post by hand, then say so),
@@ -446,27 +461,29 @@ def awaiting_user(user) -> list[dict]:
     items = []
     for run in _reviewable_runs(user, "statement"):
         items.append(
-            {
-                "kind": "statement_step",
-                "title": _("Statement #%(id)s awaits your decision (step “%(step)s”)")
+            _item(
+                statement=run.statement,
+                kind="statement_step",
+                title=_("Statement #%(id)s awaits your decision (step “%(step)s”)")
                 % {"id": run.statement_id, "step": run.current_step.name},
-                "detail": _short(run.statement.body),
-                "url": reverse("web:statement", args=[run.statement_id]),
-                "since": run.created_at,
-                "object_id": run.statement_id,
-            }
+                detail=_short(run.statement.body),
+                url=reverse("web:statement", args=[run.statement_id]),
+                since=run.created_at,
+                object_id=run.statement_id,
+            )
         )
     for run in _reviewable_runs(user, "post"):
         items.append(
-            {
-                "kind": "post_step",
-                "title": _("A post on %(account)s awaits your decision (step “%(step)s”)")
+            _item(
+                post=run.post,
+                kind="post_step",
+                title=_("A post on %(account)s awaits your decision (step “%(step)s”)")
                 % {"account": run.post.account, "step": run.current_step.name},
-                "detail": _short(run.post.body),
-                "url": reverse("web:approvals") + f"#run-{run.pk}",
-                "since": run.created_at,
-                "object_id": run.pk,
-            }
+                detail=_short(run.post.body),
+                url=reverse("web:approvals") + f"#run-{run.pk}",
+                since=run.created_at,
+                object_id=run.pk,
+            )
         )
     todo = (
         Post.objects.filter(assignee=user, status=PostStatus.PUBLISHING)
@@ -476,14 +493,18 @@ def awaiting_user(user) -> list[dict]:
     for post in todo:
         link = getattr(post, "statement_link", None)
         items.append(
-            {
-                "kind": "statement_by_hand" if link else "post_by_hand",
-                "title": _("Publish on %(account)s by hand, then say so") % {"account": post.account},
-                "detail": _short(post.body),
-                "url": reverse("web:statement", args=[link.statement_id]) if link else reverse("web:inbox"),
-                "since": post.claimed_at or post.updated_at,
-                "object_id": link.statement_id if link else post.pk,
-            }
+            WaitingItem(
+                {
+                    "kind": "statement_by_hand" if link else "post_by_hand",
+                    "title": _("Publish on %(account)s by hand, then say so") % {"account": post.account},
+                    "detail": _short(post.body),
+                    "url": reverse("web:statement", args=[link.statement_id])
+                    if link
+                    else reverse("web:inbox"),
+                    "since": post.claimed_at or post.updated_at,
+                    "object_id": link.statement_id if link else post.pk,
+                }
+            )
         )
     if has_role(user, DCO):
         current = crisis_open()
@@ -498,29 +519,33 @@ def awaiting_user(user) -> list[dict]:
         )
         for post in failing:
             items.append(
-                {
-                    "kind": "statement_failing",
-                    "title": _("Statement #%(id)s: %(account)s fails")
-                    % {"id": post.statement_link.statement_id, "account": post.account},
-                    "detail": plain_error(post.last_error),
-                    "url": reverse("web:statement", args=[post.statement_link.statement_id]),
-                    "since": post.updated_at,
-                    "object_id": post.statement_link.statement_id,
-                }
+                WaitingItem(
+                    {
+                        "kind": "statement_failing",
+                        "title": _("Statement #%(id)s: %(account)s fails")
+                        % {"id": post.statement_link.statement_id, "account": post.account},
+                        "detail": plain_error(post.last_error),
+                        "url": reverse("web:statement", args=[post.statement_link.statement_id]),
+                        "since": post.updated_at,
+                        "object_id": post.statement_link.statement_id,
+                    }
+                )
             )
         now = timezone.now()
         in_force = Statement.objects.filter(crisis=current, status="approved", planned_at__lte=now)
         for s in in_force.order_by("updated_at"):
             items.append(
-                {
-                    "kind": "statement_new_time",
-                    "title": _("Statement #%(id)s was approved after its planned time: give it a new one")
-                    % {"id": s.pk},
-                    "detail": _short(s.body),
-                    "url": reverse("web:statement", args=[s.pk]),
-                    "since": s.updated_at,
-                    "object_id": s.pk,
-                }
+                WaitingItem(
+                    {
+                        "kind": "statement_new_time",
+                        "title": _("Statement #%(id)s was approved after its planned time: give it a new one")
+                        % {"id": s.pk},
+                        "detail": _short(s.body),
+                        "url": reverse("web:statement", args=[s.pk]),
+                        "since": s.updated_at,
+                        "object_id": s.pk,
+                    }
+                )
             )
         held = (
             ApprovalRequest.objects.filter(
@@ -531,27 +556,31 @@ def awaiting_user(user) -> list[dict]:
         )
         for run in held:
             items.append(
-                {
-                    "kind": "post_new_time",
-                    "title": _("A post on %(account)s was approved after its time: give it a new one")
-                    % {"account": run.post.account},
-                    "detail": _short(run.post.body),
-                    "url": reverse("web:approvals") + f"#run-{run.pk}",
-                    "since": run.finished_at or run.created_at,
-                    "object_id": run.pk,
-                }
+                WaitingItem(
+                    {
+                        "kind": "post_new_time",
+                        "title": _("A post on %(account)s was approved after its time: give it a new one")
+                        % {"account": run.post.account},
+                        "detail": _short(run.post.body),
+                        "url": reverse("web:approvals") + f"#run-{run.pk}",
+                        "since": run.finished_at or run.created_at,
+                        "object_id": run.pk,
+                    }
+                )
             )
         for run in posts_needing_new_approval():
             items.append(
-                {
-                    "kind": "post_voided",
-                    "title": _("A post on %(account)s changed after approval: ask for approval again")
-                    % {"account": run.post.account},
-                    "detail": _short(run.post.body),
-                    "url": reverse("web:approvals") + f"#run-{run.pk}",
-                    "since": run.finished_at or run.created_at,
-                    "object_id": run.pk,
-                }
+                WaitingItem(
+                    {
+                        "kind": "post_voided",
+                        "title": _("A post on %(account)s changed after approval: ask for approval again")
+                        % {"account": run.post.account},
+                        "detail": _short(run.post.body),
+                        "url": reverse("web:approvals") + f"#run-{run.pk}",
+                        "since": run.finished_at or run.created_at,
+                        "object_id": run.pk,
+                    }
+                )
             )
     items.sort(key=lambda item: item["since"] or timezone.now())
     return items

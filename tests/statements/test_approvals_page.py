@@ -32,6 +32,12 @@ def test_the_expert_sees_the_statement_step_that_awaits_an_expert(client, people
     page = client.get("/approvals/").content.decode()
     assert f"Statement #{s.pk} awaits your decision" in page and f"/statements/{s.pk}/" in page
     assert "Nothing awaits you" not in page
+    # The home page's "what waits for me" reads the same selector.
+    from apps.web.selectors import waiting_for
+
+    assert [i["url"] for i in waiting_for(people["expert"])] == [f"/statements/{s.pk}/"]
+    [item] = awaiting_user(people["expert"])
+    assert item.statement == s and item["kind"] == "statement_step"
 
     # Not the DCO's yet (step 1 is the experts'), nor the author's own text.
     for who in ("dco", "author"):
