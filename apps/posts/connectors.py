@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
+from apps.core import outbound
 from crisiscomm.api import ServiceError
 
 from .models import ConnectorKind, Network
@@ -87,12 +88,10 @@ def send_deadline_seconds() -> float:
 
 
 def _resolve(host: str, port: int) -> list[tuple]:
-    """(family, type, proto, sockaddr) for host. The outbound target check replaces or wraps this
-    (every resolved address judged before any connect)."""
-    return [
-        (family, type_, proto, sockaddr)
-        for family, type_, proto, _canon, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    ]
+    """(family, type, proto, sockaddr) for host, every address judged by the outbound rules
+    (apps.core.outbound: loopback, private, link-local… refused unless allowed). open_connection
+    connects to these very addresses, so a DNS answer that changes later cannot redirect it."""
+    return outbound.connect_addresses(host, port, field="url")
 
 
 def _resolve_within(host, port, deadline):
@@ -177,7 +176,10 @@ def open_connection(url: str, *, deadline: Deadline) -> Connection:
         raise ConnectorError(f"{url}: not an http(s) URL", retryable=False)
     secure = parts.scheme == "https"
     port = parts.port or (443 if secure else 80)
-    addresses = _resolve_within(parts.hostname, port, deadline)
+    try:
+        addresses = _resolve_within(parts.hostname, port, deadline)
+    except outbound.OutboundRefused as exc:  # outbound: nothing was sent
+        raise ConnectorError(f"{parts.hostname}: {exc.message}", retryable=exc.retryable) from exc
     sock, last_error = None, None
     for family, type_, proto, sockaddr in addresses:
         candidate = socket.socket(family, type_, proto)

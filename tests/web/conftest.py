@@ -20,6 +20,11 @@ PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's password
 
 
 @pytest.fixture(autouse=True)
+def _networks_on_loopback(outbound_allow_loopback):
+    """outbound: the test doubles of networks listen on 127.0.0.1 (refused by default)."""
+
+
+@pytest.fixture(autouse=True)
 def _skip_browser_without_chromium(request):
     if request.node.get_closest_marker("browser") and not CHROMIUM.exists():
         pytest.skip(SKIP_REASON)
