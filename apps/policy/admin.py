@@ -10,7 +10,7 @@ from apps.posts.models import Network
 from crisiscomm.api import ServiceError
 
 from . import services
-from .models import Embargo, PolicyRule
+from .models import Embargo, PolicyRule, Ruling
 
 
 class DCOAdminMixin:
@@ -53,9 +53,25 @@ class PolicyRuleForm(forms.ModelForm):
         help_text=_("None ticked: every network."),
     )
 
+    suppresses = forms.MultipleChoiceField(
+        label=_("lifts these rules"),
+        choices=(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "When this rule fires, the ticked rules are lifted (relaying the official statement lifts the "
+            "crisis freeze); rules not ticked still apply."
+        ),
+    )
+
     class Meta:
         model = PolicyRule
         fields = list(services.RULE_FIELDS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        codes = PolicyRule.objects.exclude(pk=self.instance.pk).values_list("code", flat=True)
+        self.fields["suppresses"].choices = [(code, code) for code in codes]
 
 
 @admin.register(PolicyRule)
@@ -67,9 +83,90 @@ class PolicyRuleAdmin(DCOAdminMixin, admin.ModelAdmin):
     list_editable = ["enabled"]
     fieldsets = [
         (None, {"fields": ["code", "enabled", "kind", "severity", "patterns"]}),
-        (_("Scope"), {"fields": ["networks", "account_kind", "condition", "on_photo"]}),
-        (_("Explanation"), {"fields": ["message_fr", "message_en", "guide", "quote_match"]}),
+        (_("Scope"), {"fields": ["networks", "account_kind", "condition", "on_photo", "suppresses"]}),
+        (
+            _("Explanation"),
+            {
+                "fields": [
+                    "message_fr",
+                    "message_en",
+                    "guide",
+                    "passage_fr",
+                    "passage_en",
+                    "advice_fr",
+                    "advice_en",
+                    "quote_match",
+                ]
+            },
+        ),
     ]
+    # The change form has a "Preview" button: the rulings the change would newly break or fix, shown
+    # before anything is saved (preview_view), with a button that saves it as previewed.
+    change_form_template = "admin/policy/policyrule/change_form.html"
+
+    def get_urls(self):
+        from django.urls import path
+
+        preview = self.admin_site.admin_view(self.preview_view)
+        return [
+            path("add/preview/", preview, name="policy_policyrule_preview_add"),
+            path("<path:object_id>/change/preview/", preview, name="policy_policyrule_preview"),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request, object_id=None):
+        """The change as posted by the change form, replayed against the recorded rulings; nothing saved."""
+        from django.core.exceptions import PermissionDenied, ValidationError
+        from django.template.response import TemplateResponse
+        from django.urls import reverse
+
+        from . import selectors
+
+        if request.method != "POST" or not self._allowed(request):
+            raise PermissionDenied
+        obj = self.get_object(request, object_id) if object_id else None
+        form = self.get_form(request, obj)(request.POST, instance=obj)
+        impact, errors = None, []
+        if form.is_valid():
+            if obj is None:
+                code, changes = form.cleaned_data["code"], dict(form.cleaned_data)
+            else:
+                code = obj.code
+                changes = {
+                    name: form.cleaned_data[name]
+                    for name in form.changed_data
+                    if name in services.RULE_FIELDS
+                }
+            try:
+                impact = selectors.rule_change_impact(selectors.rules_with_change(code=code, changes=changes))
+            except ValidationError as exc:
+                errors = exc.messages
+        else:
+            errors = [f"{name}: {' '.join(messages)}" for name, messages in form.errors.items()]
+        target = (
+            reverse("admin:policy_policyrule_change", args=[obj.pk])
+            if obj
+            else reverse("admin:policy_policyrule_add")
+        )
+        posted = [
+            (name, value)
+            for name, values in request.POST.lists()
+            if name not in ("csrfmiddlewaretoken", "_preview")
+            for value in values
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Effect of this change on the rulings"),
+            "original": obj,
+            "impact": impact,
+            "errors": errors,
+            "posted": posted,
+            "target": target,
+        }
+        return TemplateResponse(
+            request, "admin/policy/policyrule/preview.html", context, status=400 if errors else 200
+        )
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -141,3 +238,54 @@ class EmbargoAdmin(DCOAdminMixin, admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for embargo in queryset:
             self.delete_model(request, embargo)
+
+
+@admin.register(Ruling)
+class RulingAdmin(DCOAdminMixin, admin.ModelAdmin):
+    """The rulings, read-only here (they are recorded on the pre-check page or through the API);
+    deleting one goes through the service, audited."""
+
+    list_display = [
+        "pk",
+        "short_text",
+        "network",
+        "account_kind",
+        "crisis",
+        "verdict",
+        "check_verdict",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["verdict", "check_verdict", "crisis", "account_kind", "network", "source"]
+    search_fields = ["text", "comment"]
+    readonly_fields = [
+        "text",
+        "network",
+        "account_kind",
+        "crisis",
+        "has_photo",
+        "verdict",
+        "comment",
+        "source",
+        "check_verdict",
+        "check_codes",
+        "created_by",
+        "created_at",
+    ]
+
+    @admin.display(description=_("text"))
+    def short_text(self, obj):
+        return obj.text[:80]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        self._run(request, lambda: services.ruling_delete(actor=request.user, ruling=obj))
+
+    def delete_queryset(self, request, queryset):
+        for ruling in queryset:
+            self.delete_model(request, ruling)

@@ -175,9 +175,15 @@ def _rule_form(rule, **overrides):
         "message_fr": rule.message_fr,
         "message_en": rule.message_en,
         "guide": rule.guide,
+        "passage_fr": rule.passage_fr,
+        "passage_en": rule.passage_en,
+        "advice_fr": rule.advice_fr,
+        "advice_en": rule.advice_en,
     }
     if rule.networks:
         data["networks"] = rule.networks
+    if rule.suppresses:
+        data["suppresses"] = rule.suppresses
     for flag in ("enabled", "on_photo", "quote_match"):
         if getattr(rule, flag):
             data[flag] = "on"
@@ -263,3 +269,63 @@ def test_compiled_rules_expire_even_without_a_version_bump(monkeypatch):
     rebuilt = selectors.compiled_rules()
     assert rebuilt is not first
     assert any(s.code == "equipment.weakness" and s.severity == "block" for s in rebuilt.specs)
+
+
+def test_admin_previews_the_rulings_a_change_would_break_then_saves_it_as_previewed(client, dco_admin):
+    """Issue 16: before it is saved, a rule change shows which recorded rulings it newly breaks.
+    Mutation: preview_view calling save_model (or the service) -> the rule changes at preview and the
+    first block of assertions fails."""
+    import re
+
+    relay = "Official statement from the agency: an anomaly occurred during the test."
+    services.ruling_record(
+        actor=dco_admin, text=relay, network="linkedin", account_kind="personal", crisis=True, verdict="warn"
+    )
+    rule = PolicyRule.objects.get(code="crisis.relay_official")
+    form = _rule_form(rule, suppresses=[])  # lift nothing: relays fall back under the freeze
+    form.pop("suppresses")
+    change = client.get(f"/admin/policy/policyrule/{rule.pk}/change/").content.decode()
+    assert 'name="_preview"' in change and f"/admin/policy/policyrule/{rule.pk}/change/preview/" in change
+
+    preview = client.post(f"/admin/policy/policyrule/{rule.pk}/change/preview/", {**form, "_preview": "1"})
+    assert preview.status_code == 200, preview.content.decode()[:2000]
+    html = preview.content.decode()
+    assert 'data-broken="1" data-fixed="0"' in html
+    assert "Official statement from the agency" in html
+    rule.refresh_from_db()
+    assert rule.suppresses == ["crisis.freeze", "crisis.after_freeze"]
+    assert not AuditEntry.objects.filter(action="policy.rule_update").exists()
+
+    # The preview page's button posts the same form to the change view: saved, through the service.
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+    assert hidden["code"] == "crisis.relay_official" and "suppresses" not in hidden
+    saved = client.post(f"/admin/policy/policyrule/{rule.pk}/change/", form)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    rule.refresh_from_db()
+    assert rule.suppresses == []
+    assert AuditEntry.objects.filter(
+        action="policy.rule_update", details__code="crisis.relay_official"
+    ).exists()
+
+
+def test_admin_preview_of_a_broken_change_names_the_error_and_saves_nothing(client, dco_admin):
+    rule = PolicyRule.objects.get(code="confidential.credential")
+    response = client.post(
+        f"/admin/policy/policyrule/{rule.pk}/change/preview/", _rule_form(rule, patterns="(oops")
+    )
+    assert response.status_code == 400
+    assert "not a valid regular expression" in response.content.decode()
+    assert not AuditEntry.objects.filter(action="policy.rule_update").exists()
+
+
+def test_admin_preview_is_closed_to_non_dco_staff(client, make_user):
+    from django.contrib.auth import get_user_model
+
+    user = make_user("employee", username="staffer2")
+    get_user_model().objects.filter(pk=user.pk).update(is_staff=True)
+    client.force_login(get_user_model().objects.get(pk=user.pk))
+    rule = PolicyRule.objects.get(code="confidential.credential")
+    assert (
+        client.post(f"/admin/policy/policyrule/{rule.pk}/change/preview/", _rule_form(rule)).status_code
+        == 403
+    )
