@@ -6,6 +6,7 @@ no post: `frozen` is derived (apps.posts.selectors).
 """
 
 import logging
+import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -78,6 +79,7 @@ def retry_delay(attempts: int) -> int:
 
 # outbound (issue 10): the config keys that name where a connector sends.
 TARGET_KEYS = ("base_url", "url")
+_REPLY_STARTS = re.compile(r"HTTP \d{3}|unexpected answer")
 
 
 def _check_targets(config):
@@ -85,6 +87,13 @@ def _check_targets(config):
         for key in TARGET_KEYS:
             if config.get(key):
                 outbound.validate_url(str(config[key]), field=f"config.{key}")
+
+
+def _without_reply(error: str) -> str:
+    """A connector's error cut after the status (what a remote server answered, which may echo
+    anything back, is shown to the DCO only)."""
+    match = _REPLY_STARTS.search(error or "")
+    return error[: match.end()] if match else error
 
 
 def _require_secrets_for_new_target(account, given):
@@ -613,7 +622,8 @@ def _record_failure(post, exc: ConnectorError) -> str:
         actor=None,
         action="post.fail",
         obj=post,
-        details={"attempts": post.attempts, "error": post.last_error},
+        # outbound: the trail is read beyond the DCO: the error without the remote reply.
+        details={"attempts": post.attempts, "error": _without_reply(post.last_error)},
     )
     return SendOutcome.FAILED
 

@@ -102,3 +102,27 @@ def test_the_connection_goes_to_the_judged_address(settings, scripted_dns, twin_
     assert public.received[0]["headers"]["Host"] == f"social.example:{public.port}"
     assert internal.received == []
     assert scripted_dns.DNS_QUERIES == ["social.example"]
+
+
+def test_a_remote_reply_reaches_the_dco_but_not_the_audit_trail(settings, api, dco, auditor):
+    """The reply of a refusing network (which may echo anything back) is in the post's error for
+    the DCO; the trail, read by auditors, keeps the status only.
+
+    Mutation: _record_failure writing post.last_error whole into the post.fail entry -> the
+    auditor reads the reply through the audit API and this test fails."""
+    from apps.audit.models import AuditEntry
+
+    settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"
+    server = RecordingServer("127.0.0.1", status=403, body={"error": "ECHOED-INTERNAL-DETAIL"})
+    try:
+        post = _claimed(_mastodon(f"http://127.0.0.1:{server.port}"))
+        assert post_send(post_id=post.pk) == SendOutcome.FAILED
+    finally:
+        server.stop()
+    entry = AuditEntry.objects.get(action="post.fail", object_id=str(post.pk))
+    assert entry.details["error"] == "Mastodon: HTTP 403"
+    assert "ECHOED-INTERNAL-DETAIL" not in api.as_user(auditor).get("/api/v1/audit/").content.decode()
+    assert (
+        "ECHOED-INTERNAL-DETAIL" not in api.as_user(auditor).get(f"/api/v1/posts/{post.pk}/").content.decode()
+    )
+    assert "ECHOED-INTERNAL-DETAIL" in api.as_user(dco).get(f"/api/v1/posts/{post.pk}/").json()["last_error"]
