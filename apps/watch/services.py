@@ -631,6 +631,9 @@ def _record(account: WatchedAccount, result: ReadResult, *, crisis, official) ->
                 actor=None, action="watch.account_error", obj=account, details={"error": account.last_error}
             )
         return 0
+    # The sightings first, the account's state after: the row lock taken above is what makes
+    # a concurrent recording of the same read wait, then find these posts known.
+    found = _record_sightings(account, result, crisis=crisis, official=official, now=now) if crisis else 0
     recovered = account.consecutive_errors > 0
     account.remote_id, account.cursor = result.remote_id, result.cursor
     account.etag, account.last_modified = result.etag, result.last_modified
@@ -649,7 +652,11 @@ def _record(account: WatchedAccount, result: ReadResult, *, crisis, official) ->
         audit_record(
             actor=None, action="watch.account_recovered", obj=account, details={"error": account.last_error}
         )
-    if crisis is None or not result.posts:
+    return found
+
+
+def _record_sightings(account, result: ReadResult, *, crisis, official, now) -> int:
+    if not result.posts:
         return 0
     known = set(
         Sighting.objects.filter(account=account, post_id__in=[p.post_id for p in result.posts]).values_list(
@@ -659,6 +666,7 @@ def _record(account: WatchedAccount, result: ReadResult, *, crisis, official) ->
     authors, urls = official
     new = []
     for post in result.posts:
+        # Never a post from before the declaration, whatever a reader returned.
         if post.post_id in known or post.published_at < crisis.declared_at:
             continue
         known.add(post.post_id)

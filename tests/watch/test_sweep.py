@@ -14,7 +14,7 @@ from apps.notifications.models import NoticeEvent
 from apps.posts.models import SocialAccount
 from apps.watch import services
 from apps.watch.models import Sighting, WatchedAccount
-from apps.watch.readers import HostLimiter
+from apps.watch.readers import Fetcher, HostLimiter, ReadResult, SeenPost, read_account
 
 pytestmark = pytest.mark.django_db
 
@@ -43,8 +43,7 @@ def test_no_crisis_no_sweep_unless_always(fake, dco, settings):
 def test_mastodon_post_before_the_declaration_is_never_a_sighting_one_during_it_once(
     fake, dco, employee, declare
 ):
-    """Mutation: the `created < since` check in MastodonReader removed -> the old toot becomes a
-    sighting, this test fails. Mutation: since_id not sent -> the second read asks without it."""
+    """Mutation: since_id not sent -> the second read asks without it, this test fails."""
     url = register(dco, fake.mastodon_account("lab_optics"), "mastodon", owners=[employee]).url
     fake.toot("lab_optics", "before the crisis", ago(hours=2))
     crisis = declare(minutes_ago=30)
@@ -331,3 +330,30 @@ def test_a_link_a_remote_server_sends_is_shown_only_if_it_is_http(fake, dco, dec
     status["url"] = "javascript:alert(document.cookie)"
     services.watch_sweep()
     assert Sighting.objects.get().url == ""
+
+
+def test_the_reader_returns_nothing_older_than_the_declaration(fake, dco):
+    """Mutation: the `created < since` check in MastodonReader removed -> the old toot is
+    returned, this test fails."""
+    account = register(dco, fake.mastodon_account("lab"), "mastodon")
+    fake.toot("lab", "old", ago(hours=2))
+    new = fake.toot("lab", "new", ago(minutes=1))
+    result = read_account(services._state(account), since=ago(minutes=30), fetch=Fetcher())
+    assert result.error == "" and [p.post_id for p in result.posts] == [new["id"]]
+
+
+def test_a_post_older_than_the_declaration_is_never_recorded_whatever_a_reader_returns(dco, declare):
+    """Mutation: the `published_at < crisis.declared_at` check in _record_sightings removed -> the
+    old post is recorded, this test fails."""
+    account = register(dco, "https://bsky.app/profile/lab.bsky.social", "bluesky")
+    crisis = declare()
+    old = SeenPost(
+        post_id="at://x/1", url="", text="old", published_at=crisis.declared_at - timedelta(seconds=1)
+    )
+    new = SeenPost(
+        post_id="at://x/2", url="", text="new", published_at=crisis.declared_at + timedelta(seconds=1)
+    )
+    assert (
+        services._record(account, ReadResult(posts=[old, new]), crisis=crisis, official=(set(), set())) == 1
+    )
+    assert list(Sighting.objects.values_list("text", flat=True)) == ["new"]
