@@ -64,7 +64,13 @@ class RecordingServer:
 
             do_GET = do_POST = do_DELETE = _handle
 
-        self.httpd = ThreadingHTTPServer((address, port), Handler)
+        server_class = ThreadingHTTPServer
+        if ":" in address:
+
+            class server_class(ThreadingHTTPServer):
+                address_family = socket.AF_INET6
+
+        self.httpd = server_class((address, port), Handler)
         self.httpd.daemon_threads = True
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)

@@ -126,3 +126,16 @@ def test_a_remote_reply_reaches_the_dco_but_not_the_audit_trail(settings, api, d
         "ECHOED-INTERNAL-DETAIL" not in api.as_user(auditor).get(f"/api/v1/posts/{post.pk}/").content.decode()
     )
     assert "ECHOED-INTERNAL-DETAIL" in api.as_user(dco).get(f"/api/v1/posts/{post.pk}/").json()["last_error"]
+
+
+def test_a_connector_reaches_an_allowed_ipv6_target(settings):
+    settings.CRISISCOMM_OUTBOUND_ALLOW = "::1"
+    server = RecordingServer("::1", body={"id": "6", "url": "https://social.example/@agency/6"})
+    try:
+        post = _claimed(_mastodon(f"http://[::1]:{server.port}"))
+        assert post_send(post_id=post.pk) == SendOutcome.PUBLISHED
+        post.refresh_from_db()
+        assert post.external_url == "https://social.example/@agency/6"
+        assert [r["path"] for r in server.received] == ["/api/v1/statuses"]
+    finally:
+        server.stop()

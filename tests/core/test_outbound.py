@@ -232,3 +232,19 @@ def test_safe_http_url_keeps_only_http_links():
     assert outbound.safe_http_url("data:text/html,x") == ""
     assert outbound.safe_http_url("//evil.example/x") == ""
     assert outbound.safe_http_url(None) == ""
+
+
+def test_ipv6_targets_are_judged_and_reached_by_address(settings):
+    """::1 is refused like 127.0.0.1; allowed, the request reaches it ([::1] in the URL, the
+    name in the Host header)."""
+    server = RecordingServer("::1")
+    try:
+        with pytest.raises(OutboundRefused, match="loopback"):
+            outbound.request("GET", f"http://[::1]:{server.port}/", timeout=5)
+        assert server.received == []
+        settings.CRISISCOMM_OUTBOUND_ALLOW = "::1"
+        assert outbound.request("GET", f"http://[::1]:{server.port}/v6", timeout=5).status_code == 200
+        assert [r["path"] for r in server.received] == ["/v6"]
+        assert server.received[0]["headers"]["Host"] == f"[::1]:{server.port}"
+    finally:
+        server.stop()
