@@ -234,6 +234,9 @@ def test_the_statement_page_shows_each_account_and_its_actions(client, people, c
     assert "The network refused the text. (HTTP 422)" in page
     for action in ("mark-published", "retry", "by-hand"):
         assert f"/statements/{statement.pk}/posts/" in page and f"/{action}/" in page
+    # The same page in French (the reader's language): states and actions are there too.
+    res = client.get(f"/statements/{statement.pk}/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert res.status_code == 200 and 'data-state="failing"' in res.content.decode()
 
     # The person with the to-do sees the statement and their button, not the DCO's actions.
     client.force_login(desk["li_person"])
