@@ -371,6 +371,15 @@ CELERY_BEAT_SCHEDULE["watch-sweep"] = {
     "task": "apps.watch.tasks.watch_sweep",
     "schedule": float(CRISISCOMM_WATCH_INTERVAL),
 }
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "WatchKindEnum": "apps.watch.models.WatchKind",
+        "WatchNetworkEnum": "apps.watch.models.WatchNetwork",
+        "WatchRegistrationEnum": "apps.watch.models.Registration",
+        "SightingKindEnum": "apps.watch.models.SightingKind",
+        "SightingStatusEnum": "apps.watch.models.SightingStatus",
+    }
+)
 
 LOGGING = {
     "version": 1,
