@@ -357,3 +357,38 @@ def test_a_post_older_than_the_declaration_is_never_recorded_whatever_a_reader_r
         services._record(account, ReadResult(posts=[old, new]), crisis=crisis, official=(set(), set())) == 1
     )
     assert list(Sighting.objects.values_list("text", flat=True)) == ["new"]
+
+
+def test_a_boost_of_a_published_statement_is_no_offence(fake, dco, declare):
+    """A statement the agency published (its post's external_url), boosted from a relay account
+    that is not one of the official accounts: still an official boost.
+    Mutation: the `boosted_url in urls` check removed -> boost_of_official False, this test fails."""
+    from tests.posts.factories import PostFactory
+
+    PostFactory(status="published", exempt=True, external_url="https://relay.example/@agencynews/77")
+    register(dco, fake.mastodon_account("lab"), "mastodon")
+    declare(minutes_ago=10)
+    statement = fake.remote_status(
+        "agencynews@relay.example", "Statement", ago(minutes=3), "https://relay.example/@agencynews/77"
+    )
+    fake.toot("lab", "", ago(minutes=2), reblog_of=statement)
+    services.watch_sweep()
+    sighting = Sighting.objects.get()
+    assert (sighting.kind, sighting.boost_of_official, sighting.verdict) == ("boost", True, "allowed")
+
+
+def test_bluesky_cursor_pages_are_followed_until_the_last_read(fake, dco, declare):
+    """Mutation: the `cursor` not passed on (params without it) -> the same first page is read
+    again and the older 70 posts are never seen, this test fails."""
+    register(dco, fake.bluesky_account("busy.bsky.social"), "bluesky")
+    declare(minutes_ago=200)
+    for n in range(120):
+        fake.skeet("busy.bsky.social", f"skeet {n}", ago(minutes=150 - n))
+    assert services.watch_sweep()["sightings"] == 120
+    pages = [q for path, q, _h in fake.requests if path.endswith("getAuthorFeed")]
+    assert [q.get("cursor") for q in pages] == [None, "50", "100"]
+    fake.skeet("busy.bsky.social", "one more", ago(minutes=1))
+    assert services.watch_sweep()["sightings"] == 1
+    assert (
+        len([q for path, q, _h in fake.requests if path.endswith("getAuthorFeed")]) == 4
+    )  # one page: stops at the last read
