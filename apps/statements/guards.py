@@ -5,7 +5,8 @@ live here and watch the Post model; connected in StatementsConfig.ready()).
   refuse any save that would make it say something else, or go to another account.
 - guard_approved_post (pre_save): a calendar post's approval is bound to what was approved (body,
   account, time); a save that changes one of them voids the run and holds the post again.
-- sync_statement_published (post_save): a statement is `published` once its last post is out.
+- sync_statement_published (post_save): a statement is `published` once its last post is out;
+  a statement post that now waits for a person (a to-do by hand, a refusal for good) tells them.
 """
 
 from django.utils.translation import gettext as _
@@ -50,10 +51,17 @@ def guard_approved_post(sender, instance, update_fields=None, raw=False, **kwarg
 def sync_statement_published(sender, instance, created=False, update_fields=None, raw=False, **kwargs):
     from apps.posts.models import PostStatus
 
-    if raw or created or instance.status != PostStatus.PUBLISHED:
+    if raw or created:
         return
-    if update_fields is not None and "status" not in update_fields:
-        return
-    from .services import statement_sync_published
+    fields = set(update_fields) if update_fields is not None else None
+    if instance.status == PostStatus.PUBLISHED and (fields is None or "status" in fields):
+        from .services import statement_sync_published
 
-    statement_sync_published(post_id=instance.pk)
+        statement_sync_published(post_id=instance.pk)
+    elif (
+        instance.status == PostStatus.PUBLISHING and instance.assignee_id and fields and "assignee" in fields
+    ) or (instance.status == PostStatus.FAILED and fields and "status" in fields):
+        # Only the saves that make it so (the publisher's, a hand-over), not every later save.
+        from .services import statement_post_needs_person
+
+        statement_post_needs_person(post=instance, told_by=getattr(instance, "_told_by", None))

@@ -11,6 +11,7 @@ step at the same moment are serialised: the second re-checks after the lock and 
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -39,7 +40,7 @@ from .models import (
     ValidationChain,
     Verdict,
 )
-from .selectors import chain_default, mandates_covering, step_allows, step_people_ids
+from .selectors import chain_default, mandates_covering, plain_error, step_allows, step_people_ids
 
 # A time "now" sent by a client whose clock is slightly behind is still "now".
 CLOCK_SKEW = timedelta(seconds=60)
@@ -740,6 +741,60 @@ def statement_sync_published(*, post_id: int) -> Statement | None:
     return statement
 
 
+def statement_post_needs_person(*, post, told_by=None) -> None:
+    """A statement post now waits for a person (post_save hook, in the saving transaction): a
+    to-do by hand → its assignee is told; a post the network refused for good → every DCO is
+    told (in-app and e-mail), since nothing else will send it. At 2 a.m. nobody reads a page."""
+    link = StatementPost.objects.filter(post_id=post.pk).select_related("statement").first()
+    if link is None:
+        return
+    statement = link.statement
+    context = {
+        "statement": statement.pk,
+        "post": post.pk,
+        "account": str(post.account),
+        "body": post.body[:500],
+    }
+    if post.status == PostStatus.PUBLISHING and post.assignee_id:
+        if told_by is not None and told_by.pk == post.assignee_id:
+            return  # took it on themselves
+        notify_users(
+            event="statement.post_by_hand",
+            user_ids=[post.assignee_id],
+            context={
+                **context,
+                "subject": _("A statement post to publish by hand"),
+                "message": _("Publish statement #%(id)s on %(account)s by hand, then press “I published it”.")
+                % {"id": statement.pk, "account": post.account},
+            },
+            crisis_id=statement.crisis_id,
+            actor=told_by,
+        )
+    elif post.status == PostStatus.FAILED:
+        dcos = list(
+            get_user_model()
+            .objects.filter(is_active=True, groups__name=DCO)
+            .values_list("pk", flat=True)
+            .distinct()
+        )
+        if dcos:
+            notify_users(
+                event="statement.post_failed",
+                user_ids=dcos,
+                context={
+                    **context,
+                    "subject": _("A statement post failed"),
+                    "message": _(
+                        "Statement #%(id)s did not go out on %(account)s: %(error)s "
+                        "Retry it or publish it by hand from the statement's page."
+                    )
+                    % {"id": statement.pk, "account": post.account, "error": plain_error(post.last_error)},
+                },
+                crisis_id=statement.crisis_id,
+                actor=None,
+            )
+
+
 def _require_crisis_in_force(statement):
     # A statement speaks for its crisis: once that crisis is over, nothing more of it goes out
     # (its failing posts are cancelled by withdrawing it).
@@ -816,6 +871,8 @@ def statement_post_by_hand(*, actor, statement, post, assignee=None) -> Post:
         raise ServiceError(_("This person's account is not active."), field="assignee")
     previous = post.status
     post.status, post.assignee, post.claimed_at = PostStatus.PUBLISHING, assignee, timezone.now()
+    # The assignee is told by the post_save hook (statement_post_needs_person), unless it is us.
+    post._told_by = actor
     post.save(update_fields=["status", "assignee", "claimed_at", "updated_at"])
     audit_record(
         actor=actor,
@@ -834,21 +891,6 @@ def statement_post_by_hand(*, actor, statement, post, assignee=None) -> Post:
             "error": post.last_error[:500],
         },
     )
-    if assignee.pk != actor.pk:
-        notify_users(
-            event="statement.post_by_hand",
-            user_ids=[assignee.pk],
-            context={
-                "statement": statement.pk,
-                "post": post.pk,
-                "subject": _("A statement post to publish by hand"),
-                "message": _("Publish statement #%(id)s on %(account)s by hand, then press “I published it”.")
-                % {"id": statement.pk, "account": post.account},
-                "body": post.body[:500],
-            },
-            crisis_id=statement.crisis_id,
-            actor=actor,
-        )
     return post
 
 

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from apps.audit.models import AuditEntry
+from apps.notifications.models import NoticeEvent
 from apps.posts.models import Post, SocialAccount
 from apps.posts.services import post_send, posts_claim_due
 from apps.statements import services
@@ -102,7 +103,9 @@ def _act(api, user, statement, post_id, verb, **data):
 def test_one_manual_and_one_failing_account_then_published_once_both_are_done(
     api, people, crisis, chain, desk, network
 ):
-    """Mutation: statement_sync_published (the post_save hook) not connected -> the statement
+    """Mutation: statement_post_needs_person not called by the post_save hook -> nobody is told
+    of the to-do or the failure; this test fails on `told`.
+    Mutation: statement_sync_published (the post_save hook) not connected -> the statement
     stays `publishing` after both posts are out and this test fails at the last status check.
     Mutation: `published` as soon as any post is out (the `any(status != published)` check
     removed) -> the status after the manual post is marked published reads `published` while
@@ -111,6 +114,16 @@ def test_one_manual_and_one_failing_account_then_published_once_both_are_done(
     statement, outcomes = _approved_and_sent(people, crisis, [desk["manual"], desk["refusing"]])
     assert outcomes == {desk["manual"].pk: "assigned", desk["refusing"].pk: "failed"}
     assert statement.status == "publishing" and statement.published_at is None
+    # Whoever must act is told at once (in-app and e-mail): Lina her to-do, every DCO the failure.
+    told = {
+        e.event: sorted(e.recipients) for e in NoticeEvent.objects.filter(event__startswith="statement.post_")
+    }
+    assert told == {
+        "statement.post_by_hand": [li.pk],
+        "statement.post_failed": sorted([dco.pk, people["dco2"].pk]),
+    }
+    failed_notice = NoticeEvent.objects.get(event="statement.post_failed")
+    assert "The network refused the text. (HTTP 422)" in failed_notice.context["message"]
 
     # What the DCO reads: the to-do with its person, the error in plain words (and the raw one).
     status, states = _states(api, dco, statement)
@@ -212,6 +225,8 @@ def test_an_unreachable_network_reads_failing_while_it_retries_and_the_dco_publi
 
     res = _act(api, dco, statement, failing["post"], "by-hand")
     assert res.status_code == 200, res.json()
+    # The DCO took it on themselves: nobody else to tell.
+    assert not NoticeEvent.objects.filter(event="statement.post_by_hand").exists()
     by_hand = {a["account_id"]: a for a in res.json()["account_states"]}[unreachable.pk]
     assert by_hand["state"] == "by_hand" and by_hand["assignee"] == dco.get_full_name()
     assert post_send(post_id=failing["post"]) == "skipped"  # the pending retry leaves it alone
