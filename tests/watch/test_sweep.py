@@ -392,3 +392,48 @@ def test_bluesky_cursor_pages_are_followed_until_the_last_read(fake, dco, declar
     assert (
         len([q for path, q, _h in fake.requests if path.endswith("getAuthorFeed")]) == 4
     )  # one page: stops at the last read
+
+
+def test_a_host_that_does_not_answer_in_time_is_an_account_error(fake, dco, declare, settings):
+    settings.CRISISCOMM_WATCH_TIMEOUT = 0.3
+    slow = register(dco, fake.feed("slow"), "feed")
+    declare()
+    fake.latency = 1.0
+    started = time.monotonic()
+    assert services.watch_sweep()["errors"] == 1
+    assert time.monotonic() - started < 1.0  # the sweep did not wait for the host
+    slow.refresh_from_db()
+    assert "did not answer within 0.3 s" in slow.last_error
+
+
+def test_an_account_failing_again_and_again_is_read_less_often(fake, dco, declare, settings):
+    """Mutation: _backoff() returning 0 -> the dead account is read at every sweep, this test fails."""
+    settings.CRISISCOMM_WATCH_INTERVAL = 60
+    dead = register(dco, "http://127.0.0.1:9/@nobody", "mastodon")
+    declare()
+    services.watch_sweep()
+    dead.refresh_from_db()
+    assert dead.consecutive_errors == 1 and dead.next_read_at is None  # one failure: next sweep retries
+    services.watch_sweep()
+    dead.refresh_from_db()
+    assert dead.consecutive_errors == 2
+    assert dead.next_read_at - dead.last_read_at == timedelta(seconds=120)
+    assert services.watch_sweep()["accounts"] == 0  # not due yet
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_sweep_at_a_time(fake, dco, declare):
+    """A second worker's sweep while one runs (the advisory lock held by another connection):
+    it skips. Mutation: the _try_sweep_lock() check removed -> it sweeps, this test fails."""
+    import psycopg
+
+    from crisiscomm.embedded_db import database_url
+
+    register(dco, fake.feed("f"), "feed")
+    declare()
+    db = connections["default"].settings_dict
+    with psycopg.connect(database_url(db).replace("postgres://", "postgresql://", 1)) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [services.SWEEP_LOCK_KEY])
+        assert services.watch_sweep() == {"skipped": "another sweep is running"}
+        assert fake.requests == []
+    assert services.watch_sweep()["read"] == 1
