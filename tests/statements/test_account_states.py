@@ -387,3 +387,26 @@ def test_nothing_more_goes_out_once_the_statements_crisis_is_over(api, people, c
     # What was done by hand can still be recorded: it is a fact, not a publication.
     manual = Post.objects.get(statement_link__statement=statement, account=desk["manual"])
     assert _act(api, desk["li_person"], statement, manual.pk, "mark-published").status_code == 200
+
+
+def test_statement_rows_cost_no_query_per_row(client, people, crisis, chain, desk):
+    """Wherever web/_statement_rows.html is included (the control room lists a crisis's
+    statements), the states of all rows are read in one go. Mutation: with_account_states
+    without its prefetch -> each extra row costs queries; this test fails."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(people["dco"])
+
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            page = client.get("/control/").content.decode()
+        assert page.count('class="account-states"') == Statement.objects.count()
+        return len(ctx.captured_queries)
+
+    for i in range(2):
+        _approved_and_sent(people, crisis, [desk["manual"], desk["refusing"]], body=f"first {i}")
+    few = queries()
+    for i in range(4):
+        _approved_and_sent(people, crisis, [desk["manual"], desk["refusing"]], body=f"more {i}")
+    assert queries() <= few + 1
