@@ -352,13 +352,15 @@ def statement_withdraw(*, actor, statement, reason: str = "") -> Statement:
     if statement.status == StatementStatus.PUBLISHING:
         if not has_role(actor, DCO):
             raise NotAllowedError(_("Only the DCO withdraws a statement being published."))
-        if any(p.status not in (PostStatus.SCHEDULED, PostStatus.FAILED) for p in posts):
+        stoppable = (PostStatus.SCHEDULED, PostStatus.FAILED, PostStatus.CANCELLED)
+        if any(p.status not in stoppable for p in posts):
             raise ConflictError(
                 _("A post of this statement is already out (or on its way); retract it instead.")
             )
         for post in posts:
-            post_cancel(actor=actor, post=post)
-            cancelled_posts.append(post.pk)
+            if post.status != PostStatus.CANCELLED:
+                post_cancel(actor=actor, post=post)
+                cancelled_posts.append(post.pk)
     now = timezone.now()
     cancelled = []
     for run in ApprovalRequest.objects.select_for_update().filter(
@@ -741,6 +743,7 @@ def statement_sync_published(*, post_id: int) -> Statement | None:
     return statement
 
 
+@transaction.atomic
 def statement_post_needs_person(*, post, told_by=None) -> None:
     """A statement post now waits for a person (post_save hook, in the saving transaction): a
     to-do by hand → its assignee is told; a post the network refused for good → every DCO is

@@ -410,3 +410,23 @@ def test_statement_rows_cost_no_query_per_row(client, people, crisis, chain, des
     for i in range(4):
         _approved_and_sent(people, crisis, [desk["manual"], desk["refusing"]], body=f"more {i}")
     assert queries() <= few + 1
+
+
+def test_withdrawing_a_statement_whose_posts_did_not_go_out(api, people, crisis, chain, desk):
+    """A statement being published can be withdrawn by the DCO while none of its posts is out,
+    on its way, or a person's to-do: failed and already cancelled posts are fine."""
+    from apps.posts.services import post_cancel
+
+    statement, _ = _approved_and_sent(people, crisis, [desk["manual"], desk["refusing"]])
+    res = api.as_user(people["dco"]).post(f"/api/v1/statements/{statement.pk}/withdraw/")
+    assert res.status_code == 409  # LinkedIn is in Lina's hands
+
+    other, _ = _approved_and_sent(people, crisis, [desk["refusing"]], body="Second try")
+    [failed] = Post.objects.filter(statement_link__statement=other)
+    assert failed.status == "failed"
+    post_cancel(actor=people["dco"], post=failed)  # cancelled from the calendar
+    res = api.as_user(people["author"]).post(f"/api/v1/statements/{other.pk}/withdraw/")
+    assert res.status_code == 403  # being published: the DCO's call
+    res = api.as_user(people["dco"]).post(f"/api/v1/statements/{other.pk}/withdraw/", {"reason": "late"})
+    assert res.status_code == 200 and res.json()["status"] == "withdrawn"
+    assert [a["state"] for a in res.json()["account_states"]] == ["cancelled"]
