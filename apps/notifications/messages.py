@@ -27,6 +27,7 @@ KNOWN_EVENTS = {
     "crisis.lifted",
     "crisis.stood_down",
     "crisis.lift_requested",
+    "crisis.stand_down_requested",
     "statement.submitted",
     "statement.decided",
     "post.approval_requested",

@@ -58,6 +58,8 @@ SUPERSEDED_BY_CLOSE = {
     "crisis.stand_down_requested",
 }
 
+# How often a running delivery looks for a lift or stand-down that makes its notices moot.
+SUPERSEDED_CHECK_SECONDS = 2.0
 # Set when the worker is asked to stop (SIGTERM, see tasks.py): deliveries stop between mails.
 STOPPING = threading.Event()
 
@@ -421,21 +423,36 @@ def _claimable(now):
 
 
 def notices_claim(*, event_id: int, channel: str, limit: int) -> tuple[uuid.UUID, list[Notice]]:
-    """Claim up to `limit` queued notices; concurrent workers skip each other's rows."""
+    """Claim up to `limit` queued notices in one statement; concurrent workers skip each
+    other's rows (FOR UPDATE SKIP LOCKED: a row another claim changed meanwhile is re-checked
+    against the conditions once locked)."""
     token = uuid.uuid4()
     now = timezone.now()
-    with transaction.atomic():
-        ids = list(
-            Notice.objects.select_for_update(skip_locked=True)
-            .filter(_claimable(now), event_id=event_id, channel=channel)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:limit]
+    table = connection.ops.quote_name(Notice._meta.db_table)
+    claimable = f"""status = '{NoticeStatus.QUEUED}'
+        AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
+        AND (claim_token IS NULL OR claimed_at < %s)"""
+    # The CTE runs once (a plain `id IN (subquery … LIMIT)` may be re-run per row and claim
+    # far more than `limit` rows).
+    sql = f"""
+        WITH picked AS (
+            SELECT id FROM {table}
+            WHERE event_id = %s AND channel = %s AND {claimable}
+            ORDER BY id LIMIT %s
+            FOR UPDATE SKIP LOCKED
         )
-        if not ids:
-            return token, []
-        Notice.objects.filter(_claimable(now), pk__in=ids).update(claim_token=token, claimed_at=now)
+        UPDATE {table} AS n SET claim_token = %s, claimed_at = %s
+        FROM picked WHERE n.id = picked.id
+        RETURNING n.id
+    """  # noqa: S608 - table name quoted, enum constant, values are parameters
+    expired = now - claim_lease()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [event_id, channel, now, expired, limit, token, now])
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return token, []
     claimed = list(
-        Notice.objects.filter(claim_token=token, status=NoticeStatus.QUEUED)
+        Notice.objects.filter(pk__in=ids, claim_token=token, status=NoticeStatus.QUEUED)
         .select_related("user", "webhook", "event", "event__parent")
         .order_by("pk")
     )
@@ -466,26 +483,32 @@ def notices_deliver(*, event_id: int, channel: str, time_budget: float | None = 
     if event is None:
         return totals
     book = MessageBook()
+    checked_at = None
     _fast_commits()
     try:
-        while True:
-            later = superseding_event(event.root)
-            if later is not None:
-                totals["cancelled"] += _cancel_queued(
-                    event_id, channel, f"Not sent: superseded by {later.event} (#{later.pk})."
-                )
-                break
-            token, batch = notices_claim(event_id=event_id, channel=channel, limit=batch_size())
-            if not batch:
-                break
-            result = _deliver_batch(chan, batch, token, book)
-            for key in ("sent", "failed", "retry", "cancelled"):
-                totals[key] += result[key]
-            if result["aborted"]:
-                break
-            if STOPPING.is_set() or (time_budget is not None and time.monotonic() - started > time_budget):
-                totals["more"] = True
-                break
+        with chan.session() as session:  # one connection for the whole run, not one per claim
+            while True:
+                # A lift or stand-down recorded meanwhile: checked every few seconds, not per claim.
+                if checked_at is None or time.monotonic() - checked_at > SUPERSEDED_CHECK_SECONDS:
+                    checked_at = time.monotonic()
+                    later = superseding_event(event.root)
+                    if later is not None:
+                        totals["cancelled"] += _cancel_queued(
+                            event_id, channel, f"Not sent: superseded by {later.event} (#{later.pk})."
+                        )
+                        break
+                token, batch = notices_claim(event_id=event_id, channel=channel, limit=batch_size())
+                if not batch:
+                    break
+                result = _deliver_batch(chan, session, batch, token, book)
+                for key in ("sent", "failed", "retry", "cancelled"):
+                    totals[key] += result[key]
+                if result["aborted"]:
+                    break
+                over_budget = time_budget is not None and time.monotonic() - started > time_budget
+                if STOPPING.is_set() or over_budget:
+                    totals["more"] = True
+                    break
     finally:
         _normal_commits()
     if any(totals[k] for k in ("sent", "failed", "retry", "cancelled")):
@@ -503,55 +526,54 @@ def notices_deliver(*, event_id: int, channel: str, time_budget: float | None = 
     return totals
 
 
-def _deliver_batch(chan, batch, token, book) -> dict:
+def _deliver_batch(chan, session, batch, token, book) -> dict:
     result = {"sent": 0, "failed": 0, "retry": 0, "cancelled": 0, "aborted": False}
     connection_errors = 0
     delivered = None  # the notice just handed over, recorded `sent` with the next one's take
-    with chan.session() as session:
-        try:
-            for index, notice in enumerate(batch):
-                rest = [n.pk for n in batch[index:]]
-                if STOPPING.is_set():  # SIGTERM: stop between two mails, hand the rest back
-                    _release(rest, token)
-                    break
-                reason = _why_not_send(notice)
-                if reason is not None:
-                    result["cancelled"] += _cancel_one(notice, reason)
-                    continue
-                chan.pace()
-                taken = _advance(sent=delivered, take=notice.pk, token=token)
-                delivered = None
-                if not taken:  # acknowledged meanwhile, or no longer ours
-                    continue
-                try:
-                    if notice.user_id:
-                        message = book.for_person(notice.event, user=notice.user, language=notice.language)
-                    else:
-                        message = book.for_team(notice.event, webhook=notice.webhook)
-                    chan.send(notice, message, session)
-                except DeliveredUnconfirmed as doubt:
-                    _advance(sent=notice.pk, take=None, token=token)
-                    Notice.objects.filter(pk=notice.pk).update(error=str(doubt)[:2000])
-                    result["sent"] += 1
-                    continue
-                except Exception as exc:
-                    error = exc if isinstance(exc, DeliveryError) else DeliveryError(repr(exc))
-                    final = _record_failure(notice, error)
-                    result["failed" if final else "retry"] += 1
-                    if error.connection:
-                        connection_errors += 1
-                    if connection_errors >= 3:
-                        # The far end is down: hand the rest back untouched, attempts unspent.
-                        _release(rest[1:], token)
-                        result["aborted"] = True
-                        break
-                    continue
-                connection_errors = 0
-                delivered = notice.pk
+    try:
+        for index, notice in enumerate(batch):
+            rest = [n.pk for n in batch[index:]]
+            if STOPPING.is_set():  # SIGTERM: stop between two mails, hand the rest back
+                _release(rest, token)
+                break
+            reason = _why_not_send(notice)
+            if reason is not None:
+                result["cancelled"] += _cancel_one(notice, reason)
+                continue
+            chan.pace()
+            taken = _advance(sent=delivered, take=notice.pk, token=token)
+            delivered = None
+            if not taken:  # acknowledged meanwhile, or no longer ours
+                continue
+            try:
+                if notice.user_id:
+                    message = book.for_person(notice.event, user=notice.user, language=notice.language)
+                else:
+                    message = book.for_team(notice.event, webhook=notice.webhook)
+                chan.send(notice, message, session)
+            except DeliveredUnconfirmed as doubt:
+                _advance(sent=notice.pk, take=None, token=token)
+                Notice.objects.filter(pk=notice.pk).update(error=str(doubt)[:2000])
                 result["sent"] += 1
-        finally:
-            if delivered is not None:
-                _advance(sent=delivered, take=None, token=token)
+                continue
+            except Exception as exc:
+                error = exc if isinstance(exc, DeliveryError) else DeliveryError(repr(exc))
+                final = _record_failure(notice, error)
+                result["failed" if final else "retry"] += 1
+                if error.connection:
+                    connection_errors += 1
+                if connection_errors >= 3:
+                    # The far end is down: hand the rest back untouched, attempts unspent.
+                    _release(rest[1:], token)
+                    result["aborted"] = True
+                    break
+                continue
+            connection_errors = 0
+            delivered = notice.pk
+            result["sent"] += 1
+    finally:
+        if delivered is not None:
+            _advance(sent=delivered, take=None, token=token)
     return result
 
 
