@@ -124,7 +124,10 @@ def test_a_hash_upgrade_at_login_is_no_password_change(api, make_user, settings)
 def test_bodies_of_the_wrong_type_are_400_naming_the_problem(api, body):
     """The 500 of issue 10: a JSON list body on the token endpoint.
 
-    Mutation: TokenRequestSerializer validation replaced by request.data.get(...) -> 500 -> fails."""
+    Two guards, each enough alone: the object-only JSON parser (its mutation is checked in
+    tests/security/test_hostile_input.py) and the view validating with TokenRequestSerializer
+    before reading a field. Mutation: both removed (JSONParser back, the view reading
+    request.data.get("username") first) -> 500 -> this test fails."""
     resp = api.post("/api/v1/auth/token/", body, format="json")
     assert resp.status_code == 400, resp.content
     assert resp.json()["detail"]

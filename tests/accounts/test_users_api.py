@@ -67,13 +67,15 @@ def test_employees_list_only_themselves(api, make_user, employee):
 def test_roles_api_is_for_user_administrators_only(api, make_user, dco, employee):
     """Separation of duties at the API door.
 
-    Mutation: the is_user_administrator() test removed from UserViewSet.roles (and from
-    services.check_roles_grant) -> the dco makes a puppet dco -> this test fails."""
+    Mutation: the is_user_administrator() test removed from UserViewSet.roles -> the dco's
+    malformed request is validated (400) before the service refuses it -> this test fails."""
     from apps.audit.models import AuditEntry
 
     url = f"/api/v1/users/{employee.pk}/roles/"
     refused = api.as_user(dco).post(url, {"roles": ["dco"]}, format="json")
     assert refused.status_code == 403 and "user administrator" in refused.json()["detail"]
+    # Rights before input: a dco's malformed request is refused, not validated.
+    assert api.as_user(dco).post(url, {"roles": "pope"}, format="json").status_code == 403
     useradmin = make_user("admin", username="useradmin")
     client = api.as_user(useradmin)
     done = client.post(url, {"roles": ["dco", "employee"]}, format="json")
@@ -100,3 +102,19 @@ def test_roles_api_is_for_user_administrators_only(api, make_user, dco, employee
         ).status_code
         == 400
     )
+
+
+@pytest.mark.django_db
+def test_the_roles_service_refuses_a_dco_whatever_door_calls_it(dco, employee, make_user):
+    """Mutation: the is_user_administrator() test removed from services.check_roles_grant ->
+    the dco's call goes through -> this test fails (the API view has its own check too)."""
+    from apps.accounts.roles import user_roles
+    from apps.accounts.services import user_roles_set
+    from crisiscomm.api import NotAllowedError, ServiceError
+
+    with pytest.raises(NotAllowedError, match="user administrator"):
+        user_roles_set(actor=dco, user=employee, roles=["dco"], door="test")
+    assert user_roles(get_user_model().objects.get(pk=employee.pk)) == {"employee"}
+    useradmin = make_user("admin", username="useradmin")
+    with pytest.raises(ServiceError, match="same person"):
+        user_roles_set(actor=useradmin, user=dco, roles=["dco", "admin"], door="test")

@@ -98,3 +98,18 @@ def test_notice_events_and_notices_are_not_deleted(declared):
         _refused(raw)
     assert NoticeEvent.objects.filter(pk=event.pk).exists()
     assert Notice.objects.filter(event=event).count() == notices
+
+
+@pytest.mark.django_db
+def test_no_admin_door_deletes_evidence(declared, client, make_user):
+    """Even a superuser finds no delete page and no 'delete selected' action on evidence."""
+    from apps.notifications.models import NoticeEvent
+
+    chief = make_user("employee", username="chief", is_staff=True, is_superuser=True)
+    client.force_login(chief)
+    event = NoticeEvent.objects.first()
+    for model, pk in (("crises/crisis", declared.pk), ("notifications/noticeevent", event.pk)):
+        assert client.get(f"/admin/{model}/{pk}/delete/").status_code == 403, model
+        changelist = client.get(f"/admin/{model}/")
+        assert changelist.status_code == 200
+        assert 'value="delete_selected"' not in changelist.content.decode(), model
