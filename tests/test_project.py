@@ -82,6 +82,8 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
         ALLOWED_HOSTS="crisiscomm.agency.example",
         CRISISCOMM_VAR_DIR=str(tmp_path),
         DJANGO_SETTINGS_MODULE="crisiscomm.settings",
+        # outbound: production sets the field keys (a Fernet key: 32 bytes, url-safe base64).
+        CRISISCOMM_FIELD_KEYS="MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
     )
     proc = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

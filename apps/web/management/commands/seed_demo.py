@@ -46,8 +46,9 @@ DEMO_STAFF = [
     ("marc.fontaine@agency.example", "Marc Fontaine", "Communication", "fr", "employee"),
 ]
 
-# Placeholders on a closed loopback port: sending fails at once, harmlessly (no traffic leaves).
-PLACEHOLDER = "http://127.0.0.1:9"
+# Placeholders under .invalid (RFC 2606: never resolves). outbound refuses loopback targets, and
+# accepts a name that does not resolve; each send is then refused before any connection.
+PLACEHOLDER = "https://demo.invalid"
 
 POST_BODIES = [
     "Lancement réussi ! Merci à toutes les équipes mobilisées cette nuit.",
