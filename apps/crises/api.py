@@ -7,6 +7,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -247,7 +248,8 @@ class CrisisViewSet(
         ),
         responses=PostDecisionSerializer,
     )
-    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    # A list body is this endpoint's bulk form (the default parser accepts objects only).
+    @action(detail=True, methods=["get", "post"], filter_backends=[], parser_classes=[JSONParser])
     def decisions(self, request, pk=None):
         """GET: the posts this crisis froze with their decision (`?undecided=true`: those still
         without one). POST: decide a frozen post's fate: release, reschedule (with scheduled_at)
@@ -263,6 +265,8 @@ class CrisisViewSet(
             return self.get_paginated_response(ReviewPostSerializer(page, many=True).data)
         if isinstance(request.data, list):
             return self._decide_many(request, crisis)
+        if not isinstance(request.data, dict):
+            return _invalid("non_field_errors", "The body is a decision object or a list of them.")
         data = PostDecisionInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)

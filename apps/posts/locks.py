@@ -11,9 +11,24 @@ request holds back new shared requests, so busy publishers cannot starve a decla
 FOR SHARE would let new readers overtake a waiting FOR UPDATE writer).
 """
 
-from django.db import connection
+from django.db import OperationalError, connection
+from django.utils.translation import gettext as _
+
+from crisiscomm.api import ServiceError
 
 from .connectors import send_deadline_seconds
+
+# PostgreSQL's lock_not_available.
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+class GateBusyError(ServiceError):
+    """Sends in flight held the gate longer than their deadline allows (a fault, not a load)."""
+
+    status_code = 503
+
+    def __init__(self, message, *, field=None, code="gate_busy"):
+        super().__init__(message, field=field, code=code)
 
 # Arbitrary but fixed: "gate" in ASCII.
 GATE_LOCK_KEY = 0x67617465
@@ -52,7 +67,15 @@ def gate_lock_exclusive():
     wait_ms = int((send_deadline_seconds() + 10) * 1000)
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{wait_ms}ms"])
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GATE_LOCK_KEY])
+        try:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GATE_LOCK_KEY])
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            raise GateBusyError(
+                _("Sends in flight did not finish within %(seconds)d s: nothing was changed, try again.")
+                % {"seconds": wait_ms // 1000}
+            ) from exc
         cursor.execute("SELECT set_config('lock_timeout', '0', true), clock_timestamp()")
         return cursor.fetchone()[1]
 
