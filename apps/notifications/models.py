@@ -103,7 +103,7 @@ class Notice(models.Model):
     # Few indexes, most of them partial: every mail updates its row twice, and each index on a
     # changed row costs. The foreign keys are covered by the composite indexes below.
     event = models.ForeignKey(NoticeEvent, on_delete=models.PROTECT, related_name="notices", db_index=False)
-    crisis_id = models.PositiveBigIntegerField(null=True, blank=True)  # copied for the figures
+    crisis_id = models.PositiveBigIntegerField(null=True, blank=True)  # copied for reports
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -161,7 +161,8 @@ class Notice(models.Model):
                 name="notice_unsent_idx",
             ),
             models.Index(fields=["user", "event"], name="notice_user_event_idx"),
-            models.Index(fields=["crisis_id", "channel"], name="notice_crisis_idx"),
+            # No index on crisis_id: figures are per event (the unique key's leading column),
+            # and one index fewer makes materialising 350,000 rows faster.
         ]
         verbose_name = _("notice")
 
