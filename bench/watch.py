@@ -4,8 +4,9 @@ fake network that answers every request after 100 ms. Target: one sweep within 3
 
 Measured, in a throwaway database this script creates and drops (on DATABASE_URL's server, or on
 the embedded PostgreSQL server of crisiscomm.embedded_db when DATABASE_URL is unset):
-- the first sweep of a crisis (Mastodon accounts are looked up once: two requests each), with
-  one account in ten having posted during the freeze;
+- the first sweep of a crisis (Mastodon accounts are looked up once: two requests each), on a
+  bad day: three accounts in ten have posted during the freeze (300 sightings, each with its
+  pre-check, audit entries and the DCO's notice);
 - a second sweep (steady state: since_id, cursors, conditional GETs; nothing new).
 Baseline, in the same run: the same reader reading a sample of accounts one after the other (no
 concurrency), extrapolated to all accounts. The ratio is baseline time over sweep time.
@@ -54,7 +55,8 @@ def throwaway_database():
 
 def build_world(fake, n, declared_at):
     """n accounts (40% Mastodon, 30% Bluesky, 30% feeds), each with two posts before the
-    declaration; one in ten posts during the freeze. → CSV rows for the import service."""
+    declaration; one Mastodon, one Bluesky and one feed account in every ten post during the
+    freeze. → (rows for the import service, the number of sightings expected)."""
     before = declared_at - timedelta(hours=3)
     during = declared_at + timedelta(minutes=5)
     rows = []
@@ -102,6 +104,7 @@ def main():
     parser.add_argument("--latency", type=float, default=0.1, help="seconds before each answer")
     parser.add_argument("--concurrency", type=int, default=None, help="default: CRISISCOMM_WATCH_CONCURRENCY")
     parser.add_argument("--baseline-sample", type=int, default=40)
+    parser.add_argument("--profile", action="store_true", help="print where the first sweep spends its time")
     args = parser.parse_args()
 
     fake = FakeNetworks(latency=args.latency).start()
@@ -154,14 +157,22 @@ def main():
         for label in ("first sweep", "second sweep"):
             asked = len(fake.requests)
             started = time.perf_counter()
-            result = services.watch_sweep(concurrency=concurrency, limiter=HostLimiter())
+            if args.profile and label == "first sweep":
+                import cProfile
+                import pstats
+
+                with cProfile.Profile() as profile:
+                    result = services.watch_sweep(concurrency=concurrency, limiter=HostLimiter())
+                pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+            else:
+                result = services.watch_sweep(concurrency=concurrency, limiter=HostLimiter())
             seconds = time.perf_counter() - started
             results[label] = seconds
             requests = len(fake.requests) - asked
             print(
                 f"{label:<13} {seconds:6.2f} s  requests={requests:<5} read={result['read']} "
                 f"errors={result['errors']} sightings={result['sightings']} "
-                f"concurrency={result['concurrency']}"
+                f"concurrency={result['concurrency']} recording={result['recording_seconds']:.2f} s"
             )
             assert result["errors"] == 0, result
         assert Sighting.objects.count() == expected, (Sighting.objects.count(), expected)
