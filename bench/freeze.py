@@ -1,28 +1,36 @@
 #!/usr/bin/env python
-"""Declaring a crisis over 100,000 scheduled posts: the API call end to end vs a bare UPDATE.
+"""Declaring a crisis at 1,000, 100,000 and 1,000,000 scheduled posts: the API call end to end
+beside a bare UPDATE of the same rows.
 
-In a throwaway PostgreSQL database (created here, dropped at the end) holding 100,000 scheduled
-posts, this times, alternately and after resetting the rows each time:
-  - baseline: a bare SQL `UPDATE posts_post SET status='frozen' WHERE status='scheduled'` in its
-    own transaction (the ratio's denominator), and, for information, the same UPDATE also setting
-    frozen_by_id (the columns the freeze really writes: one more index, a deferred FK check);
-  - API: `POST /api/v1/crises/` through Django's test client with a dco token — authentication,
-    validation, the gate lock, the closure, the one-statement freeze, the crisis row, the audit
-    entries, the notification outbox row, the commit.
-It prints the median of each and their ratio (target: API <= 1.5 x baseline).
+The freeze is logical (closing the gate writes no post), so the declaration should cost the same
+whatever the size of the calendar: the run ends with `scale ratio 1M/1k: <number>` (target
+<= 2) and checks the declaration at 100k against 0.1 x the bare UPDATE.
 
-    .venv/bin/python bench/freeze.py [--posts 100000] [--rounds 5]
+In a throwaway database (created here, dropped at the end), for each scale:
+  - the calendar is grown to that many scheduled posts with one INSERT … SELECT generate_series
+    (server-side, no round trip per row);
+  - baseline: `UPDATE posts_post SET status = 'scheduled', updated_at = now() WHERE status =
+    'scheduled'` — every row rewritten, what a freeze that writes posts costs — committed, then
+    VACUUM so that the next run meets fresh rows again;
+  - measured: `POST /api/v1/crises/` through Django's test client as a dco (authentication,
+    validation, the gate lock, the closure, the crisis, the audit entries, the notification
+    outbox row, the commit); the crisis is then ended directly (rows kept: evidence is never
+    deleted) and the table vacuumed.
+Median of `--rounds` each (default 5; the bare UPDATE at 1M defaults to 3 rounds, `--full` for 5).
 
-Uses DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/) and REDIS_URL
-(default redis://127.0.0.1:6379/0) as the broker for the after-commit notification task; the
-messages it queues are removed at the end.
+    .venv/bin/python bench/freeze.py [--scales 1000,100000,1000000] [--rounds 5] [--full]
+
+The server: DATABASE_URL's, or (unset) the embedded PostgreSQL under var/ (started if needed).
+The broker: none is touched — the notification task of each declaration goes to a filesystem
+broker in a temporary directory, dropped at the end.
 """
 
 import argparse
-import json
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -30,43 +38,57 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crisiscomm")
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-BENCH_DB = f"cc_bench_freeze_{os.getpid()}"
-TARGET = 1.5
+SCALE_TARGET = 2.0
+UPDATE_FRACTION_TARGET = 0.1
 
 
-def server_dsn(dbname):
-    parsed = urlparse(BASE_URL)
-    return urlunparse(parsed._replace(path=f"/{dbname}"))
+def admin_url() -> str:
+    """A URL of the server's `postgres` database: DATABASE_URL's server, or the embedded one."""
+    base = os.environ.get("DATABASE_URL", "")
+    if base:
+        return urlunparse(urlparse(base)._replace(path="/postgres"))
+    from crisiscomm.embedded_db import database_settings, database_url
+
+    return database_url(database_settings(ROOT / "var", name="postgres"))
 
 
-def admin_execute(sql):
+def admin_sql(url, sql):
     import psycopg
 
-    with psycopg.connect(server_dsn("postgres"), autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument("--scales", default="1000,100000,1000000")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--full", action="store_true", help="5 bare UPDATE rounds at 1M too")
     args = parser.parse_args()
+    scales = sorted(int(s) for s in args.scales.split(","))
 
-    admin_execute(f'CREATE DATABASE "{BENCH_DB}"')
+    admin = admin_url()
+    name = f"cc_bench_freeze_{os.getpid()}"
+    bench_url = admin.rsplit("/", 1)[0] + "/" + name
+    admin_sql(admin, f'CREATE DATABASE "{name}"')
+    broker_dir = tempfile.mkdtemp(prefix="cc-bench-freeze-")
     try:
-        return run(args)
+        return run(args, scales, bench_url, broker_dir)
     finally:
-        from django.db import connections
+        try:
+            from django.db import connections
 
-        connections.close_all()
-        admin_execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+            connections.close_all()
+        except Exception:
+            pass
+        admin_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(broker_dir, ignore_errors=True)
 
 
-def run(args):
-    os.environ["DATABASE_URL"] = server_dsn(BENCH_DB)
-    os.environ["REDIS_URL"] = REDIS_URL
+def run(args, scales, bench_url, broker_dir):
+    os.environ["DATABASE_URL"] = bench_url
+    os.environ["REDIS_URL"] = ""  # a filesystem broker in broker_dir: nothing reaches a real one
+    os.environ["CRISISCOMM_VAR_DIR"] = broker_dir
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crisiscomm.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
@@ -75,7 +97,7 @@ def run(args):
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
     from django.db import connection, transaction
-    from knox.models import AuthToken
+    from django.utils import timezone
     from rest_framework.test import APIClient
 
     from apps.crises.models import Crisis
@@ -85,60 +107,59 @@ def run(args):
     dco = User.objects.create_user("bench-dco", "dco@bench.example", "x", is_active=True)
     dco.groups.add(Group.objects.get_or_create(name="dco")[0])
     client = APIClient(HTTP_HOST="127.0.0.1")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=dco)[1]}")
+    client.force_authenticate(dco)
     accounts = [
         SocialAccount.objects.create(
             network="linkedin",
             handle=f"@bench{i}",
             connector="webhook",
-            config={"url": "http://127.0.0.1:9", "secret": "s"},
+            config={"url": "https://bench.example/hook", "secret": "s"},
         )
         for i in range(20)
     ]
     ids = [a.pk for a in accounts]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO posts_post (account_id, body, scheduled_at, status, exempt, awaiting_approval,
-                idempotency_key, attempts, last_error, external_id, external_url, created_at, updated_at)
-            SELECT (%s::bigint[])[1 + g %% %s], 'Bench post number ' || g,
-                now() + (g || ' minutes')::interval, 'scheduled', false, false,
-                gen_random_uuid(), 0, '', '', '', now(), now()
-            FROM generate_series(1, %s) AS g
-            """,
-            [ids, len(ids), args.posts],
-        )
-    # A closure row for the baseline to point frozen_by at (already opened: the gate stays open).
-    spare = GateClosure.objects.create(
-        reason="bench baseline", closed_at=django.utils.timezone.now(), is_current=None
-    )
 
-    def reset():
-        Crisis.objects.all().delete()
+    def grow_to(total):
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE posts_post SET status = 'scheduled', frozen_by_id = NULL")
-        GateClosure.objects.exclude(pk=spare.pk).delete()
-        connection.set_autocommit(True)
+            cursor.execute("SELECT count(*) FROM posts_post")
+            have = cursor.fetchone()[0]
+            started = time.perf_counter()
+            cursor.execute(
+                """
+                INSERT INTO posts_post (account_id, body, scheduled_at, status, exempt, awaiting_approval,
+                    idempotency_key, attempts, last_error, external_id, external_url, created_at,
+                    updated_at)
+                SELECT (%s::bigint[])[1 + g %% %s], 'Bench post number ' || g,
+                    now() + (g || ' seconds')::interval, 'scheduled', false, false,
+                    gen_random_uuid(), 0, '', '', '', now(), now()
+                FROM generate_series(%s, %s) AS g
+                """,
+                [ids, len(ids), have + 1, total],
+            )
+            elapsed = time.perf_counter() - started
+        vacuum()
+        return elapsed
+
+    def vacuum():
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE posts_post")
             cursor.execute("CHECKPOINT")
 
-    def bare_update(with_link):
-        sql = "UPDATE posts_post SET status = 'frozen' WHERE status = 'scheduled'"
-        params = []
-        if with_link:
-            sql = (
-                "UPDATE posts_post SET status = 'frozen', frozen_by_id = %s "
-                "WHERE status = 'scheduled' AND NOT exempt"
-            )
-            params = [spare.pk]
+    def bare_update(total):
         started = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(
+                "UPDATE posts_post SET status = 'scheduled', updated_at = now() WHERE status = 'scheduled'"
+            )
             rows = cursor.rowcount
         elapsed = time.perf_counter() - started
-        assert rows == args.posts, rows
+        assert rows == total, rows
+        vacuum()
         return elapsed
+
+    def end_directly():
+        Crisis.objects.filter(is_open=True).update(is_open=None, status="closed", closed_at=timezone.now())
+        GateClosure.objects.filter(is_current=True).update(is_current=None, opened_at=timezone.now())
 
     def api_declare():
         payload = {"title": "Bench crisis", "summary": "bench", "severity": 2, "topics": ["bench"]}
@@ -146,64 +167,45 @@ def run(args):
         response = client.post("/api/v1/crises/", payload, format="json", secure=True)
         elapsed = time.perf_counter() - started
         assert response.status_code == 201, response.content
-        assert response.json()["frozen_posts"] == args.posts
+        end_directly()
+        vacuum()
         return elapsed
 
-    before = _queue_snapshot()
-    bare, linked, api = [], [], []
-    reset()
-    api_declare()  # warm-up (imports, first-request caches), not counted
-    for _round in range(args.rounds):
-        reset()
-        bare.append(bare_update(with_link=False))
-        reset()
-        linked.append(bare_update(with_link=True))
-        reset()
-        api.append(api_declare())
-    _queue_cleanup(before)
-
-    b, lk, a = statistics.median(bare), statistics.median(linked), statistics.median(api)
-
     def runs(values):
-        return ", ".join(f"{x:.3f}" for x in values)
+        return ", ".join(f"{x * 1000:.1f}" for x in values)
 
-    print(f"posts frozen: {args.posts:,}   rounds: {args.rounds} (medians; each run on freshly reset rows)")
-    print(f"baseline  bare UPDATE status only:          {b:.3f} s   [{runs(bare)}]")
-    print(f"          bare UPDATE status + frozen_by:   {lk:.3f} s   [{runs(linked)}]")
-    print(f"measured  POST /api/v1/crises/ end to end:  {a:.3f} s   [{runs(api)}]")
-    print(f"ratio API / bare UPDATE (status only):  {a / b:.2f}   (target <= {TARGET})")
-    print(f"ratio API / bare UPDATE (same columns): {a / lk:.2f}")
-    return 0 if a / b <= TARGET else 1
-
-
-def _redis():
-    import redis
-
-    return redis.Redis.from_url(REDIS_URL)
-
-
-def _queue_snapshot():
-    try:
-        return set(_redis().lrange("celery", 0, -1))
-    except Exception:
-        return None
-
-
-def _queue_cleanup(before):
-    """Remove the notification tasks this run queued (their rows die with the bench database)."""
-    if before is None:
-        return
-    try:
-        r = _redis()
-        for item in set(r.lrange("celery", 0, -1)) - before:
-            try:
-                task = json.loads(item).get("headers", {}).get("task", "")
-            except ValueError:
-                continue
-            if task.startswith("apps.notifications."):
-                r.lrem("celery", 1, item)
-    except Exception as exc:
-        print(f"(could not clean the broker queue: {exc})")
+    load = os.getloadavg()
+    print(f"freeze bench: rounds {args.rounds} (medians, ms); machine load {load[0]:.2f} {load[1]:.2f}")
+    grow_to(scales[0])
+    api_declare()  # warm-up (imports, first-request caches), not counted
+    results = {}
+    for total in scales:
+        grown = grow_to(total)
+        declare = [api_declare() for _ in range(args.rounds)]
+        update_rounds = args.rounds if (total < 1_000_000 or args.full) else min(args.rounds, 3)
+        update = [bare_update(total) for _ in range(update_rounds)]
+        d, u = statistics.median(declare), statistics.median(update)
+        results[total] = (d, u)
+        print(
+            f"{total:>9,} posts (grown in {grown:.1f} s): declaration {d * 1000:8.1f} ms [{runs(declare)}]"
+            f"   bare UPDATE {u * 1000:9.1f} ms [{runs(update)}]   declaration/UPDATE {d / u:.4f}"
+        )
+    ok = True
+    if 100_000 in results:
+        d, u = results[100_000]
+        fraction = d / u
+        ok &= fraction <= UPDATE_FRACTION_TARGET
+        print(
+            f"declaration at 100k / bare UPDATE at 100k: {fraction:.4f} (target <= {UPDATE_FRACTION_TARGET})"
+        )
+    if 1_000 in results and 1_000_000 in results:
+        ratio = results[1_000_000][0] / results[1_000][0]
+        ok &= ratio <= SCALE_TARGET
+        print(f"scale ratio 1M/1k: {ratio:.2f}")
+    elif len(results) > 1:
+        small, large = min(results), max(results)
+        print(f"scale ratio {large:,}/{small:,}: {results[large][0] / results[small][0]:.2f}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
