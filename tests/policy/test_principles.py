@@ -62,6 +62,8 @@ ABOUT_PASSWORDS = [
     "Cybersecurity Awareness Month: never reuse your passwords, use a password manager.",
     "Un bon mot de passe, c'est au moins 12 caractères. Mot de passe : jamais le même partout !",
     "Mot de passe : 12 caractères minimum, une majuscule, un chiffre.",
+    "Votre mot de passe : personnel. Ne le donnez à personne.",
+    "Double authentification et mot de passe : obligatoire !",
     "Petit rappel de l'équipe sécurité : votre mdp est personnel, ne le prêtez à personne.",
     "Le digicode du bâtiment B change lundi, demandez le nouveau à l'accueil.",
     "Passcode, mot de passe, code PIN : on les garde pour soi. Bonne journée de la sécurité numérique !",
