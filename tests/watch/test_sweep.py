@@ -437,3 +437,19 @@ def test_one_sweep_at_a_time(fake, dco, declare):
         assert services.watch_sweep() == {"skipped": "another sweep is running"}
         assert fake.requests == []
     assert services.watch_sweep()["read"] == 1
+
+
+def test_a_quiet_read_is_recorded_but_never_over_an_account_edited_meanwhile(fake, dco, declare):
+    """Mutation: the `a.url = v.url AND a.kind = v.kind` condition removed from _record_quiet ->
+    the stale read's validator lands on the edited account, this test fails."""
+    account = register(dco, fake.feed("first"), "feed")
+    declare()
+    assert services.watch_sweep()["read"] == 1  # an empty feed: a quiet read
+    account.refresh_from_db()
+    assert account.etag == fake.feeds["first"]["etag"] and account.last_good_read_at is not None
+    stale = WatchedAccount.objects.get(pk=account.pk)
+    services.watched_account_update(actor=dco, account=account, changes={"url": fake.feed("second")})
+    written = services._record_quiet([(stale, ReadResult(etag='"stale"'))], now=timezone.now())
+    assert written == 0
+    account.refresh_from_db()
+    assert account.etag == "" and account.url.endswith("/feeds/second.xml")
