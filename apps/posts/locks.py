@@ -30,6 +30,7 @@ class GateBusyError(ServiceError):
     def __init__(self, message, *, field=None, code="gate_busy"):
         super().__init__(message, field=field, code=code)
 
+
 # Arbitrary but fixed: "gate" in ASCII.
 GATE_LOCK_KEY = 0x67617465
 
@@ -64,7 +65,8 @@ def gate_lock_exclusive():
     claim); beyond it the database raises (lock_timeout) rather than hang the request.
     Returns the database's clock when the lock was granted: no send is in flight from then on."""
     _assert_atomic()
-    wait_ms = int((send_deadline_seconds() + 10) * 1000)
+    # The margin covers recording the outcome after the exchange.
+    wait_ms = int((send_deadline_seconds() + 5) * 1000)
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{wait_ms}ms"])
         try:

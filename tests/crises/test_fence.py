@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from apps.crises.models import Crisis
@@ -382,3 +382,38 @@ def test_a_trickling_peer_holds_the_declaration_no_longer_than_the_send_deadline
     assert [c["post"] for c in crisis_retraction_candidates(crisis)] == [post.pk]
     assert post_send(post_id=post.pk) == SendOutcome.FROZEN
     assert len(webhook_server.received) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gate_held_past_the_deadline_fails_the_declaration_cleanly(settings, api, dco):
+    """A session holding the gate lock (shared) far longer than any send may (a hung sender):
+    the declaration gives up after the send deadline plus its margin with a 503 naming the
+    cause, and changes nothing; it never hangs and never answers 500.
+    Mutation: GateBusyError not raised on lock_timeout -> a 500, this test fails."""
+    from apps.posts.locks import gate_lock_shared
+
+    settings.CRISISCOMM_SEND_DEADLINE_SECONDS = 0.5
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                gate_lock_shared()
+                holding.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(10)
+    try:
+        started = time.monotonic()
+        r = api.as_user(dco).post("/api/v1/crises/", DECLARE, format="json")
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join(10)
+    assert r.status_code == 503 and r.json()["code"] == "gate_busy", r.content
+    assert 5 <= elapsed < 8
+    assert not Crisis.objects.exists() and not GateClosure.objects.exists()
