@@ -288,10 +288,9 @@ class MarkPublishedInSerializer(serializers.Serializer):
 
 
 class ByHandInSerializer(serializers.Serializer):
-    # Who publishes it by hand; default: the DCO who asks.
-    assignee = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
-    )
+    # Who publishes it by hand (a user id; default: the DCO who asks). Resolved by the service
+    # after its rights check, so a non-DCO learns nothing about who exists.
+    assignee = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**31 - 1)
 
 
 class RevisionSerializer(serializers.ModelSerializer):

@@ -869,6 +869,10 @@ def statement_post_by_hand(*, actor, statement, post, assignee=None) -> Post:
             _("Only a failing post is handed to a person; this one is %(status)s.")
             % {"status": post.get_status_display()}
         )
+    if isinstance(assignee, int):
+        assignee = get_user_model().objects.filter(pk=assignee, is_active=True).first()
+        if assignee is None:
+            raise ServiceError(_("No active person has this id."), field="assignee")
     assignee = assignee or actor
     if not assignee.is_active:
         raise ServiceError(_("This person's account is not active."), field="assignee")

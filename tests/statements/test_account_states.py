@@ -430,3 +430,24 @@ def test_withdrawing_a_statement_whose_posts_did_not_go_out(api, people, crisis,
     res = api.as_user(people["dco"]).post(f"/api/v1/statements/{other.pk}/withdraw/", {"reason": "late"})
     assert res.status_code == 200 and res.json()["status"] == "withdrawn"
     assert [a["state"] for a in res.json()["account_states"]] == ["cancelled"]
+
+
+def test_handing_a_post_to_someone_checks_rights_before_input_and_tells_them(
+    api, people, crisis, chain, desk
+):
+    from apps.notifications.models import NoticeEvent
+
+    statement, _ = _approved_and_sent(people, crisis, [desk["refusing"]])
+    [failing] = Post.objects.filter(statement_link__statement=statement)
+    li = desk["li_person"]
+    # A non-DCO gets 403 whatever id it sends (it cannot probe who exists).
+    for assignee in (li.pk, 999999):
+        res = _act(api, people["author"], statement, failing.pk, "by-hand", assignee=assignee)
+        assert res.status_code == 403
+    res = _act(api, people["dco"], statement, failing.pk, "by-hand", assignee=999999)
+    assert res.status_code == 400 and "assignee" in res.json()["errors"]
+    res = _act(api, people["dco"], statement, failing.pk, "by-hand", assignee=li.pk)
+    assert res.status_code == 200
+    [state] = res.json()["account_states"]
+    assert state["state"] == "by_hand" and state["assignee"] == "Lina Roux"
+    assert NoticeEvent.objects.get(event="statement.post_by_hand").recipients == [li.pk]
