@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
-from django.utils.text import Truncator
 
 from apps.audit.models import AuditEntry
 from apps.notifications.models import Acknowledgement, NoticeEvent
@@ -73,17 +72,14 @@ def waiting_for(user) -> list[dict]:
     (a DCO other than the requester), statement and calendar-post steps they may decide, and posts
     they must publish by hand. Each item: kind, title, url, detail.
 
-    The statements app's `awaiting_user(user)` is the authority on approval steps when it exists;
-    otherwise statement runs are matched here with `step_allows` (one query for the runs)."""
+    Beyond the end of the crisis, the statements app's `awaiting_user(user)` says what waits."""
     from django.urls import reverse
     from django.utils.formats import date_format
     from django.utils.translation import gettext as _
 
     from apps.accounts.roles import DCO, has_role
     from apps.crises.selectors import crisis_open
-    from apps.posts.selectors import posts_manual_todo
     from apps.statements import selectors as statement_selectors
-    from apps.statements.models import ApprovalRequest, ApprovalStatus
 
     items: list[dict] = []
     crisis = crisis_open()
@@ -92,6 +88,8 @@ def waiting_for(user) -> list[dict]:
         and crisis.status == "lifting"
         and has_role(user, DCO)
         and crisis.end_requested_by_id != user.pk
+        # Only officers who held the role when it was asked may approve (four eyes, issue 10).
+        and user.pk in (crisis.end_eligible_approvers or [])
     ):
         stand_down = crisis.end_kind == "stand_down"
         items.append(
@@ -108,49 +106,7 @@ def waiting_for(user) -> list[dict]:
                 },
             }
         )
-    awaiting = getattr(statement_selectors, "awaiting_user", None)
-    if awaiting is not None:
-        runs = list(awaiting(user))
-    else:
-        runs = [
-            run
-            for run in ApprovalRequest.objects.filter(
-                status=ApprovalStatus.PENDING, current_step__isnull=False
-            )
-            .select_related("current_step", "statement", "post", "post__account")
-            .order_by("created_at", "id")[:200]
-            if not (run.statement_id and run.statement.author_id == user.pk)
-            and statement_selectors.step_allows(run.current_step, user)
-        ]
-    for run in runs:
-        run = getattr(run, "run", run)  # a selector may wrap runs; the run itself is what we show
-        statement = getattr(run, "statement", None)
-        post = getattr(run, "post", None)
-        if statement is not None:
-            items.append(
-                {
-                    "kind": "statement",
-                    "title": _("Statement #%(id)s awaits your decision") % {"id": statement.pk},
-                    "url": reverse("web:statement", args=[statement.pk]),
-                    "detail": Truncator(statement.body).chars(90),
-                }
-            )
-        elif post is not None:
-            items.append(
-                {
-                    "kind": "post",
-                    "title": _("A calendar post awaits your approval"),
-                    "url": reverse("web:approvals"),
-                    "detail": f"{post.account} — {Truncator(post.body).chars(70)}",
-                }
-            )
-    for post in posts_manual_todo(user)[:50]:
-        items.append(
-            {
-                "kind": "todo",
-                "title": _("Publish by hand on %(account)s") % {"account": post.account},
-                "url": reverse("web:inbox") + "#todo",
-                "detail": Truncator(post.body).chars(90),
-            }
-        )
+    # Statement and calendar-post steps, posts to publish by hand, failing statement posts: the
+    # statements app's list, already in this shape (kind, title, url, detail).
+    items.extend(statement_selectors.awaiting_user(user))
     return items

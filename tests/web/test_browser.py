@@ -26,6 +26,12 @@ from tests.web.servers import WebhookSink
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def _loopback_sink_allowed(settings):
+    # The webhook sink standing in for a social network listens on 127.0.0.1.
+    settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"
+
+
 def run_notice_worker():
     """What the notifications worker does after the declaration commits."""
     for event in NoticeEvent.objects.filter(materialised_at__isnull=True):
@@ -75,12 +81,17 @@ def test_dco_declares_from_the_control_room_and_sees_posts_frozen(
 
     expect(page.locator("#gate-word")).to_have_text(re.compile("CLOSED|FERMÉ"))
     expect(page.locator("#crisis-banner")).to_be_visible()
+    expect(page.locator("#review")).to_contain_text(re.compile("3 frozen posts|3 publications gelées"))
+    assert_accessible(page)
+    shot(page, f"03-control-room-crisis-{lang}")
+    assert all(post_is_frozen(p) for p in Post.objects.all())
+    page.locator("#review a.btn").click()
     review = page.locator("#review")
     for post in posts:
         expect(review).to_contain_text(post.body)
     assert_accessible(page)
-    shot(page, f"03-control-room-crisis-{lang}")
-    assert all(post_is_frozen(p) for p in Post.objects.all())
+    shot(page, f"03b-frozen-posts-review-{lang}")
+    page.goto(web.url + "/control/")
 
     page.get_by_role("link", name=re.compile("^(Calendar|Calendrier)$")).first.click()
     expect(page.locator(".post-chip.is-frozen")).to_have_count(3)
@@ -171,17 +182,16 @@ def test_spokesperson_statement_is_approved_and_published_while_posts_stay_froze
             rpage.get_by_role("button", name="Record my decision").click()
             expect(rpage.locator(".messages")).to_contain_text("Decision recorded")
         statement.refresh_from_db()
-        assert statement.status == StatementStatus.APPROVED
+        # The last approval publishes: "publishing" until every account has it.
+        assert statement.status == StatementStatus.PUBLISHING
 
-        # The author sees each step's decision and comment, then publishes.
+        # The author sees each step's decision and comment.
         page.reload()
-        expect(page.locator("#statement-status")).to_have_text(re.compile("approved", re.I))
+        expect(page.locator("#statement-status")).to_have_text(re.compile("publishing", re.I))
         expect(page.get_by_text("Facts checked.")).to_be_visible()
         expect(page.get_by_text("Approved for publication.")).to_be_visible()
         assert_accessible(page)
-        shot(page, "10-statement-approved")
-        page.get_by_role("button", name="Publish the statement").click()
-        expect(page.locator("#statement-status")).to_have_text(re.compile("published", re.I))
+        shot(page, "10-statement-approved-publishing")
 
         # Everything is due now; one publisher round: only the statement goes out.
         Post.objects.filter(pk__in=[p.pk for p in ordinary]).update(
@@ -193,7 +203,7 @@ def test_spokesperson_statement_is_approved_and_published_while_posts_stay_froze
         exempt = Post.objects.get(exempt=True)
         assert exempt.status == PostStatus.PUBLISHED
         page.reload()
-        expect(page.get_by_text(re.compile("published", re.I)).first).to_be_visible()
+        expect(page.locator("#statement-status")).to_have_text(re.compile("^published$", re.I))
         shot(page, "11-statement-published")
 
         dpage = new_page()
@@ -216,7 +226,8 @@ def test_second_dco_approves_the_lift(new_page, web, dco, dco2, shot):
     page = new_page()
     sign_in(page, web.url, dco)
     page.goto(web.url + "/control/")
-    # Bulk decision: release both.
+    # The review has its own page; bulk decision: release both.
+    page.get_by_role("link", name="Review the frozen posts").click()
     review = page.locator("#review")
     for post in posts:
         review.locator(f"#post-{post.pk}").check()
@@ -225,7 +236,7 @@ def test_second_dco_approves_the_lift(new_page, web, dco, dco2, shot):
     expect(page.locator(".messages")).to_contain_text("Decision recorded for 2 post(s)")
     # The freeze period is over (operators and tests move freeze_until).
     move_freeze_to_the_past(crisis)
-    page.reload()
+    page.goto(web.url + "/control/")
     lift = page.locator("#lift")
     for box in lift.locator("input[type=checkbox]").all():
         box.check()

@@ -167,6 +167,42 @@ def test_second_dco_home_shows_the_stand_down_waiting_for_them_not_the_requester
     assert "Approve the stand-down" not in home1 and "Nothing waits for you." in home1
 
 
+def test_a_dco_appointed_after_the_request_is_not_asked_to_approve(as_user, dco, dco2, make_user):
+    """Mutation: the `end_eligible_approvers` condition removed from waiting_for -> the newcomer's
+    home offers the approval and this test fails."""
+    crisis = declare(dco)
+    crisis_services.crisis_request_stand_down(actor=dco, crisis=crisis, reason="Declared in error")
+    newcomer = make_user("dco", username="dco3")
+    home = text(as_user(newcomer).get("/"))
+    assert "Approve the stand-down" not in home
+    assert "Approve the stand-down" in text(as_user(dco2).get("/"))
+
+
+def test_expert_home_lists_the_statement_step_waiting_for_them(as_user, dco, dco2, make_user):
+    from datetime import timedelta as td
+
+    from apps.statements import services as st_services
+    from tests.web.helpers import default_chain
+
+    default_chain()
+    author = make_user("spokesperson", username="speaker")
+    expert = make_user("expert", username="expert1")
+    crisis = declare(dco)
+    now = timezone.now()
+    st_services.mandate_grant(
+        actor=dco, user=author, valid_from=now - td(minutes=1), valid_until=now + td(days=1)
+    )
+    account = make_account(dco)
+    statement = st_services.statement_create(
+        actor=author, crisis=crisis, body="We are investigating.", accounts=[account]
+    )
+    st_services.statement_submit(actor=author, statement=statement)
+    home = text(as_user(expert).get("/"))
+    assert "Waiting for you" in home and f"/statements/{statement.pk}/" in home
+    assert "We are investigating." in home
+    assert f"/statements/{statement.pk}/" not in text(as_user(make_user("employee", username="e9")).get("/"))
+
+
 def test_assignee_home_lists_the_post_to_publish_by_hand(as_user, dco, employee):
     account = post_services.social_account_create(
         actor=dco, network="tiktok", handle="@agency", connector="manual", config={"assignee": dco.username}
@@ -178,8 +214,8 @@ def test_assignee_home_lists_the_post_to_publish_by_hand(as_user, dco, employee)
     for post_id in post_services.posts_claim_due():
         post_services.post_send(post_id=post_id)
     home = text(as_user(dco).get("/"))
-    assert "Publish by hand on" in home and post.body in home
-    assert "Publish by hand" not in text(as_user(employee).get("/"))
+    assert "by hand" in home and post.body in home
+    assert post.body not in text(as_user(employee).get("/"))
 
 
 # --- acknowledgements by people ---------------------------------------------------------------

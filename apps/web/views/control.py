@@ -192,7 +192,8 @@ def _control_context(request, declare_form=None):
                 "stand_down_form": ReasonForm(),
                 "freeze_passed": crisis.freeze_until <= timezone.now(),
                 "can_approve": crisis.status == CrisisStatus.LIFTING
-                and crisis.end_requested_by_id != request.user.pk,
+                and crisis.end_requested_by_id != request.user.pk
+                and request.user.pk in (crisis.end_eligible_approvers or []),
                 "statements": _statements_queue(crisis),
                 "timeline": crisis_timeline(crisis, limit=30),
                 **_figures_context(crisis),
