@@ -180,8 +180,9 @@ def test_no_page_scrolls_sideways_on_a_phone(new_page, web, dco, dco2, employee,
     """Walks the URL configuration's pages at 390x844 (as the DCO, in a crisis with data on every
     page) and measures scrollWidth against the viewport.
 
-    Mutation: base.html's `<meta name="viewport">` removed -> the phone lays the pages out
-    980 px wide and this test fails."""
+    Mutations: base.html's `<meta name="viewport">` removed -> the phone lays the pages out
+    980 px wide and this test fails; `<script>document.title += ""</script>` added to base.html
+    -> the Content-Security-Policy refuses it and this test fails."""
     from apps.accounts.models import StaffProfile
 
     StaffProfile.objects.update_or_create(
@@ -206,6 +207,12 @@ def test_no_page_scrolls_sideways_on_a_phone(new_page, web, dco, dco2, employee,
         "token": ack_token(event_id=notice.event_id, user_id=dco.pk),
     }
     page = new_page(lang, phone=True)
+    # The Content-Security-Policy (no inline script) refuses nothing a page needs.
+    refused = []
+    page.on(
+        "console",
+        lambda msg: refused.append(f"{page.url}: {msg.text}") if "Content Security" in msg.text else None,
+    )
     sign_in(page, web.url, dco)
     checked, skipped, unreachable = [], [], []
     for route, url in page_urls(args):
@@ -239,6 +246,7 @@ def test_no_page_scrolls_sideways_on_a_phone(new_page, web, dco, dco2, employee,
         "approvals/",
     }
     assert must <= set(checked), (must - set(checked), skipped, unreachable)
+    assert refused == []
     # Routes with arguments we could not fill are the statement/approval/sighting detail pages
     # (covered by their own browser tests) and POST-only actions; none is a crisis-day page.
     assert not [r for r in unreachable if r.startswith(("control/", "calendar/", "inbox/"))], unreachable
