@@ -92,3 +92,13 @@ def test_calendar_posts_and_by_hand_todos_are_listed_for_whom_they_await(
     client.force_login(people["outsider"])
     res = client.get("/approvals/")
     assert res.status_code == 200 and "Nothing awaits you" in res.content.decode()
+
+
+def test_the_final_approval_on_the_page_says_it_is_being_published(client, people, crisis, chain, accounts):
+    s = _statement(people, crisis, [accounts["x"]])
+    services.statement_decide(actor=people["expert"], statement=s, verdict="approve")
+    client.force_login(people["dco"])
+    res = client.post(f"/statements/{s.pk}/decide/", {"verdict": "approve", "revision": "1"}, follow=True)
+    page = res.content.decode()
+    assert "Approved: it is being published on each account" in page
+    assert 'id="account-states"' in page and 'data-state="scheduled"' in page

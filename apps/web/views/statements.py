@@ -35,6 +35,18 @@ PLANNED_HELP = gettext_lazy(
 )
 
 
+# What the reviewer's decision did, said plainly (the final approval may publish).
+DECIDED = {
+    None: gettext_lazy("Decision recorded."),
+    StatementStatus.PUBLISHING: gettext_lazy(
+        "Approved: it is being published on each account; their states are shown below."
+    ),
+    StatementStatus.APPROVED: gettext_lazy(
+        "Approved after its planned time: nothing went out. Give it a new time to publish it."
+    ),
+}
+
+
 def _statement_form(*args, **kwargs) -> StatementForm:
     form = StatementForm(*args, **kwargs)
     form.fields["planned_at"].help_text = PLANNED_HELP
@@ -216,10 +228,9 @@ def statement_decide(request, statement_id):
     statement = _visible(request, statement_id)
     form = VerdictForm(request.POST)
     if form.is_valid():
-        call_service(
+        decided = call_service(
             request,
             st_services.statement_decide,
-            success=_("Decision recorded."),
             actor=request.user,
             statement=statement,
             verdict=form.cleaned_data["verdict"],
@@ -227,6 +238,8 @@ def statement_decide(request, statement_id):
             # Bound to the revision the reviewer read: an edit in between gives a conflict.
             revision=request.POST.get("revision") or None,
         )
+        if decided:
+            messages.success(request, DECIDED.get(decided.status, DECIDED[None]))
     else:
         form_errors_to_messages(request, form)
     return redirect("web:statement", statement_id=statement.pk)
