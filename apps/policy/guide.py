@@ -216,8 +216,8 @@ OPINION_TERMS = [
 # A reply: the post opens on someone's handle (a reply on X or Mastodon), or says it answers.
 REPLY_PATTERNS = [
     r"^\s*@\w+",
-    r"\b(?:en reponse a|pour repondre a|je (?:vous )?reponds a|reponse a @|"
-    r"replying to|in reply to|my answer to|to answer @)",
+    r"\b(?:en reponse a|pour repondre a|je reponds a|je vous reponds a|reponse a @|replying to|in reply to|"
+    r"my answer to|to answer @)",
 ]
 
 _DETAILS_GUIDE = (

@@ -250,7 +250,7 @@ class CompiledRules:
         count = len(tokens)
         for i, token in enumerate(tokens):
             candidates = exact.get(token)
-            if prefixes and len(token) >= key:
+            if prefixes:  # (a word shorter than the key is its own slice: no bucket has it)
                 more = prefixes.get(token[:key])
                 if more:
                     candidates = more if candidates is None else candidates + more
@@ -343,7 +343,7 @@ class CompiledRules:
         lifted = {code for hit in hits for code in hit.spec.suppresses}
         if lifted:
             hits = [hit for hit in hits if hit.spec.code not in lifted]
-        if quote and hits:
+        if quote and (term_found or regex_found):  # scope and photo rules quote nothing
             self._quote(text, folded, hits, term_found, regex_found)
         hits.sort(key=lambda h: (-SEVERITY_RANK.get(h.spec.severity, 0), h.spec.code, h.spec.key))
         return hits
