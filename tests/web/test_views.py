@@ -362,7 +362,14 @@ def test_control_room_and_calendar_queries_do_not_grow_with_posts(
     crisis = declare(dco)
     client = as_user(dco)
     week = timezone.localdate().isoformat()
-    urls = ["/control/", f"/calendar/?week={week}", f"/control/crises/{crisis.pk}/report/"]
+    urls = [
+        "/control/",
+        f"/calendar/?week={week}",
+        f"/control/crises/{crisis.pk}/report/",
+        f"/control/crises/{crisis.pk}/review/",
+        f"/control/crises/{crisis.pk}/not-acknowledged/",
+        "/",
+    ]
     few = {url: _queries(client, url) for url in urls}
     for i in range(30):
         post = make_posts(dco, account, n=1, start_in=timedelta(hours=3, minutes=i))[0]
