@@ -12,7 +12,7 @@ from django.db.models import Q
 
 from .roles import ADMIN, DCO, combines_exclusive_roles, exclusive_roles_message
 
-DCO_APPS = ("audit", "posts", "crises", "notifications", "statements", "policy", "web")
+DCO_APPS = ("audit", "posts", "crises", "notifications", "statements", "policy", "watch", "core", "web")
 _AUTH_VIEW = Q(content_type__app_label="auth", codename__in=["view_user", "view_group"]) | Q(
     content_type__app_label="accounts", codename="view_staffprofile"
 )
@@ -20,7 +20,7 @@ _AUTH_VIEW = Q(content_type__app_label="auth", codename__in=["view_user", "view_
 _USER_ADMIN = (
     Q(content_type__app_label="auth", codename__in=["add_user", "change_user", "view_user"])
     | Q(content_type__app_label="auth", codename="view_group")
-    | Q(content_type__app_label="accounts", content_type__model="staffprofile")
+    | Q(content_type__app_label="accounts", content_type__model__in=["staffprofile", "ssoidentity"])
 )
 
 

@@ -1,6 +1,8 @@
 """The Django admin's user pages: who may enter, what each role sees and may change, and the
 separation of duties (admin and dco never together; people administered by admin/superuser)."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -190,8 +192,15 @@ def test_a_user_administrator_adds_people_sets_roles_and_passwords(client, usera
     assert resp.status_code == 302, resp.content.decode()[:1500]
     newbie = User.objects.get(username="newbie")
     assert AuditEntry.objects.filter(action="account.create", object_id=str(newbie.pk)).exists()
-    resp = client.post(f"/admin/auth/user/{newbie.pk}/change/", change_form(newbie, [group("dco")]))
-    assert resp.status_code == 302
+    # Roles, and the link to single sign-on (the inline of the user page), are theirs too.
+    sso = {
+        "sso_identities-TOTAL_FORMS": "1",
+        "sso_identities-0-issuer": "https://sso.agency.example/realms/agency",
+        "sso_identities-0-subject": "sub-newbie",
+        "sso_identities-0-user": str(newbie.pk),
+    }
+    resp = client.post(f"/admin/auth/user/{newbie.pk}/change/", change_form(newbie, [group("dco")], **sso))
+    assert resp.status_code == 302, re.findall(r"errorlist.*?</ul>", resp.content.decode(), re.S)
     assert user_roles(User.objects.get(pk=newbie.pk)) == {"dco"}
     resp = client.post(
         f"/admin/auth/user/{newbie.pk}/password/",
@@ -202,6 +211,7 @@ def test_a_user_administrator_adds_people_sets_roles_and_passwords(client, usera
     assert entry.details["who"] == "useradmin" and entry.details["whom"] == "newbie"
     assert entry.details["door"] == "admin"
     assert "Other-pass-2026!" not in str(entry.details) and "pbkdf2" not in str(entry.details).lower()
+    assert newbie.sso_identities.get().subject == "sub-newbie"
     # Superuser status and individual permissions stay out of its reach.
     form = client.get(f"/admin/auth/user/{newbie.pk}/change/").content.decode()
     assert 'name="is_superuser"' not in form and 'name="user_permissions"' not in form
