@@ -64,6 +64,7 @@ def main():
     parser.add_argument("--scales", default="1000,100000,1000000")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--full", action="store_true", help="5 bare UPDATE rounds at 1M too")
+    parser.add_argument("--queries", action="store_true", help="print the slowest declaration's queries")
     args = parser.parse_args()
     scales = sorted(int(s) for s in args.scales.split(","))
 
@@ -161,11 +162,18 @@ def run(args, scales, bench_url, broker_dir):
         Crisis.objects.filter(is_open=True).update(is_open=None, status="closed", closed_at=timezone.now())
         GateClosure.objects.filter(is_current=True).update(is_current=None, opened_at=timezone.now())
 
+    slowest = {"elapsed": 0, "queries": []}
+
     def api_declare():
+        from django.test.utils import CaptureQueriesContext
+
         payload = {"title": "Bench crisis", "summary": "bench", "severity": 2, "topics": ["bench"]}
-        started = time.perf_counter()
-        response = client.post("/api/v1/crises/", payload, format="json", secure=True)
-        elapsed = time.perf_counter() - started
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.post("/api/v1/crises/", payload, format="json", secure=True)
+            elapsed = time.perf_counter() - started
+        if elapsed > slowest["elapsed"]:
+            slowest.update(elapsed=elapsed, queries=list(captured.captured_queries))
         assert response.status_code == 201, response.content
         end_directly()
         vacuum()
@@ -186,6 +194,15 @@ def run(args, scales, bench_url, broker_dir):
         update = [bare_update(total) for _ in range(update_rounds)]
         d, u = statistics.median(declare), statistics.median(update)
         results[total] = (d, u)
+        if args.queries:
+            top = sorted(slowest["queries"], key=lambda q: -float(q["time"]))[:5]
+            print(
+                f"  slowest declaration {slowest['elapsed'] * 1000:.1f} ms,"
+                f" {len(slowest['queries'])} queries:"
+            )
+            for q in top:
+                print(f"    {float(q['time']) * 1000:8.1f} ms  {q['sql'][:160]}")
+            slowest.update(elapsed=0, queries=[])
         print(
             f"{total:>9,} posts (grown in {grown:.1f} s): declaration {d * 1000:8.1f} ms [{runs(declare)}]"
             f"   bare UPDATE {u * 1000:9.1f} ms [{runs(update)}]   declaration/UPDATE {d / u:.4f}"

@@ -103,7 +103,13 @@ def test_no_request_arrives_after_the_gate_closed_in_process(dco, webhook_accoun
         for t in threads:
             t.start()
         try:
-            time.sleep(rng.uniform(0.02, 0.1) + 2 * latency)
+            # Declare while the publishers are busy: after a few posts went out (however loaded
+            # the machine), at a random instant.
+            started_with = rng.randint(1, 10)
+            _wait(
+                lambda n=started_with: len(webhook_server.received) >= n, 30, "the publishers did not start"
+            )
+            time.sleep(rng.uniform(0, 0.02))
             crisis = crisis_declare(actor=dco, **DECLARE)
             exempt = {
                 post_create(
@@ -211,7 +217,11 @@ def test_no_request_arrives_after_the_gate_closed_through_a_celery_worker(
             feeder = threading.Thread(target=feed)
             feeder.start()
             try:
-                time.sleep(rng.uniform(0.2, 0.5))
+                started_with = rng.randint(1, 8)
+                _wait(
+                    lambda n=started_with: len(webhook_server.received) >= n, 60, "the worker did not start"
+                )
+                time.sleep(rng.uniform(0, 0.05))
                 crisis = crisis_declare(actor=dco, **DECLARE)
                 _wait(
                     lambda: not Post.objects.filter(status="publishing").exists(),
