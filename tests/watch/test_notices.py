@@ -280,6 +280,10 @@ def test_the_dco_marks_a_sighting_with_a_comment_audited_and_the_report_lists_it
     followed = next(i for i in section["items"] if i["status"] == "followed_up")
     assert followed["comment"] == "Called the lab head" and followed["reviewed_by"]
     assert followed["owners"] == [employee.get_full_name()]
+    from django.template.loader import render_to_string
+
+    page = render_to_string("watch/_report_sightings.html", {"report": crisis_report(crisis)})
+    assert "Called the lab head" in page and "3 posts seen" in page
 
 
 def test_other_staff_see_no_sighting(fake, api, dco, employee, make_user, declare):
