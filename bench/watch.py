@@ -128,6 +128,13 @@ def main():
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
+        # The notices the sweep records are enqueued after commit: into this process's memory,
+        # never onto a real broker where a worker would look for this throwaway database.
+        from crisiscomm.celery import app as celery_app
+
+        celery_app.conf.broker_url = celery_app.conf.broker_write_url = celery_app.conf.broker_read_url = (
+            "memory://"
+        )
         from apps.crises.models import Crisis
         from apps.crises.services import crisis_declare
         from apps.watch import services
