@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from apps.audit.models import AuditEntry
 from apps.notifications import services
-from apps.notifications.models import Notice, TeamWebhook
+from apps.notifications.models import Acknowledgement, Notice, NoticeEvent, TeamWebhook
 from apps.notifications.selectors import notice_figures
 from tests.notifications.factories import make_staff
 
@@ -171,3 +171,25 @@ def test_admin_changes_webhooks_through_the_service_and_keeps_the_secret(client,
     plain_admin = make_user(username="root", is_staff=True, is_superuser=True)
     client.force_login(plain_admin)
     assert client.get("/admin/notifications/teamwebhook/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_admin_deletes_no_notice_event_notice_or_acknowledgement(client, make_user, smtp_sink):
+    """Evidence is never deleted, not even by a superuser through the admin.
+    Mutation: EvidenceAdmin.has_delete_permission returning the default -> this test fails."""
+    root = make_user(username="root", is_staff=True, is_superuser=True)
+    (person,) = make_staff(1)
+    event = declare()
+    services.notice_acknowledge(actor=person, notice=Notice.objects.get(user=person, channel="inapp"))
+    client.force_login(root)
+    for model, pk in (
+        ("noticeevent", event.pk),
+        ("notice", Notice.objects.filter(user=person).first().pk),
+        ("acknowledgement", Acknowledgement.objects.get().pk),
+    ):
+        listing = client.get(f"/admin/notifications/{model}/")
+        assert listing.status_code == 200
+        assert "delete_selected" not in listing.content.decode()
+        assert client.get(f"/admin/notifications/{model}/{pk}/delete/").status_code == 403
+        assert client.post(f"/admin/notifications/{model}/{pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Acknowledgement.objects.count() == 1 and NoticeEvent.objects.filter(pk=event.pk).exists()

@@ -1,6 +1,8 @@
 """Fan-out to every active staff member on every channel, through a real SMTP sink and a real
 HTTP server on loopback. Tasks run in-process: they are the real code Celery runs."""
 
+import re
+
 import pytest
 from django.db import transaction
 
@@ -224,3 +226,26 @@ def test_each_crisis_event_has_its_message_in_both_languages(event, language, su
     assert says in template.text
     assert ("Do not answer" in template.text or "Ne répondez pas" in template.text) is forbids
     assert says.split()[0] in template.html
+
+
+ISO_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize(
+    "event",
+    ["crisis.declared", "crisis.extended", "crisis.lifted", "crisis.stood_down", "crisis.lift_requested",
+     "crisis.stand_down_requested"],
+)  # fmt: skip
+def test_notices_show_local_times_never_iso_strings(event, language):
+    """The context carries ISO strings; the reader sees their language's format in the
+    service's time zone (Paris: 09:00 UTC is 10:00)."""
+    from apps.notifications.messages import render_template
+
+    notice_event = NoticeEvent.objects.create(event=event, crisis_id=1, context=DECLARED)
+    template = render_template(notice_event, language)
+    for part in (template.subject, template.text, template.html):
+        assert not ISO_TIMESTAMP.search(part), part
+    if event in ("crisis.declared", "crisis.extended"):
+        assert "10:00" in template.text and "2026" in template.text
