@@ -186,7 +186,8 @@ def _control_context(request, declare_form=None):
         context.update(
             {
                 **_review_counts(crisis),
-                "waiting": waiting_for(request.user),
+                # The lift/stand-down approval has its own card right above: not listed twice.
+                "waiting": [w for w in waiting_for(request.user) if w["kind"] != "end"],
                 "extend_form": ExtendForm(initial={"freeze_until": timezone.localtime(crisis.freeze_until)}),
                 "lift_form": LiftForm(checklist=checklist_items()),
                 "stand_down_form": ReasonForm(),
