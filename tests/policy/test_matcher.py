@@ -4,6 +4,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from apps.policy import matcher
 from apps.policy.matcher import CompiledRules, RuleSpec
@@ -265,3 +267,64 @@ def test_a_regex_behind_a_word_gate_still_fires_and_a_post_without_the_word_cost
     assert entry[3] == {"mdp": ("mdp",)}
     assert codes(compiled, "Le MDP : Soleil") == {"c"}
     assert codes(compiled, "Le xmdp : Soleil") == set()
+
+
+def _ungated(compiled):
+    """The same rules with every regex run on every post: the reference the gates must agree with."""
+    import dataclasses
+
+    return dataclasses.replace(
+        compiled,
+        regexes=[(index, pattern, None, None) for index, pattern, _gate, _words in compiled.regexes],
+        gate_words={},
+        gate_heads=frozenset(),
+        _scope_cache={},
+    )
+
+
+_PIECES = [
+    "mdp", "MDP", "mot de passe", "mots de passe", "password", "Passcode", "digicode", "code", "codes",
+    "d'accès", "identifiants", "login", "pin", "PIN", "post-it", "photo", "on voit", "visible", "est",
+    "is", "le", "la", "les", "notre", "mon", "our", "the", "sur", "ne", "jamais", "never", ":", "=", "«",
+    "»", '"', "(", ")", "/", ".", "!", "\n", "Soleil2024", "soleil", "4521", "#", "Ariane-5", "x",
+    "communiqué", "Communiqué officiel", "official statement", "je relaie", "RT @CNES:", "@critic",
+    "en réponse à", "à mon avis", "c'est faux", "ITAR", "controlled", "EAR99", "06 12 34 56 78", "+33",
+    "https://a:b@c.example", "é", "\u2019", "-", "_", "xmdp", "passe", "phrase", "secrète", "Wi-Fi", "pass",
+    "passphrase",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(_PIECES), min_size=1, max_size=14),
+    st.lists(st.sampled_from([" ", "", "  "]), min_size=14, max_size=14),
+)
+def test_gates_agree_with_running_every_regex(pieces, gaps):
+    """Property: on texts made of the words the guide's regexes look for, glued or spaced in any
+    order, the gated matcher finds exactly what running every regex finds.
+
+    Mutation: gate words compared whole (`token == word` instead of `token.startswith(word)`) ->
+    hypothesis finds a text where they differ. (Forcing every word of a literal to count as a word
+    start changes no gate of the guide's own patterns: test_required_word_starts catches that one.)"""
+    from apps.policy.guide import GUIDE_RULES
+
+    specs = [
+        RuleSpec(
+            key=r["code"],
+            code=r["code"],
+            kind=r["kind"],
+            severity=r["severity"],
+            patterns=tuple(r["patterns"]),
+        )
+        for r in GUIDE_RULES
+        if r["kind"] == matcher.REGEX
+    ]
+    compiled = _GATED.setdefault("compiled", CompiledRules.build(specs))
+    reference = _GATED.setdefault("reference", _ungated(compiled))
+    text = "".join(piece + gap for piece, gap in zip(pieces, gaps, strict=False))
+    gated = {h.spec.code for h in compiled.match(text, network="x", account_kind="personal", quote=False)}
+    full = {h.spec.code for h in reference.match(text, network="x", account_kind="personal", quote=False)}
+    assert gated == full, text
+
+
+_GATED: dict = {}
