@@ -71,20 +71,55 @@ def notice_figures(*, crisis_id: int, event_id: int | None = None, include: tupl
 
     `event_id` None: the current (latest) declaration or extension. `include`: event names of
     targeted notices of the same crisis to count with it (see _include_ids)."""
-    key = f"crisiscomm:figures:{crisis_id}:{event_id or 'current'}:{','.join(sorted(include))}"
     ttl = figures_ttl()
-    if ttl > 0:
-        cached = cache.get(key)
-        if cached is not None and time.time() - cached["at"] < ttl:
+    if ttl <= 0:
+        return compute_figures(crisis_id=crisis_id, event_id=event_id, include=include)
+    event = _figures_event(crisis_id, event_id)
+    if event is None:
+        return compute_figures(crisis_id=crisis_id, event_id=event_id, include=include)
+    # The event's creation time in the key: nothing cached for another database (a restore, a
+    # test run) is ever read back for this one.
+    key = f"crisiscomm:figures:{event.pk}:{event.created_at.timestamp()}:{','.join(sorted(include))}"
+    cached = cache.get(key)
+    if cached is not None and cached["figures"]["notices"]["total"] >= cache_from():
+        if time.time() - cached["at"] < ttl:
             return cached["figures"]
-        # One request recomputes; the others serve the stale copy meanwhile.
-        if cached is not None and not cache.add(key + ":lock", 1, timeout=max(10, int(ttl * 4))):
-            return cached["figures"]
+        # Stale: one caller has it recomputed in the background; all read the stale copy.
+        if cache.add(key + ":lock", 1, timeout=max(10, int(ttl * 4))):
+            from . import tasks
+
+            if not tasks.enqueue(tasks.refresh_figures, crisis_id, event.pk, list(include)):
+                cache.delete(key + ":lock")
+                return refresh_figures(crisis_id=crisis_id, event_id=event.pk, include=include)
+        return cached["figures"]
+    return refresh_figures(crisis_id=crisis_id, event_id=event.pk, include=include)
+
+
+def cache_from() -> int:
+    """Below this many notices the figures are computed on every read (a few milliseconds), so
+    they are exact at once; above it they come from the short cache."""
+    return int(getattr(settings, "CRISISCOMM_FIGURES_CACHE_FROM", 10_000))
+
+
+def refresh_figures(*, crisis_id: int, event_id: int, include=()) -> dict:
+    """Compute the figures and put them in the cache (the background refresh's task too)."""
+    include = tuple(include)
     figures = compute_figures(crisis_id=crisis_id, event_id=event_id, include=include)
-    if ttl > 0:
-        cache.set(key, {"at": time.time(), "figures": figures}, timeout=max(60, int(ttl * 20)))
+    event = figures["event"]
+    if event is not None:
+        key = (
+            f"crisiscomm:figures:{event['id']}:{event['created_at'].timestamp()}:{','.join(sorted(include))}"
+        )
+        cache.set(key, {"at": time.time(), "figures": figures}, timeout=max(60, int(figures_ttl() * 20)))
         cache.delete(key + ":lock")
     return figures
+
+
+def _figures_event(crisis_id, event_id):
+    events = NoticeEvent.objects.filter(crisis_id=crisis_id, parent__isnull=True)
+    if event_id is not None:
+        return events.filter(pk=event_id).first()
+    return events.filter(event__in=FIGURE_EVENTS).order_by("-pk").first()
 
 
 def compute_figures(*, crisis_id: int, event_id: int | None = None, include: tuple[str, ...] = ()) -> dict:

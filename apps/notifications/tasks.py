@@ -69,4 +69,11 @@ def send_reminders():
     return [event.pk for event in services.reminders_start()]
 
 
-FANOUT_TASKS = {materialise_event.name, relay_queued_notices.name, send_reminders.name}
+@shared_task(name="apps.notifications.tasks.refresh_figures", queue=FANOUT_QUEUE)
+def refresh_figures(crisis_id: int, event_id: int, include: list[str]):
+    from . import selectors
+
+    selectors.refresh_figures(crisis_id=crisis_id, event_id=event_id, include=include)
+
+
+FANOUT_TASKS = {materialise_event.name, relay_queued_notices.name, send_reminders.name, refresh_figures.name}
