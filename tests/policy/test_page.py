@@ -142,6 +142,8 @@ def test_the_dco_rules_on_the_draft_just_checked(dco_browser, dco):
     assert AuditEntry.objects.filter(action="policy.ruling_record", actor_id=dco.pk).exists()
     listing = dco_browser.get("/precheck/rulings/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f'data-ruling="{ruling.pk}"' in listing and "Ruling #" in listing
+    again = dco_browser.get(URL, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'<li data-ruling="{ruling.pk}">' in again  # the pre-check page lists recent rulings too
     assert 'href="/api/v1/precheck/rulings/export/?as=csv"' in listing
     export = dco_browser.get("/api/v1/precheck/rulings/export/?as=csv")
     assert export.status_code == 200 and "Official statement" in export.content.decode()
