@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -136,3 +137,75 @@ def approve_too_late(*, people, statement):
     statement.refresh_from_db()
     assert statement.status == "approved", statement.status
     return statement
+
+
+@pytest.fixture
+def live(transactional_db):
+    """A live server over plain HTTP on 127.0.0.1 (settings in force before it starts)."""
+    from django.test import override_settings
+    from pytest_django.live_server_helper import LiveServer
+
+    plain_http = override_settings(
+        SECURE_SSL_REDIRECT=False,
+        SESSION_COOKIE_SECURE=False,
+        CSRF_COOKIE_SECURE=False,
+        SECURE_HSTS_SECONDS=0,
+    )
+    plain_http.enable()
+    server = LiveServer("127.0.0.1")
+    yield server
+    server.stop()
+    plain_http.disable()
+
+
+class _Network(BaseHTTPRequestHandler):
+    """A webhook/Mastodon peer whose answer the test sets (server.answer = (status, body))."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status, body = self.server.answer
+        self.server.hits += 1
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def network():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Network)
+    server.answer, server.hits = (422, b'{"error": "Validation failed: Text contains a secret token XYZ"}'), 0
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def closed_port() -> int:
+    """A port where a server of ours listened and is now stopped: connections are refused."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@pytest.fixture
+def desk(make_user, people, network):
+    """One manual account (LinkedIn, published by hand by `li_person`) and one API account that
+    the network refuses (422)."""
+    li_person = make_user("employee", username="li_person", first_name="Lina", last_name="Roux")
+    manual = SocialAccount.objects.create(
+        network="linkedin", handle="agency", connector="manual", config={"assignee": "li_person"}
+    )
+    refusing = SocialAccount.objects.create(
+        network="x",
+        handle="@agency-news",
+        connector="webhook",
+        config={"url": f"http://127.0.0.1:{network.server_address[1]}/hook", "secret": "s3cret"},
+    )
+    return {"li_person": li_person, "manual": manual, "refusing": refusing}

@@ -4,10 +4,6 @@
 "publish by hand" for the DCO). The networks are real local servers on 127.0.0.1; the failing
 one answers 422, and the unreachable one is a server this test started and then stopped."""
 
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from apps.audit.models import AuditEntry
@@ -17,62 +13,9 @@ from apps.posts.services import post_send, posts_claim_due
 from apps.statements import services
 from apps.statements.models import Statement
 
-from .conftest import grant
+from .conftest import closed_port, grant
 
 pytestmark = pytest.mark.django_db
-
-
-class _Network(BaseHTTPRequestHandler):
-    """A webhook/Mastodon peer whose answer the test sets (server.answer = (status, body))."""
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        status, body = self.server.answer
-        self.server.hits += 1
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def network():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Network)
-    server.answer, server.hits = (422, b'{"error": "Validation failed: Text contains a secret token XYZ"}'), 0
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def _closed_port() -> int:
-    """A port where a server of ours listened and is now stopped: connections are refused."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
-@pytest.fixture
-def desk(make_user, people, network):
-    """One manual account (LinkedIn, published by hand by `li_person`) and one API account that
-    the network refuses (422)."""
-    li_person = make_user("employee", username="li_person", first_name="Lina", last_name="Roux")
-    manual = SocialAccount.objects.create(
-        network="linkedin", handle="agency", connector="manual", config={"assignee": "li_person"}
-    )
-    refusing = SocialAccount.objects.create(
-        network="x",
-        handle="@agency",
-        connector="webhook",
-        config={"url": f"http://127.0.0.1:{network.server_address[1]}/hook", "secret": "s3cret"},
-    )
-    return {"li_person": li_person, "manual": manual, "refusing": refusing}
 
 
 def _approved_and_sent(people, crisis, accounts, body="We are investigating the anomaly."):
@@ -210,7 +153,7 @@ def test_an_unreachable_network_reads_failing_while_it_retries_and_the_dco_publi
         network="mastodon",
         handle="@press@social.example",
         connector="mastodon",
-        config={"base_url": f"http://127.0.0.1:{_closed_port()}", "access_token": "tok-secret"},
+        config={"base_url": f"http://127.0.0.1:{closed_port()}", "access_token": "tok-secret"},
     )
     statement, outcomes = _approved_and_sent(people, crisis, [accounts["x"], unreachable])
     assert outcomes == {accounts["x"].pk: "published", unreachable.pk: "retry"}
