@@ -63,15 +63,9 @@ def iso_in_messages(root: Path) -> list[str]:
                 and _called_name(node.func.value) in GETTEXT
             ):
                 filled = node
-            elif _called_name(node) in {
-                "ServiceError",
-                "ConflictError",
-                "NotAllowedError",
-                "ValidationError",
-            }:
-                filled = ast.Tuple(
-                    elts=[a for a in node.args if isinstance(a, ast.JoinedStr)], ctx=ast.Load()
-                )
+            elif _called_name(node) in ERRORS:
+                fstrings = [a for a in node.args if isinstance(a, ast.JoinedStr)]
+                filled = ast.Tuple(elts=fstrings, ctx=ast.Load())
             if filled is not None and _has_isoformat(filled):
                 found.append(f"{path.relative_to(root.parent)}:{node.lineno}")
     return found
