@@ -208,6 +208,7 @@ def ruling_record(
     comment: str = "",
     has_photo: bool = False,
     source: str = RulingSource.MANUAL,
+    compiled=None,
 ) -> Ruling:
     """The DCO records the verdict the guide calls for on a draft. The check's own verdict on it, now,
     is kept beside it, so that the ruling shows whether it confirmed or overturned the check."""
@@ -225,7 +226,8 @@ def ruling_record(
     draft = selectors.Draft(
         text=text, network=network, account_kind=account_kind, crisis=bool(crisis), has_photo=bool(has_photo)
     )
-    checked = selectors.replay(draft, selectors.guide_rules_compiled())
+    # `compiled`: the rules already compiled by a caller recording many rulings at once.
+    checked = selectors.replay(draft, compiled if compiled is not None else selectors.guide_rules_compiled())
     ruling = Ruling(
         text=text,
         network=network,
@@ -280,6 +282,10 @@ def ruling_delete(*, actor, ruling: Ruling) -> None:
 def rulings_import(*, actor, entries: list[dict]) -> list[Ruling]:
     """Record a corpus of rulings (the repository's fixture, an export from another installation):
     all or nothing, each one audited like a ruling recorded by hand."""
+    from . import selectors
+
+    _require_dco(actor)
+    compiled = selectors.guide_rules_compiled()
     recorded = []
     for number, entry in enumerate(entries, start=1):
         try:
@@ -294,6 +300,7 @@ def rulings_import(*, actor, entries: list[dict]) -> list[Ruling]:
                     verdict=entry.get("verdict"),
                     comment=entry.get("comment", ""),
                     source=RulingSource.CORPUS,
+                    compiled=compiled,
                 )
             )
         except ServiceError as exc:
