@@ -97,7 +97,9 @@ class Command(BaseCommand):
         self.stdout.write("  Demo users (username / password / roles):")
         for username, roles, *_rest in DEMO_USERS:
             self.stdout.write(f"    {username:<13} {_password(username):<24} {', '.join(roles)}")
-        self.stdout.write(f"  Sign in at {settings.CRISISCOMM_BASE_URL}/login/ or /admin/ (dco, dco2, useradmin).")
+        self.stdout.write(
+            f"  Sign in at {settings.CRISISCOMM_BASE_URL}/login/ or /admin/ (dco, dco2, useradmin)."
+        )
 
     def _users(self):
         users = {}
