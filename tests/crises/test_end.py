@@ -331,3 +331,23 @@ def test_crisis_messages_show_local_times(api, dco):
     assert not ISO.search(r.json()["detail"]) and "+00:00" not in r.json()["detail"]
     detail = api.as_user(dco).get(f"/api/v1/crises/{crisis.pk}/").json()
     assert not any(ISO.search(b["message"]) for b in detail["lift_blockers"])
+
+
+@pytest.mark.django_db
+def test_a_manual_todo_handed_out_before_the_declaration_is_a_retraction_candidate(api, dco, make_user):
+    """Item 6 of the issue: a post handed to a person to publish by hand shortly before the
+    crisis may be out already: the report lists it ("may have gone out").
+    Mutation: the assignee clause removed from posts_reached_network -> not listed, fails."""
+    from apps.posts.models import SocialAccount
+
+    make_user("employee", username="alice")
+    account = SocialAccount.objects.create(
+        network="tiktok", handle="@agency", connector="manual", config={"assignee": "alice"}
+    )
+    post = PostFactory(account=account, scheduled_at=timezone.now() - timedelta(seconds=1))
+    assert posts_claim_due() == [post.pk]
+    assert post_send(post_id=post.pk) == "assigned"
+    crisis = crisis_declare(actor=dco, **DECLARE)
+    report = api.as_user(dco).get(f"/api/v1/crises/{crisis.pk}/report/").json()
+    (candidate,) = report["retraction_candidates"]
+    assert candidate["post"] == post.pk and candidate["reached"] == "may_have_gone_out"
