@@ -42,8 +42,8 @@ def _server():
 
 
 def test_the_app_role_cannot_disable_triggers_truncate_or_change_the_schema():
-    """Mutation: `GRANT crisiscomm TO crisiscomm_app` (or TRUNCATE/TRIGGER in the default
-    privileges) added to the init script -> one of the refused statements succeeds -> fails."""
+    """Mutation: the default privileges widened to `GRANT ALL ON TABLES` (TRUNCATE, TRIGGER,
+    REFERENCES) in the init script -> TRUNCATE succeeds -> this test fails."""
     host, port = _server()
     tag = uuid.uuid4().hex[:8]
     owner, app, db = f"cc_acc_owner_{tag}", f"cc_acc_app_{tag}", f"cc_acc_roles_{tag}"

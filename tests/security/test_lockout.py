@@ -73,8 +73,9 @@ def test_each_door_locks_and_refuses_even_the_right_password(door, make_user):
 def test_one_counter_across_the_doors(make_user):
     """Failures at the web login, the admin and the token endpoint add up.
 
-    Mutation: AXES_LOCKOUT_PARAMETERS widened to include the path / one handler per door ->
-    no lockout after one failure at each door -> this test fails."""
+    Mutation: the token endpoint checking the password with ModelBackend().authenticate()
+    instead of django.contrib.auth.authenticate (its failures not counted by axes) -> the third
+    failure, at the token endpoint, does not lock -> this test fails."""
     make_user("dco", username="target")
     assert web("target", "guess", "10.2.2.2").status_code == 200
     assert admin("target", "guess", "10.2.2.2").status_code == 200
