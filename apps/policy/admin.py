@@ -80,7 +80,7 @@ class PolicyRuleAdmin(DCOAdminMixin, admin.ModelAdmin):
     list_display = ["code", "kind", "severity", "condition", "account_kind", "enabled", "updated_at"]
     list_filter = ["enabled", "kind", "severity", "condition", "account_kind"]
     search_fields = ["code", "patterns", "message_fr", "message_en"]
-    list_editable = ["enabled"]
+    # No list_editable: every change goes through the form, so that its effect is shown first.
     fieldsets = [
         (None, {"fields": ["code", "enabled", "kind", "severity", "patterns"]}),
         (_("Scope"), {"fields": ["networks", "account_kind", "condition", "on_photo", "suppresses"]}),
@@ -103,6 +103,18 @@ class PolicyRuleAdmin(DCOAdminMixin, admin.ModelAdmin):
     # The change form has a "Preview" button: the rulings the change would newly break or fix, shown
     # before anything is saved (preview_view), with a button that saves it as previewed.
     change_form_template = "admin/policy/policyrule/change_form.html"
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A valid change is not saved at once: its effect on the recorded rulings is shown first
+        (preview_view), whose button posts it again with `_confirmed`. An invalid one gets the admin's
+        own error display."""
+        if request.method == "POST" and "_confirmed" not in request.POST:
+            obj = self.get_object(request, object_id) if object_id else None
+            if object_id is None or obj is not None:
+                form = self.get_form(request, obj)(request.POST, request.FILES, instance=obj)
+                if form.is_valid():
+                    return self.preview_view(request, object_id)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
         from django.urls import path
@@ -151,7 +163,8 @@ class PolicyRuleAdmin(DCOAdminMixin, admin.ModelAdmin):
         posted = [
             (name, value)
             for name, values in request.POST.lists()
-            if name not in ("csrfmiddlewaretoken", "_preview")
+            if name
+            not in ("csrfmiddlewaretoken", "_preview", "_confirmed", "_save", "_continue", "_addanother")
             for value in values
         ]
         context = {

@@ -192,8 +192,15 @@ def _rule_form(rule, **overrides):
 
 
 def test_admin_change_goes_through_the_service(client, dco_admin, check):
+    """A valid change first shows its effect on the rulings (nothing saved), then saves when confirmed.
+    Mutation: changeform_view no longer routing unconfirmed changes to the preview -> the first
+    request saves and this test fails."""
     rule = PolicyRule.objects.get(code="equipment.weakness")
-    response = client.post(f"/admin/policy/policyrule/{rule.pk}/change/", _rule_form(rule, severity="block"))
+    url = f"/admin/policy/policyrule/{rule.pk}/change/"
+    shown = client.post(url, _rule_form(rule, severity="block"))
+    assert shown.status_code == 200 and 'name="_confirmed"' in shown.content.decode()
+    assert not AuditEntry.objects.filter(action="policy.rule_update").exists()
+    response = client.post(url, _rule_form(rule, severity="block", _confirmed="1"))
     assert response.status_code == 302, response.content.decode()[:2000]
     entry = AuditEntry.objects.get(action="policy.rule_update")
     assert entry.actor_id == dco_admin.pk
@@ -251,6 +258,7 @@ def test_admin_scopes_a_rule_to_networks_with_checkboxes(client, dco_admin, chec
     assert 'type="checkbox" name="networks" value="facebook"' in page.content.decode()
     data = _rule_form(rule)
     data["networks"] = ["facebook", "instagram", "x"]
+    data["_confirmed"] = "1"  # as posted by the preview page's button
     assert client.post(f"/admin/policy/policyrule/{rule.pk}/change/", data).status_code == 302
     entry = AuditEntry.objects.get(action="policy.rule_update")
     assert entry.details["changes"] == {
@@ -299,7 +307,8 @@ def test_admin_previews_the_rulings_a_change_would_break_then_saves_it_as_previe
     # The preview page's button posts the same form to the change view: saved, through the service.
     hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
     assert hidden["code"] == "crisis.relay_official" and "suppresses" not in hidden
-    saved = client.post(f"/admin/policy/policyrule/{rule.pk}/change/", form)
+    assert hidden["_confirmed"] == "1"
+    saved = client.post(f"/admin/policy/policyrule/{rule.pk}/change/", {**form, "_confirmed": "1"})
     assert saved.status_code == 302, saved.content.decode()[:2000]
     rule.refresh_from_db()
     assert rule.suppresses == []
@@ -329,3 +338,33 @@ def test_admin_preview_is_closed_to_non_dco_staff(client, make_user):
         client.post(f"/admin/policy/policyrule/{rule.pk}/change/preview/", _rule_form(rule)).status_code
         == 403
     )
+
+
+def test_admin_adds_a_rule_after_seeing_its_effect(client, dco_admin):
+    services.ruling_record(
+        actor=dco_admin,
+        text="Le moteur a explosé, c'est la panique",
+        network="linkedin",
+        account_kind="personal",
+        crisis=False,
+        verdict="blocked",
+    )
+    data = {
+        "code": "tone.alarm",
+        "kind": "term",
+        "severity": "block",
+        "patterns": "panique\na explosé",
+        "account_kind": "",
+        "condition": "always",
+        "message_fr": "Pas d'alarme.",
+        "message_en": "No alarm.",
+        "enabled": "on",
+        "quote_match": "on",
+    }
+    shown = client.post("/admin/policy/policyrule/add/", data)
+    assert shown.status_code == 200
+    assert 'data-broken="0" data-fixed="1"' in shown.content.decode()
+    assert not PolicyRule.objects.filter(code="tone.alarm").exists()
+    saved = client.post("/admin/policy/policyrule/add/", {**data, "_confirmed": "1"})
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    assert AuditEntry.objects.filter(action="policy.rule_create", details__code="tone.alarm").exists()
