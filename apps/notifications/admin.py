@@ -3,9 +3,11 @@ nothing here deletes them, no delete action, no delete permission); webhooks cha
 services."""
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.accounts.roles import DCO, has_role
+from apps.core import outbound
 
 from . import services
 from .models import Acknowledgement, Notice, NoticeEvent, TeamWebhook
@@ -64,6 +66,13 @@ class AcknowledgementAdmin(EvidenceAdmin):
     list_select_related = ["event", "user"]
 
 
+def _outbound_url(value):
+    try:
+        outbound.validate_url(value, field="url")
+    except outbound.OutboundRefused as exc:
+        raise ValidationError(exc.message, code=exc.code) from exc
+
+
 @admin.register(TeamWebhook)
 class TeamWebhookAdmin(admin.ModelAdmin):
     """Changes go through the services (DCO check, audit entry): only a dco changes webhooks."""
@@ -86,6 +95,8 @@ class TeamWebhookAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
+        # outbound: a private or loopback target is a form error here, not a failed save.
+        form.base_fields["url"].validators.append(_outbound_url)
         if obj is not None:
             # The URL is a secret: never shown back; leave empty to keep the current one.
             form.base_fields["url"].required = False

@@ -156,6 +156,10 @@ def _enqueue_delivery(event_id: int, channel: str, copies: int = 1):
 # --- fan-out: materialise the notice rows ------------------------------------------------------
 
 
+# The audience "every active person": said in SQL as a plain condition (_insert_notices_sql).
+ALL_ACTIVE = object()
+
+
 def _active_users():
     return get_user_model().objects.filter(is_active=True)
 
@@ -174,6 +178,8 @@ def _audience(event: NoticeEvent):
     if event.parent_id:
         acknowledged = Acknowledgement.objects.filter(event=root).values("user_id")
         users = users.exclude(pk__in=acknowledged)
+    elif root.recipients is None and root.event not in DCO_ONLY_EVENTS:
+        return ALL_ACTIVE
     return users
 
 
@@ -226,14 +232,20 @@ def _materialise(event, audience) -> dict:
         if channel.sql_condition is not None:
             created[channel.type] = _insert_notices_sql(event, event.root, channel, audience)
         else:
-            created[channel.type] = _insert_notices_python(event, event.root, channel, audience)
+            people = _active_users() if audience is ALL_ACTIVE else audience
+            created[channel.type] = _insert_notices_python(event, event.root, channel, people)
     return created
 
 
 def _insert_notices_sql(event, root, channel, audience) -> int:
     users = get_user_model()._meta.db_table
     quote = connection.ops.quote_name
-    audience_sql, audience_params = audience.values("pk").query.sql_with_params()
+    if audience is ALL_ACTIVE:
+        # Everyone active: a plain condition on the scan, no semi-join against a subquery.
+        audience_sql, audience_params = "u.is_active", ()
+    else:
+        sub_sql, audience_params = audience.values("pk").query.sql_with_params()
+        audience_sql = f"u.id IN ({sub_sql})"
     now = timezone.now()
     status = NoticeStatus.SENT if channel.instant else NoticeStatus.QUEUED
     sql = f"""
@@ -245,8 +257,8 @@ def _insert_notices_sql(event, root, channel, audience) -> int:
                %s, 0, '', %s, %s, {"NULL" if channel.instant else "gen_random_uuid()"}
         FROM {quote(users)} u
         LEFT JOIN {quote(StaffProfile._meta.db_table)} p ON p.user_id = u.id
-        WHERE u.id IN ({audience_sql}) AND ({channel.sql_condition})
-        ORDER BY u.id
+        WHERE {audience_sql} AND ({channel.sql_condition})
+        {"" if channel.instant else "ORDER BY u.id"}
         ON CONFLICT DO NOTHING
     """  # noqa: S608 - table names quoted, the channel's condition is code, values are parameters
     params = [
