@@ -187,3 +187,23 @@ def test_a_posts_raw_error_is_shown_to_the_dco_only(api, dco, auditor):
     assert seen_by_auditor["last_error"] == ""
     assert "internal admin page" not in api.as_user(auditor).get("/api/v1/posts/").content.decode()
     assert "internal admin page" in api.as_user(dco).get(f"/api/v1/posts/{post.pk}/").json()["last_error"]
+
+
+def test_the_admin_refuses_a_private_team_webhook_with_a_form_error(client, make_user):
+    """Mutation: the _outbound_url validator removed from TeamWebhookAdmin.get_form -> the
+    service's refusal escapes the admin as a server error and this test fails."""
+    officer = make_user("dco", username="admin-dco", is_staff=True, is_superuser=True)
+    client.force_login(officer)
+    response = client.post(
+        "/admin/notifications/teamwebhook/add/",
+        {
+            "name": "Ops",
+            "kind": "slack",
+            "url": "http://169.254.169.254/latest",
+            "department": "",
+            "language": "en",
+        },
+    )
+    assert response.status_code == 200
+    assert "link-local" in response.content.decode()
+    assert not TeamWebhook.objects.exists()
