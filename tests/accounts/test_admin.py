@@ -305,3 +305,24 @@ def test_group_changes_anywhere_keep_staff_status_in_step(make_user):
     user.groups.add(group("admin"))
     user.refresh_from_db()
     assert user.is_staff
+
+
+@pytest.mark.django_db
+def test_what_each_staff_role_sees_in_the_admin(client, make_user):
+    """The dco sees the crisis apps and people (read-only: no "add user"); the user
+    administrator sees people, not the crisis apps."""
+    from apps.accounts.signals import sync_role_group_permissions
+
+    sync_role_group_permissions()
+    officer, useradmin = make_user("dco", username="officer"), make_user("admin", username="useradmin")
+    client.force_login(officer)
+    index = client.get("/admin/").content.decode()
+    assert "/admin/crises/crisis/" in index and "/admin/auth/user/" in index
+    assert "/admin/auth/user/add/" not in index
+    client.force_login(useradmin)
+    index = client.get("/admin/").content.decode()
+    assert "/admin/auth/user/add/" in index
+    assert (
+        "/admin/crises/" not in index and "/admin/audit/" not in index and "/admin/statements/" not in index
+    )
+    assert client.get("/admin/crises/crisis/").status_code == 403
