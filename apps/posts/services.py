@@ -505,13 +505,18 @@ def post_send(*, post_id: int) -> str:
     if started == SendOutcome.UNCERTAIN:
         return SendOutcome.UNCERTAIN
     post = started
-    connector = get_connector(post.account.connector)
-    request = connector.build_request(post)
     deadline = Deadline()
     link = None
     try:
-        if request is not None:
-            link = open_connection(request.url, deadline=deadline)
+        connector = get_connector(post.account.connector)
+        try:
+            request = connector.build_request(post)
+            if request is not None:
+                link = open_connection(request.url, deadline=deadline)
+        except (KeyError, TypeError, ValueError) as exc:  # a configuration the connector cannot use
+            raise ConnectorError(f"{post.account}: {exc.__class__.__name__}: {exc}", retryable=False) from exc
+        except ServiceError as exc:  # a target refused (outbound rules): nothing was written
+            raise ConnectorError(exc.message, retryable=getattr(exc, "retryable", False)) from exc
     except ConnectorError as exc:
         with transaction.atomic():
             post = _locked_post(post_id)

@@ -201,3 +201,19 @@ def test_manual_todo_caught_by_a_crisis_cannot_be_marked_published(api, dco, mak
     r = api.as_user(alice).post(f"/api/v1/posts/{post.pk}/mark-published/")
     assert r.status_code == 409 and r.json()["code"] == "frozen"
     assert api.as_user(alice).get("/api/v1/posts/todo/").json()["results"] == []
+
+
+def test_a_connection_that_cannot_open_is_a_clean_failure_not_a_lost_send(webhook_account, webhook_server):
+    """Nothing was written (refused connection, unusable configuration): the post is retried or
+    failed with the reason, and never left looking like a send whose outcome was lost.
+    Mutation: post_send without the build/open error handling -> send_started_at stays set (the
+    relay would call it `uncertain`), this test fails."""
+    post = _claimed(webhook_account)
+    webhook_server.stop()  # nothing listens on that port any more
+    assert post_send(post_id=post.pk) == SendOutcome.RETRY
+    post.refresh_from_db()
+    assert post.send_started_at is None and post.network_attempt_at is None and post.attempts == 1
+    SocialAccount.objects.filter(pk=webhook_account.pk).update(config={"secret": "s"})  # no url
+    assert post_send(post_id=post.pk) == SendOutcome.FAILED
+    post.refresh_from_db()
+    assert post.status == PostStatus.FAILED and "url" in post.last_error and post.send_started_at is None
