@@ -257,7 +257,7 @@ def post_update(*, actor, post, **changes) -> Post:
     if unknown:
         raise ServiceError(_("These fields cannot be changed."), field=sorted(unknown)[0])
     frozen = post_is_frozen(post)
-    if post.status not in (PostStatus.SCHEDULED, PostStatus.FAILED):
+    if post.status not in (PostStatus.SCHEDULED, PostStatus.FAILED, PostStatus.UNCERTAIN):
         raise ConflictError(
             _("A post that is %(status)s can no longer be edited.") % {"status": post.get_status_display()}
         )
@@ -276,8 +276,9 @@ def post_update(*, actor, post, **changes) -> Post:
     fields = list(changes)
     for field, value in changes.items():
         setattr(post, field, value)
-    if post.status == PostStatus.FAILED and "scheduled_at" in changes:
-        # Scheduled again; during a crisis that reads `frozen` (derived) and joins the review.
+    if post.status in (PostStatus.FAILED, PostStatus.UNCERTAIN) and "scheduled_at" in changes:
+        # Scheduled again (for an uncertain one: a person decided to send it again); during a
+        # crisis that reads `frozen` (derived) and joins the review.
         post.status, post.attempts, post.last_error = PostStatus.SCHEDULED, 0, ""
         fields += ["status", "attempts", "last_error"]
     post.save(update_fields=[*fields, "updated_at"])
@@ -296,7 +297,7 @@ def post_cancel(*, actor, post) -> Post:
     post = Post.objects.select_for_update().get(pk=post.pk)
     if post_is_frozen(post):
         raise ConflictError(_("A frozen post is cancelled through the crisis review."))
-    if post.status not in (PostStatus.SCHEDULED, PostStatus.FAILED):
+    if post.status not in (PostStatus.SCHEDULED, PostStatus.FAILED, PostStatus.UNCERTAIN):
         raise ConflictError(
             _("A post that is %(status)s cannot be cancelled.") % {"status": post.get_status_display()}
         )
@@ -641,7 +642,9 @@ def post_mark_published(*, actor, post, external_url: str = "", external_id: str
         raise NotAllowedError(_("Only the assignee of this post or a dco may mark it published."))
     if post_is_frozen(post):
         raise ConflictError(_("This post is frozen by a crisis: do not publish it."), code="frozen")
-    if post.status != PostStatus.PUBLISHING or not post.assignee_id:
+    # A dco who checked the network may record that an `uncertain` post did go out.
+    uncertain_checked = post.status == PostStatus.UNCERTAIN and has_role(actor, DCO)
+    if not uncertain_checked and (post.status != PostStatus.PUBLISHING or not post.assignee_id):
         raise ConflictError(_("This post is not waiting to be published by hand."))
     if external_url and not external_url.startswith(("http://", "https://")):
         raise ServiceError(_("Enter an http(s) URL."), field="external_url")

@@ -326,6 +326,12 @@ def test_sender_session_killed_mid_send_makes_the_post_uncertain_listed_and_neve
     end_crisis_directly()
     assert posts_claim_due() == []
     assert len(mastodon_server.received) == 1 and len(mastodon_server.statuses) == 1
+    # A person decides: the DCO who looked at the network records that it did go out.
+    from apps.posts.services import post_mark_published
+
+    post_mark_published(actor=dco, post=post, external_url=f"{mastodon_server.url}/@agency/100000")
+    post.refresh_from_db()
+    assert post.status == PostStatus.PUBLISHED and post.external_url.endswith("/100000")
 
 
 @pytest.mark.django_db
