@@ -326,13 +326,34 @@ class PolicyRuleEditViewSet(PolicyRuleViewSet, viewsets.GenericViewSet):
             return [IsAuthenticated()]
         return [IsDCO()]
 
-    @extend_schema(request=RuleChangeInput, responses={200: PolicyRuleSerializer})
+    @extend_schema(
+        request=RuleChangeInput,
+        responses={200: PolicyRuleSerializer},
+        description=(
+            "Without `confirm: true` nothing is saved: the answer is 409 `confirm_required` with the "
+            "change's `impact` on the recorded rulings (as `preview/` gives it). Sent again with "
+            "`confirm: true`, the change is saved and the answer carries the same `impact`."
+        ),
+    )
     def partial_update(self, request, *args, **kwargs):
         rule = self.get_object()
-        changes = _rule_changes(request.data)
-        impact = _impact_of(code=rule.code, changes=changes)
+        data = dict(request.data) if isinstance(request.data, dict) else request.data
+        confirm = data.pop("confirm", False) if isinstance(data, dict) else False
+        if not isinstance(confirm, bool):
+            raise ServiceError(_("confirm: true or false."), field="confirm")
+        changes = _rule_changes(data)
+        impact = impact_body(_impact_of(code=rule.code, changes=changes))
+        if not confirm:
+            return Response(
+                {
+                    "detail": _("Shown before it is saved: send the change again with confirm: true."),
+                    "code": "confirm_required",
+                    "impact": impact,
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
         rule = services.policy_rule_update(actor=request.user, rule=rule, changes=changes)
-        return Response({**self.get_serializer(rule).data, "impact": impact_body(impact)})
+        return Response({**self.get_serializer(rule).data, "impact": impact})
 
     @extend_schema(request=RulePreviewInput, responses={200: dict})
     @action(detail=False, methods=["post"])

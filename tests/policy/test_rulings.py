@@ -233,11 +233,16 @@ def test_preview_of_a_new_rule_and_of_a_deletion(api, dco):
     assert [r["text"] for r in deletion["newly_broken"]] == [RELAY]
 
 
-def test_patch_saves_the_change_with_its_impact_dco_only(api, dco, employee):
+def test_patch_shows_the_impact_first_then_saves_when_confirmed_dco_only(api, dco, employee):
+    """Mutation: partial_update saving without `confirm` -> the "shown, not saved" assertion fails."""
     _record_relays(dco)
     url = "/api/v1/policy-rules/crisis.relay_official/"
     assert api.as_user(employee).patch(url, {"enabled": False}, format="json").status_code == 403
-    response = api.as_user(dco).patch(url, {"enabled": False}, format="json")
+    shown = api.as_user(dco).patch(url, {"enabled": False}, format="json")
+    assert shown.status_code == 409 and shown.json()["code"] == "confirm_required"
+    assert [r["text"] for r in shown.json()["impact"]["newly_broken"]] == [RELAY]
+    assert PolicyRule.objects.get(code="crisis.relay_official").enabled  # shown, not saved
+    response = api.as_user(dco).patch(url, {"enabled": False, "confirm": True}, format="json")
     assert response.status_code == 200, response.json()
     assert response.json()["enabled"] is False
     assert [r["text"] for r in response.json()["impact"]["newly_broken"]] == [RELAY]
@@ -262,6 +267,16 @@ def test_a_bad_change_is_a_400_naming_the_field_in_preview_and_patch(api, dco, c
         "/api/v1/policy-rules/preview/", {"code": "crisis.relay_official", "changes": changes}, format="json"
     )
     assert preview.status_code == 400 and field in preview.json()["errors"], preview.json()
-    patch = client.patch("/api/v1/policy-rules/crisis.relay_official/", changes, format="json")
+    patch = client.patch(
+        "/api/v1/policy-rules/crisis.relay_official/", {**changes, "confirm": True}, format="json"
+    )
     assert patch.status_code == 400 and field in patch.json()["errors"], patch.json()
     assert not AuditEntry.objects.filter(action="policy.rule_update").exists()
+
+
+def test_patch_confirm_must_be_a_boolean(api, dco):
+    response = api.as_user(dco).patch(
+        "/api/v1/policy-rules/crisis.relay_official/", {"enabled": False, "confirm": "yes"}, format="json"
+    )
+    assert response.status_code == 400 and "confirm" in response.json()["errors"]
+    assert PolicyRule.objects.get(code="crisis.relay_official").enabled
