@@ -207,3 +207,18 @@ def test_the_admin_refuses_a_private_team_webhook_with_a_form_error(client, make
     assert response.status_code == 200
     assert "link-local" in response.content.decode()
     assert not TeamWebhook.objects.exists()
+
+
+def test_changing_the_connector_needs_the_new_connectors_secret(api, dco):
+    """Mutation: the connector change dropped from _require_secrets_for_new_target -> the answer
+    names `config` (the lacking keys), not the secret, and this test fails."""
+    client = api.as_user(dco)
+    account_id = _account(client, "mastodon", {"base_url": PUBLIC_A, "access_token": "tok-1"}).json()["id"]
+    response = client.patch(
+        f"/api/v1/social-accounts/{account_id}/",
+        {"connector": "webhook", "config": {"url": PUBLIC_B + "/hook"}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["config.secret"]
+    assert SocialAccount.objects.get(pk=account_id).connector == "mastodon"
