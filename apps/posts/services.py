@@ -96,17 +96,19 @@ def _without_reply(error: str) -> str:
     return error[: match.end()] if match else error
 
 
-def _require_secrets_for_new_target(account, given):
-    """A new target needs its secret given again: the stored token is never sent to an address
-    it was not entered for (a hijacked account cannot redirect it to its own server)."""
+def _require_secrets_for_new_target(account, given, connector):
+    """A new target (or connector) needs its secret given again: the stored token is never sent
+    to an address it was not entered for (a hijacked account cannot redirect it to its server)."""
     moved = [
         k
         for k in TARGET_KEYS
         if k in given and str(given[k]).rstrip("/") != str(account.config.get(k, "")).rstrip("/")
     ]
+    if connector != account.connector:
+        moved.insert(0, "connector")
     if not moved:
         return
-    for key in get_connector(account.connector).secret_keys:
+    for key in get_connector(connector).secret_keys:
         if not str(given.get(key) or "").strip():
             raise ServiceError(
                 _("Changing %(target)s needs %(secret)s again.") % {"target": moved[0], "secret": key},
@@ -153,8 +155,9 @@ def social_account_update(*, actor, account, **changes) -> SocialAccount:
     if "config" in changes or "connector" in changes:
         given = changes.get("config", account.config) or {}
         _check_targets(given)  # outbound: loopback/private targets refused, naming config.<key>
+        if isinstance(given, dict):
+            _require_secrets_for_new_target(account, given, connector)
         if connector == account.connector and isinstance(given, dict):
-            _require_secrets_for_new_target(account, given)
             for key in get_connector(connector).secret_keys:
                 given.setdefault(key, account.config.get(key))
         changes["config"] = get_connector(connector).clean_config(given, network=account.network)
