@@ -210,8 +210,8 @@ def test_the_admin_refuses_a_private_team_webhook_with_a_form_error(client, make
 
 
 def test_changing_the_connector_needs_the_new_connectors_secret(api, dco):
-    """Mutation: the connector change dropped from _require_secrets_for_new_target -> the answer
-    names `config` (the lacking keys), not the secret, and this test fails."""
+    """Mutation: _require_secrets_for_new_target called only when the connector is unchanged ->
+    the answer names `config` (the lacking keys), not the secret, and this test fails."""
     client = api.as_user(dco)
     account_id = _account(client, "mastodon", {"base_url": PUBLIC_A, "access_token": "tok-1"}).json()["id"]
     response = client.patch(
