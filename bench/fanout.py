@@ -398,7 +398,7 @@ def run_inapp_only(args, start_worker):
           f"(target < {BIG_INAPP_TARGET:g} s)")  # fmt: skip
     print(
         f"figures at {figures['total']:,} people: computed in {statistics.median(computes):.0f} ms "
-        f"(once per {selectors.figures_ttl():g} s, by one request); a refresh: p50 {p50:.2f} ms, "
+        f"(in the background, once per {selectors.figures_ttl():g} s); a refresh: p50 {p50:.2f} ms, "
         f"p99 {p99:.2f} ms (target <= {REFRESH_TARGET_MS:g} ms)"
     )
     print(load_average())
