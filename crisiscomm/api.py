@@ -1,6 +1,8 @@
 """API plumbing shared by every app: the JSON error format, the 409 conflict, and hostile input
 (bodies of the wrong JSON type, NUL bytes, numbers out of range) answered 4xx, never 500."""
 
+import re
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -53,6 +55,26 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "request_too_large"
 
 
+# Django's message when a lookup gets a value of the wrong type (IntegerField.get_prep_value…).
+_FIELD_TYPE_ERROR = re.compile(
+    r"^Field '(?P<field>[^']+)' expected (?P<kind>.+?) but got (?P<value>.+)\.$", re.S
+)
+
+
+def _wrong_type_lookup(exc, context):
+    """A ValueError/TypeError from a lookup with a value of the wrong type: 404 when the value
+    came from the URL (`/posts/abc/…`: no such object), 400 naming the field otherwise."""
+    match = _FIELD_TYPE_ERROR.match(str(exc))
+    if match is None:
+        return None
+    url_values = {repr(str(v)) for v in (context.get("kwargs") or {}).values()}
+    if match.group("value") in url_values:
+        return exceptions.NotFound()
+    return exceptions.ValidationError(
+        {match.group("field"): [_("Expected %(kind)s.") % {"kind": match.group("kind")}]}
+    )
+
+
 def exception_handler(exc, context):
     """Every error is JSON: `{"detail": "...", "code": "...", "errors": {field: [messages]}}`.
 
@@ -63,6 +85,8 @@ def exception_handler(exc, context):
         if exc.field:
             body["errors"] = {exc.field: [exc.message]}
         return Response(body, status=exc.status_code)
+    if isinstance(exc, ValueError | TypeError):
+        exc = _wrong_type_lookup(exc, context) or exc
     if isinstance(exc, DataError | OverflowError):
         # PostgreSQL refuses NUL characters and numbers beyond its column types.
         exc = exceptions.ValidationError(
