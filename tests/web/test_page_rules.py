@@ -64,6 +64,26 @@ def test_500_page_is_in_the_layout(client, employee, settings, lang, said):
     assert 'class="site-header"' in page and said in page and "RuntimeError" not in page
 
 
+@pytest.mark.django_db(transaction=True)
+def test_500_page_still_answers_when_the_database_is_gone(client, employee, settings):
+    """The layout needs the database (the crisis banner, the menu); when the database session
+    has been ended by its server, the error page falls back to a plain one instead of failing
+    again. Mutation: the fallback in apps.web.errors._render removed -> this test fails (the
+    handler itself raises)."""
+    from django.db import connection
+
+    settings.ROOT_URLCONF = "tests.web.urls_500"
+    settings.DEBUG = False
+    client.raise_request_exception = False
+    client.force_login(employee)
+    response = client.get("/broken-page-database-gone/")
+    assert response.status_code == 500
+    page = text(response)
+    assert "Something went wrong on our side" in page and 'class="site-header"' in page
+    assert "crisis-banner" not in page  # the plain page: no database needed
+    connection.close()  # the ended session; the test's teardown opens a new one
+
+
 # --- Content-Security-Policy readiness ---------------------------------------------------------
 
 TEMPLATE_DIRS = [Path(settings.BASE_DIR) / "templates", *Path(settings.BASE_DIR, "apps").glob("*/templates")]
