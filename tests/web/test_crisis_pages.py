@@ -289,3 +289,12 @@ def test_remind_them_now_starts_an_audited_round_for_those_who_have_not_acknowle
     reminded = set(Notice.objects.filter(event=rounds.get()).values_list("user__username", flat=True))
     assert "staff0" not in reminded and {"staff1", "staff2", "staff3"} <= reminded
     assert AuditEntry.objects.filter(actor=dco, details__by="dco").exists()
+
+
+def test_inbox_notice_puts_the_button_first_and_leaves_out_the_emails_link(as_user, dco, employee):
+    declare(dco)
+    run_notice_worker()
+    page = text(as_user(employee).get("/inbox/"))
+    notice = page[page.index("<article") :]
+    assert notice.index("I acknowledge") < notice.index("has declared a crisis")
+    assert "/notices/ack/" not in page  # the e-mail's one-click link: the button is right there

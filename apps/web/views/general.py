@@ -1,3 +1,5 @@
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
@@ -70,8 +72,15 @@ def _with_text(notice, user, language):
     except Exception:  # a template problem must not hide the notice itself
         notice.title, notice.text = notice.event.event, ""
     else:
-        notice.title, notice.text = message.subject, message.text
+        notice.title, notice.text = message.subject, _without_link(message.text, message.link)
     return notice
+
+
+def _without_link(text: str, link: str) -> str:
+    """The inbox has its own button: the e-mail's paragraph with the one-click link is left out."""
+    if not link:
+        return text
+    return "\n\n".join(p for p in re.split(r"\n\s*\n", text) if link not in p)
 
 
 @login_required
