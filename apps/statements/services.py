@@ -979,9 +979,18 @@ def post_approval_request(*, actor, post: Post, chain: ValidationChain | None = 
     return run
 
 
-def _lock_post_run(approval) -> ApprovalRequest:
-    # No joins under the lock (see _lock_statement): current_step is read fresh after it.
-    return ApprovalRequest.objects.select_for_update().get(pk=approval.pk, kind=ApprovalKind.POST)
+def _lock_post_run(approval) -> tuple[ApprovalRequest, Post]:
+    """Lock the post, then its run: the order a post edit takes them in (post_update locks the
+    post, then its save hook locks the runs), so an edit racing a decision never deadlocks.
+    No joins under the locks (see _lock_statement): current_step is read fresh after them."""
+    post_id = (
+        ApprovalRequest.objects.filter(pk=approval.pk, kind=ApprovalKind.POST)
+        .values_list("post_id", flat=True)
+        .get()
+    )
+    post = Post.objects.select_for_update().get(pk=post_id)
+    run = ApprovalRequest.objects.select_for_update().get(pk=approval.pk, kind=ApprovalKind.POST)
+    return run, post
 
 
 def _release(*, actor, run, post, scheduled_at) -> bool:
@@ -1028,13 +1037,12 @@ def post_approval_decide(
 
 def _post_decide(*, actor, approval, verdict, comment, step, scheduled_at):
     _clean_verdict(verdict, comment)
-    run = _lock_post_run(approval)
+    run, post = _lock_post_run(approval)
     if run.status != ApprovalStatus.PENDING:
         raise ConflictError(
             _("This approval is %(status)s; nothing awaits a decision.")
             % {"status": run.get_status_display()}
         )
-    post = Post.objects.select_for_update().get(pk=run.post_id)
     if not _snapshot_matches(post, run.post_snapshot):
         # A change that bypassed the save hook (a bulk update): void here too.
         run.status, run.finished_at = ApprovalStatus.VOIDED, timezone.now()
@@ -1097,10 +1105,9 @@ def post_approval_release(*, actor, approval: ApprovalRequest, scheduled_at) -> 
         raise NotAllowedError(_("Only the DCO gives a held post a new time."))
     if scheduled_at is None:
         raise ServiceError(_("Give the new time."), field="scheduled_at")
-    run = _lock_post_run(approval)
+    run, post = _lock_post_run(approval)
     if run.status != ApprovalStatus.APPROVED or not run.needs_new_time:
         raise ConflictError(_("Only an approved post waiting for a new time is released here."))
-    post = Post.objects.select_for_update().get(pk=run.post_id)
     if not _snapshot_matches(post, run.post_snapshot):
         raise ConflictError(_("The post changed since it was approved; request approval again."))
     _release(actor=actor, run=run, post=post, scheduled_at=scheduled_at)

@@ -120,6 +120,9 @@ def test_an_edit_racing_an_approval_never_leaves_an_approval_on_the_new_text(peo
 
 
 def _threads(*targets):
+    """Run the targets at the same moment, each in its thread with its own connection. A service
+    refusal reads as its HTTP status; any other exception (a deadlock…) is kept as the
+    exception object, so callers' assertions on the outcomes see it."""
     barrier = threading.Barrier(len(targets))
     out = [None] * len(targets)
 
@@ -130,6 +133,8 @@ def _threads(*targets):
                 out[i] = fn()
             except services.ServiceError as exc:
                 out[i] = exc.status_code
+            except Exception as exc:  # reported to the test, not swallowed
+                out[i] = exc
         finally:
             connections.close_all()
 
@@ -262,3 +267,42 @@ def test_withdrawing_while_its_post_is_being_sent_neither_deadlocks_nor_lies(peo
     assert out == ["published", 409], out
     s.refresh_from_db()
     assert s.status == "published" and len(webhook.received) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_racing_the_final_approval_of_a_post_never_releases_unapproved_words(people, chain, accounts):
+    """The DCO edits a held calendar post while the last reviewer approves it, at the same moment.
+    Whichever commits first, a post that is released (not held) says exactly what was approved,
+    and neither side fails with a database error. Mutation: _lock_post_run locks the run before
+    the post (the edit locks the post, then the runs) -> PostgreSQL detects deadlocks and aborts
+    one side; this test fails."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.posts.services import post_create, post_update
+    from apps.statements.models import ApprovalRequest
+
+    for i in range(ROUNDS * 2):
+        post = post_create(
+            actor=people["dco"],
+            account=accounts["x"],
+            body=f"news {i}",
+            scheduled_at=timezone.now() + timedelta(hours=1),
+        )
+        run = services.post_approval_request(actor=people["dco"], post=post)
+        services.post_approval_decide(actor=people["expert"], approval=run, verdict="approve")
+        out = _threads(
+            lambda run=run: services.post_approval_decide(
+                actor=people["dco2"], approval=run, verdict="approve"
+            ).status,
+            lambda post=post, i=i: post_update(actor=people["dco"], post=post, body=f"edited {i}").body,
+        )
+        # The edit always lands; the decision lands, or is refused (409) on a voided run.
+        assert out[1] == f"edited {i}" and out[0] in ("approved", 409), (i, out)
+        post.refresh_from_db()
+        run = ApprovalRequest.objects.get(pk=run.pk)
+        if not post.awaiting_approval:
+            assert run.status == "approved" and run.post_snapshot["body"] == post.body, (i, post.body)
+        else:
+            assert run.status == "voided", (i, run.status)
