@@ -217,6 +217,8 @@ SIGHTINGS = "/api/v1/sightings/"
 def test_the_dco_marks_a_sighting_with_a_comment_audited_and_the_report_lists_it(
     fake, api, dco, employee, auditor, declare, django_assert_max_num_queries
 ):
+    """Mutation: _require_dco removed from the review action and from sighting_review -> the
+    owner's review gets through, this test fails."""
     services.watched_account_create(
         actor=dco, network="mastodon", kind="mastodon", url=fake.mastodon_account("lab"), owners=[employee]
     )
