@@ -334,6 +334,8 @@ CRISISCOMM_DCO_CONTACT = env.str("CRISISCOMM_DCO_CONTACT", default="dco@crisisco
 # --- outbound: configured targets and secrets at rest (apps/core) ---
 # Hosts, addresses or CIDRs that outbound requests may reach although not public (comma-separated).
 CRISISCOMM_OUTBOUND_ALLOW = env.str("CRISISCOMM_OUTBOUND_ALLOW", default="")
+# Seconds an outbound target's DNS lookup may take before the send is refused (retried later).
+CRISISCOMM_OUTBOUND_DNS_TIMEOUT = env.float("CRISISCOMM_OUTBOUND_DNS_TIMEOUT", default=5.0)
 # Fernet keys for secrets at rest (comma-separated; the first encrypts, all decrypt). Unset: a key
 # derived from SECRET_KEY, which `check --deploy` flags.
 CRISISCOMM_FIELD_KEYS = env.list("CRISISCOMM_FIELD_KEYS", default=[])

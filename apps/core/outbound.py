@@ -19,6 +19,7 @@ later may succeed (a name that did not resolve) or the configuration must change
 import functools
 import ipaddress
 import socket
+import threading
 from urllib.parse import urlsplit
 
 import requests
@@ -116,6 +117,29 @@ def _resolver():
     return _import_resolver(path) if path else system_resolve
 
 
+def _resolve_bounded(host: str, port: int) -> list[str]:
+    """The resolver's answer within CRISISCOMM_OUTBOUND_DNS_TIMEOUT seconds (default 5): the
+    system resolver cannot be interrupted, so it runs aside and a late answer is not waited for
+    (a stuck DNS server must not hold a send, and the locks its caller holds, for ever)."""
+    timeout = float(getattr(settings, "CRISISCOMM_OUTBOUND_DNS_TIMEOUT", 5))
+    resolve, outcome = _resolver(), {}
+
+    def work():
+        try:
+            outcome["addresses"] = resolve(host, port)
+        except Exception as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True, name=f"resolve {host}")
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise OSError(f"{host}: no DNS answer within {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["addresses"]
+
+
 def _normalise_host(host: str) -> str:
     return host.strip().strip("[]").lower().rstrip(".")
 
@@ -177,7 +201,7 @@ def connect_addresses(host: str, port: int, *, field: str) -> list[tuple]:
         addresses = [ipaddress.ip_address(host)]
     except ValueError:
         try:
-            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in _resolver()(host, port)]
+            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in _resolve_bounded(host, port)]
         except (OSError, UnicodeError, ValueError):
             raise _refuse_unresolved(host, field) from None
     judge_addresses(host, addresses, field=field)

@@ -12,6 +12,7 @@ def scripted_dns(settings):
     yield servers
     servers.DNS_SCRIPT.clear()
     servers.DNS_QUERIES.clear()
+    servers.DNS_DELAY[0] = 0.0
 
 
 @pytest.fixture

@@ -5,16 +5,20 @@ import json
 import socket
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # CRISISCOMM_OUTBOUND_RESOLVER = "tests.core.servers.scripted_resolve": each lookup takes the
 # next answer of DNS_SCRIPT (the last one repeats); DNS_QUERIES records the names asked.
 DNS_SCRIPT: list[list[str]] = []
 DNS_QUERIES: list[str] = []
+DNS_DELAY = [0.0]  # seconds scripted_resolve waits before answering (a slow DNS server)
 
 
 def scripted_resolve(host, port):
     DNS_QUERIES.append(host)
+    if DNS_DELAY[0]:
+        time.sleep(DNS_DELAY[0])
     if not DNS_SCRIPT:
         raise OSError("no such host")
     return DNS_SCRIPT.pop(0) if len(DNS_SCRIPT) > 1 else DNS_SCRIPT[0]

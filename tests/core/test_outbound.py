@@ -248,3 +248,22 @@ def test_ipv6_targets_are_judged_and_reached_by_address(settings):
         assert server.received[0]["headers"]["Host"] == f"[::1]:{server.port}"
     finally:
         server.stop()
+
+
+def test_a_stuck_dns_server_does_not_hold_the_send(settings, scripted_dns):
+    """The resolver answers after 3 s; the check gives up after CRISISCOMM_OUTBOUND_DNS_TIMEOUT
+    (refused, retryable: DNS may answer later).
+
+    Mutation: _resolve_bounded waiting for the resolver without a timeout -> the send waits the
+    3 s and this test fails."""
+    import time
+
+    settings.CRISISCOMM_OUTBOUND_DNS_TIMEOUT = 0.3
+    # A forbidden address: even a late answer sends nothing anywhere.
+    scripted_dns.DNS_SCRIPT.append(["127.0.0.9"])
+    scripted_dns.DNS_DELAY[0] = 3.0
+    started = time.monotonic()
+    with pytest.raises(OutboundRefused) as refused:
+        outbound.request("POST", "https://slow-dns.example/hook", timeout=5)
+    assert time.monotonic() - started < 1.5
+    assert refused.value.retryable is True  # no answer yet (a late loopback answer is not retryable)
