@@ -1,5 +1,5 @@
-"""Schemathesis against the live test server, with each role's token and anonymous: zero 5xx,
-zero responses that break the OpenAPI schema. Bounded: a few cases per operation, each sent by a
+"""Schemathesis against the live test server, with each role's token and anonymous: zero 5xx
+(valid and invalid input), zero responses that break the OpenAPI schema. Bounded: a few cases per operation, each sent by a
 caller drawn among anonymous and every role, derandomized (the same cases every run), under a
 wall-clock budget (CI runs it in `make test`)."""
 
@@ -9,14 +9,16 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 from knox.models import AuthToken
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from apps.accounts.roles import ROLES
 
-EXAMPLES = 6  # per operation
-BUDGET_SECONDS = 75
+EXAMPLES = 3  # per operation and mode (valid input; invalid input)
+BUDGET_SECONDS = 120  # a runaway guard: about 20 s on an idle machine
 # Revoking the callers' tokens would leave the rest of the run anonymous: these go last.
 LAST = ("/api/v1/auth/logout/", "/api/v1/auth/logout-all/")
 
@@ -25,7 +27,7 @@ def _summary(exc) -> str:
     return " ".join(str(exc).split())[:400]
 
 
-def _runner(strategy, base, callers, failures, counter):
+def _runner(strategy, base, callers, failures, counter, checks):
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
@@ -39,7 +41,7 @@ def _runner(strategy, base, callers, failures, counter):
         counter[0] += 1
         response = case.call(base_url=base, headers=callers[caller], timeout=10)
         try:
-            case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+            case.validate_response(response, checks=checks)
         except (Exception, BaseExceptionGroup) as exc:
             failures.append(
                 f"{caller} {case.method} {case.formatted_path} -> {response.status_code}: {_summary(exc)}"
@@ -65,7 +67,21 @@ def test_no_5xx_and_no_schema_violation_for_any_role(plain_live_server, make_use
     for operation in operations:
         if time.monotonic() - started > BUDGET_SECONDS:
             pytest.fail(f"budget of {BUDGET_SECONDS}s spent after {counter[0]} calls: lower EXAMPLES")
-        _runner(operation.as_strategy(), base, callers, failures, counter)()
+        # Valid input: no 5xx, and every answer as the schema says.
+        _runner(
+            operation.as_strategy(),
+            base,
+            callers,
+            failures,
+            counter,
+            [not_a_server_error, response_schema_conformance],
+        )()
+        # Invalid input (wrong types, missing fields, odd path values): never a 5xx.
+        try:
+            negative = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+            _runner(negative, base, callers, failures, counter, [not_a_server_error])()
+        except Unsatisfiable:  # nothing to make invalid (no parameter, no body)
+            pass
     elapsed = time.monotonic() - started
     print(f"schemathesis: {len(operations)} operations, {counter[0]} calls in {elapsed:.1f}s")
     unique = sorted(set(failures))
