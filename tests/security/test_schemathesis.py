@@ -1,7 +1,7 @@
 """Schemathesis against the live test server, with each role's token and anonymous: zero 5xx
-(valid and invalid input), zero responses that break the OpenAPI schema. Bounded: a few cases per operation, each sent by a
-caller drawn among anonymous and every role, derandomized (the same cases every run), under a
-wall-clock budget (CI runs it in `make test`)."""
+(valid and invalid input), zero responses that break the OpenAPI schema. Bounded: a few cases
+per operation and mode, each sent by a caller drawn among anonymous and every role,
+derandomized (the same cases every run), under a wall-clock guard (CI runs it in `make test`)."""
 
 import time
 
@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from apps.accounts.roles import ROLES
 
 EXAMPLES = 3  # per operation and mode (valid input; invalid input)
-BUDGET_SECONDS = 120  # a runaway guard: about 20 s on an idle machine
+BUDGET_SECONDS = 120  # a guard against a runaway run, not a target
 # Revoking the callers' tokens would leave the rest of the run anonymous: these go last.
 LAST = ("/api/v1/auth/logout/", "/api/v1/auth/logout-all/")
 
