@@ -1,8 +1,10 @@
 """Admin: read-mostly. State changes go through apps.posts.services (audited), not the admin."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from .models import GateClosure, Post, SocialAccount
+from .models import GateClosure, Post, PostStatus, SocialAccount
+from .selectors import with_state
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -27,7 +29,16 @@ class SocialAccountAdmin(ReadOnlyAdmin):
 
 @admin.register(Post)
 class PostAdmin(ReadOnlyAdmin):
-    list_display = ["id", "account", "scheduled_at", "status", "exempt", "published_at"]
+    list_display = ["id", "account", "scheduled_at", "state", "exempt", "published_at"]
+
+    def get_queryset(self, request):
+        # `frozen` is derived from the gate, never stored: show what every other reader shows.
+        return with_state(super().get_queryset(request))
+
+    @admin.display(description=_("status"), ordering="status")
+    def state(self, post):
+        return PostStatus(post.state).label
+
     list_filter = ["status", "exempt", "account__network"]
     list_select_related = ["account"]
     search_fields = ["body"]

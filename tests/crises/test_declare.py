@@ -280,3 +280,16 @@ def test_declaration_is_not_starved_by_busy_publishers(dco, webhook_account, web
     assert not errors
     # Starved, it would wait for the whole backlog (200 posts x 0.2 s / 4 workers = 10 s).
     assert elapsed < 3.0, f"declaration waited {elapsed:.2f}s behind the publishers"
+
+
+@pytest.mark.django_db
+def test_the_admin_list_shows_frozen_from_the_same_selector(client, dco, webhook_account, make_user):
+    """Mutation: PostAdmin listing the stored `status` -> it says "scheduled", this test fails."""
+    post = PostFactory(account=webhook_account, scheduled_at=timezone.now() + timedelta(hours=1))
+    crisis_declare(actor=dco, **DECLARE)
+    admin = make_user(username="root", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    page = client.get("/admin/posts/post/")
+    assert page.status_code == 200
+    row = page.content.decode().split(f'href="/admin/posts/post/{post.pk}/change/')[1].split("</tr>")[0]
+    assert ">frozen<" in row, row
