@@ -217,3 +217,18 @@ def test_a_bulk_update_after_approval_voids_it_in_the_database(api, people, chai
     other, other_run = _approved_post(api, people, accounts, minutes=40)
     Post.objects.filter(pk=other.pk).update(attempts=1)
     assert ApprovalRequest.objects.get(pk=other_run).status == "approved"
+
+
+def test_the_dco_asks_again_from_the_approvals_page(api, client, people, chain, accounts):
+    post, run_id = _approved_post(api, people, accounts)
+    post_update(actor=people["dco"], post=post, body="Changed after approval")
+    client.force_login(people["dco"])
+    page = client.get("/approvals/").content.decode()
+    assert f'id="run-{run_id}"' in page and "Ask for approval again" in page
+    res = client.post(f"/calendar/posts/{post.pk}/require-approval/", {"next": "approvals"})
+    assert res.status_code == 302 and res["Location"] == "/approvals/"
+    run = ApprovalRequest.objects.filter(post=post).order_by("-pk").first()
+    assert (
+        run.pk != run_id and run.status == "pending" and run.post_snapshot["body"] == "Changed after approval"
+    )
+    assert "Ask for approval again" not in client.get("/approvals/").content.decode()

@@ -18,7 +18,7 @@ from ..forms import PublishForm, VerdictForm
 from ..helpers import call_service, form_errors_to_messages, roles_required
 
 # Kinds shown with their own form on this page; the rest are links to where they are acted on.
-DECIDED_HERE = {"post_step", "post_new_time"}
+DECIDED_HERE = {"post_step", "post_new_time", "post_voided"}
 
 
 @login_required
@@ -27,14 +27,16 @@ def approvals(request):
     items = awaiting_user(user)
     decide_ids = [i["object_id"] for i in items if i["kind"] == "post_step"]
     new_time_ids = [i["object_id"] for i in items if i["kind"] == "post_new_time"]
+    voided_ids = [i["object_id"] for i in items if i["kind"] == "post_voided"]
     runs = {
         run.pk: run
-        for run in ApprovalRequest.objects.filter(pk__in=decide_ids + new_time_ids).select_related(
-            "post__account", "current_step", "chain"
-        )
+        for run in ApprovalRequest.objects.filter(
+            pk__in=decide_ids + new_time_ids + voided_ids
+        ).select_related("post__account", "current_step", "chain")
     }
     pending = [runs[i] for i in decide_ids if i in runs]
     waiting = [runs[i] for i in new_time_ids if i in runs]
+    voided = [runs[i] for i in voided_ids if i in runs]
     # For those who follow the chains (DCO, experts, auditors): what is in progress elsewhere.
     in_progress = []
     if has_role(user, DCO, EXPERT, AUDITOR):
@@ -49,6 +51,7 @@ def approvals(request):
         "statement_steps": [i for i in items if i["kind"] == "statement_step"],
         "pending": pending,
         "waiting": waiting,
+        "voided": voided,
         "others": [i for i in items if i["kind"] not in DECIDED_HERE and i["kind"] != "statement_step"],
         "in_progress": in_progress,
         "nothing": not items,
@@ -109,4 +112,6 @@ def post_require_approval(request, post_id):
         actor=request.user,
         post=post,
     )
+    if request.POST.get("next") == "approvals":
+        return redirect("web:approvals")
     return redirect("web:post-edit", post_id=post.pk)
