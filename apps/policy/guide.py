@@ -172,6 +172,16 @@ RELAY_PATTERNS = [
     r"^\W*(?:RT @|repost @)\w+\s*:",
 ]
 
+# Own words after a relay: the relaying sentence ends (". ", "! ") and another sentence follows. A
+# statement introduced by a colon ("Communiqué officiel : …") is the statement itself; a link or a
+# hashtag after the sentence adds no words.
+RELAY_ADDITION_PATTERNS = [
+    r"^\W*\b(?:je (?:relaie|relaye|partage|repartage|transmets|vous transmets|diffuse)|nous "
+    r"(?:relayons|partageons|transmettons)|i(?:'m| am) (?:sharing|resharing|relaying|reposting)|sharing|"
+    r"resharing|relaying|reposting)\b[^:.!?\n]{0,80}?\b" + _STATEMENT + r"\b[^:.!?\n]*[.!?]+\s+"
+    r"(?!https?://)\w",
+]
+
 # Own words added to a relay, or spoken instead of it: opinions and judgements.
 OPINION_TERMS = [
     "à mon avis",
@@ -330,6 +340,27 @@ GUIDE_RULES = [
         "guide": (
             "La communication redevient verticale et centralisée. […] Parler d'une seule voix permet de "
             "rester crédibles et dignes de confiance."
+        ),
+    },
+    {
+        "code": "crisis.relay_addition",
+        "kind": "regex",
+        "severity": "block",
+        "condition": "crisis",
+        "quote_match": False,
+        "patterns": RELAY_ADDITION_PATTERNS,
+        "message_fr": (
+            "Vous relayez le communiqué, puis vous ajoutez vos propres mots : pendant une crise, le "
+            "communiqué se partage tel quel, sans rien ajouter."
+        ),
+        "message_en": (
+            "You relay the statement, then add words of your own: during a crisis, the statement is "
+            "shared as it stands, with nothing added."
+        ),
+        "guide": (
+            "Une règle essentielle à respecter : aucune publication spontanée ne doit émaner des "
+            "salariés, à l'exception des porte-parole habilités. Parler d'une seule voix permet de rester "
+            "crédibles et dignes de confiance."
         ),
     },
     {
@@ -981,6 +1012,7 @@ _EXPLANATIONS = {
         "crisis",
         ("Partagez-le tel quel, n'ajoutez rien.", "Share it as is, add nothing."),
     ),
+    "crisis.relay_addition": ("crisis", _SHARE_AS_IS),
     "crisis.opinion": ("crisis", _SHARE_AS_IS),
     "crisis.reply": (
         "crisis_reply",

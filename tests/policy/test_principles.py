@@ -134,6 +134,9 @@ RELAYS = [
     ("[Communiqué de presse] Point sur l'anomalie de l'essai", "linkedin"),
     ("Press release: update on the test anomaly.", "linkedin"),
     ("RT @CNES: Communiqué - incident lors de l'essai moteur, aucun blessé.", "linkedin"),
+    # Neighbours of crisis.relay_addition: a link or a hashtag after the relaying sentence adds no words.
+    ("Je relaie le communiqué de l'agence. https://cnes.example/communique", "linkedin"),
+    ("Je partage le communiqué officiel de l'agence sur le report du lancement. #CNES", "linkedin"),
 ]  # fmt: skip
 
 
@@ -156,13 +159,18 @@ ADDITIONS = [
     ("Official statement below. This is false, whatever the trolls say!", "crisis.denial"),
     ("@journaliste42 lisez le communiqué officiel avant d'écrire", "crisis.reply"),
     ("Communiqué de presse : en réponse à vos questions, voici le texte", "crisis.reply"),
+    (
+        "Je relaie le communiqué officiel du CNES. Le moteur a explosé, c'est la panique.",
+        "crisis.relay_addition",
+    ),
+    ("Sharing the agency's statement! We all know what really happened.", "crisis.relay_addition"),
 ]
 
 
 @pytest.mark.parametrize(("text", "code"), ADDITIONS)
 def test_adding_an_opinion_a_denial_or_a_reply_to_a_relay_is_blocked(text, code):
-    """Mutation: crisis.opinion / crisis.reply disabled, or the relay rule lifting them too -> this
-    test fails."""
+    """Mutation: crisis.opinion / crisis.reply / crisis.relay_addition disabled, or the relay rule
+    lifting them too -> this test fails."""
     result = run(text, crisis=True)
     assert result.verdict == "blocked", codes(result)
     assert code in codes(result)

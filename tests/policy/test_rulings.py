@@ -178,12 +178,12 @@ def _record_relays(dco):
     )
     services.ruling_record(
         actor=dco,
-        text="Je relaie le communiqué officiel. Le moteur a explosé, c'est la panique.",
+        text="Communiqué officiel : voici enfin la vérité sur l'incident, à vous de juger.",
         network="linkedin",
         account_kind="personal",
         crisis=True,
         verdict="blocked",
-        comment="Own words added to the relay.",
+        comment="Editorialising the relay: not the statement as it stands.",
     )
 
 
@@ -215,7 +215,7 @@ def test_preview_of_a_new_rule_and_of_a_deletion(api, dco):
         "code": "crisis.alarm",
         "changes": {
             "kind": "term",
-            "patterns": ["a explosé", "panique"],
+            "patterns": ["enfin la vérité", "à vous de juger"],
             "severity": "block",
             "condition": "crisis",
             "message_fr": "Pas d'alarme.",
