@@ -1,7 +1,7 @@
-"""End to end through a real Celery beat and a real worker (separate processes, the real Redis
-broker), against the loopback fakes: a post made before the declaration is never a sighting, one
-made during it is seen within two intervals, once; replies and boosts are classified; the owner
-and the DCO get their mail."""
+"""End to end through a real Celery beat and a real worker (separate processes; the real Redis
+broker, or without REDIS_URL the filesystem one), against the loopback fakes: a post made before
+the declaration is never a sighting, one made during it is seen within two intervals, once;
+replies and boosts are classified; the owner and the DCO get their mail."""
 
 import os
 import subprocess
@@ -17,6 +17,7 @@ from django.db import connection
 from apps.crises.services import crisis_declare
 from apps.watch import services
 from apps.watch.models import Sighting, WatchedAccount
+from crisiscomm.celery import app as celery_app
 from crisiscomm.embedded_db import database_url
 from tests.notifications.conftest import SMTPSink
 
@@ -42,18 +43,47 @@ def smtp():
 
 
 @pytest.fixture
-def celery_processes(fake, smtp, tmp_path):
+def broker_env(tmp_path):
+    """The broker the worker, beat and this process share: the real Redis (REDIS_URL), or without
+    it Celery's filesystem transport in this test's own folder (the settings' no-Redis mode)."""
+    if django_settings.REDIS_URL:
+        queues = ["celery", django_settings.CRISISCOMM_FANOUT_QUEUE]
+        broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+        broker.delete(*queues)
+        yield {"REDIS_URL": django_settings.REDIS_URL}
+        broker.delete(*queues)
+        return
+    folder = tmp_path / "broker"
+    options = {
+        "data_folder_in": str(folder / "out"),
+        "data_folder_out": str(folder / "out"),
+        "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+    }
+    for sub in ("out", "processed", "control"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    # The Django namespace's key: setting the attribute would not override it.
+    key = "CELERY_BROKER_TRANSPORT_OPTIONS"
+    saved = celery_app.conf[key]
+    celery_app.conf[key] = options
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    yield {}  # no REDIS_URL: the children use CRISISCOMM_VAR_DIR/broker, the same folder
+    celery_app.conf[key] = saved
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def celery_processes(fake, smtp, tmp_path, broker_env):
     """A real worker and a real beat, configured by environment like production."""
-    if not django_settings.REDIS_URL:
-        pytest.fail("this test runs on the real Redis broker: set REDIS_URL")
     queues = ["celery", django_settings.CRISISCOMM_FANOUT_QUEUE]
-    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
-    broker.delete(*queues)
     db = connection.settings_dict
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(broker_env)
     env.update(
         DATABASE_URL=database_url(db),
-        REDIS_URL=django_settings.REDIS_URL,
         EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
         DJANGO_SETTINGS_MODULE="crisiscomm.settings",
         PYTHONPATH=str(ROOT),
@@ -96,7 +126,6 @@ def celery_processes(fake, smtp, tmp_path):
             process.wait(20)
         except subprocess.TimeoutExpired:
             process.kill()
-    broker.delete(*queues)
 
 
 @pytest.mark.django_db(transaction=True)
