@@ -103,6 +103,7 @@ class PolicyRuleAdmin(DCOAdminMixin, admin.ModelAdmin):
     # The change form has a "Preview" button: the rulings the change would newly break or fix, shown
     # before anything is saved (preview_view), with a button that saves it as previewed.
     change_form_template = "admin/policy/policyrule/change_form.html"
+    delete_confirmation_template = "admin/policy/policyrule/delete_confirmation.html"
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """A valid change is not saved at once: its effect on the recorded rulings is shown first
@@ -115,6 +116,16 @@ class PolicyRuleAdmin(DCOAdminMixin, admin.ModelAdmin):
                 if form.is_valid():
                     return self.preview_view(request, object_id)
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """The deletion's confirmation page shows its effect on the recorded rulings too."""
+        from . import selectors
+
+        obj = self.get_object(request, object_id)
+        if obj is not None and request.method == "GET" and self._allowed(request):
+            impact = selectors.rule_change_impact(selectors.rules_with_change(code=obj.code, delete=True))
+            extra_context = {**(extra_context or {}), "impact": impact}
+        return super().delete_view(request, object_id, extra_context)
 
     def get_urls(self):
         from django.urls import path

@@ -368,3 +368,18 @@ def test_admin_adds_a_rule_after_seeing_its_effect(client, dco_admin):
     saved = client.post("/admin/policy/policyrule/add/", {**data, "_confirmed": "1"})
     assert saved.status_code == 302, saved.content.decode()[:2000]
     assert AuditEntry.objects.filter(action="policy.rule_create", details__code="tone.alarm").exists()
+
+
+def test_admin_deletion_page_shows_its_effect_on_the_rulings(client, dco_admin):
+    services.ruling_record(
+        actor=dco_admin,
+        text="Official statement from the agency: an anomaly occurred during the test.",
+        network="linkedin",
+        account_kind="personal",
+        crisis=True,
+        verdict="warn",
+    )
+    rule = PolicyRule.objects.get(code="crisis.relay_official")
+    page = client.get(f"/admin/policy/policyrule/{rule.pk}/delete/").content.decode()
+    assert 'data-broken="1" data-fixed="0"' in page and "Official statement from the agency" in page
+    assert PolicyRule.objects.filter(code="crisis.relay_official").exists()
