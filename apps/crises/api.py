@@ -87,7 +87,7 @@ class CrisisSerializer(serializers.ModelSerializer):
 class ResumePlanItemSerializer(serializers.Serializer):
     """When one released post will leave if the end is approved now."""
 
-    post = serializers.IntegerField()
+    post = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     account = serializers.IntegerField()
     handle = serializers.CharField()
     network = serializers.CharField()
@@ -242,11 +242,17 @@ class CrisisViewSet(
     @extend_schema(
         methods=["POST"],
         request=PolymorphicProxySerializer(
-            "PostDecisionIn",
+            component_name="PostDecisionOneOrMany",
             serializers=[PostDecisionInSerializer, PostDecisionInSerializer(many=True)],
             resource_type_field_name=None,
+            many=False,
         ),
-        responses=PostDecisionSerializer,
+        responses=PolymorphicProxySerializer(
+            component_name="PostDecisionOneOrManyOut",
+            serializers=[PostDecisionSerializer, PostDecisionSerializer(many=True)],
+            resource_type_field_name=None,
+            many=False,
+        ),
     )
     # A list body is this endpoint's bulk form (the default parser accepts objects only).
     @action(detail=True, methods=["get", "post"], filter_backends=[], parser_classes=[JSONParser])

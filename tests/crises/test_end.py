@@ -266,6 +266,13 @@ def test_bulk_decisions_all_or_none_and_decide_all_matching(
     assert r.status_code == 400 and "decisions[1].post" in r.json()["errors"], r.content
     r = client.post(url, [{"post": hook[0].pk, "decision": "postpone"}], format="json")
     assert r.status_code == 400 and "decisions[0].decision" in r.json()["errors"]
+    # Hostile shapes: 4xx naming the problem, never a 500.
+    r = client.post(url, [{"post": 2**70, "decision": "cancel"}], format="json")
+    assert r.status_code == 400 and "decisions[0].post" in r.json()["errors"], r.content
+    r = client.post(url, {"post": 2**70, "decision": "cancel"}, format="json")
+    assert r.status_code == 400 and "post" in r.json()["errors"], r.content
+    assert client.post(url, ["cancel"], format="json").status_code == 400
+    assert client.post(url, "cancel", format="json").status_code == 400
     assert not PostDecision.objects.exists()
     r = client.post(url, [{"post": p.pk, "decision": "cancel"} for p in hook[:2]], format="json")
     assert r.status_code == 200 and len(r.json()) == 2
