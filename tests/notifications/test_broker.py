@@ -229,3 +229,33 @@ def test_sigterm_stops_the_worker_between_two_mails_and_the_rest_is_sent_later(s
     assert services.notices_deliver(event_id=event.pk, channel="email")["sent"] == 30 - sent_before
     assert_exactly_one_mail_each(smtp_sink, users)
     assert timedelta(0) <= services.sending_lease()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stand_down_reaches_the_inboxes_past_a_backlog_of_sends(smtp_sink, settings):
+    """Materialising has a queue of its own: with 40 delivery tasks waiting in the default
+    queue, a worker on the fan-out queue materialises the stand-down at once.
+    Mutation: materialise_event without its own queue (no `queue=` on the task, not in
+    FANOUT_TASKS) -> this test fails."""
+    client = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    client.delete(*QUEUES)
+    make_staff(5)
+    declared = declare()
+    for _ in range(40):  # a fan-out's backlog, which no worker in this test consumes
+        tasks.deliver_notices.apply_async(args=(declared.pk, "email"))
+    try:
+        with start_worker(
+            celery_app,
+            pool="solo",
+            perform_ping_check=False,
+            shutdown_timeout=30,
+            queues=[tasks.FANOUT_QUEUE],
+        ):
+            with transaction.atomic():
+                stood_down = services.notify_event(event="crisis.stood_down", crisis_id=1, context=CONTEXT)
+            assert wait_for(
+                lambda: Notice.objects.filter(event=stood_down, channel="inapp").count() == 5, timeout=20
+            )
+        assert client.llen("celery") >= 40  # the backlog is still there, untouched
+    finally:
+        client.delete(*QUEUES)
