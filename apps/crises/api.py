@@ -87,7 +87,7 @@ class CrisisSerializer(serializers.ModelSerializer):
 class ResumePlanItemSerializer(serializers.Serializer):
     """When one released post will leave if the end is approved now."""
 
-    post = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    post = serializers.IntegerField()
     account = serializers.IntegerField()
     handle = serializers.CharField()
     network = serializers.CharField()
@@ -127,7 +127,7 @@ class ExtendSerializer(serializers.Serializer):
 
 
 class PostDecisionInSerializer(serializers.Serializer):
-    post = serializers.IntegerField()
+    post = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     decision = serializers.ChoiceField(choices=Decision.choices)
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     publish_now = serializers.BooleanField(required=False, default=False)
