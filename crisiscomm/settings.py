@@ -276,6 +276,8 @@ SPECTACULAR_SETTINGS = {
         "NetworkEnum": "apps.posts.models.Network",
         "CrisisStatusEnum": "apps.crises.models.CrisisStatus",
         "PostStatusEnum": "apps.posts.models.PostStatus",
+        "PolicyVerdictEnum": "apps.policy.models.Verdict",
+        "RuleKindEnum": "apps.policy.models.RuleKind",
     },
 }
 

@@ -456,7 +456,7 @@ class RulingViewSet(
         parameters=[OpenApiParameter("as", str, enum=["csv", "json"], description=_("Export format."))],
         responses={200: RulingSerializer(many=True)},
     )
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None)
     def export(self, request):
         """Every ruling (with the list's filters), as a CSV or JSON attachment. The JSON is the
         repository corpus's format (apps/policy/fixtures/rulings.json) plus the bookkeeping fields."""

@@ -157,6 +157,8 @@ class PostViewSet(
     filterset_class = PostFilter
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Post.objects.none()  # schema generation reads no gate
         return post_list()
 
     def get_permissions(self):
@@ -205,6 +207,7 @@ class PostViewSet(
         post = post_mark_published(actor=request.user, post=post, **data.validated_data)
         return Response(PostSerializer(post, context={"request": request}).data)
 
+    @extend_schema(responses=PostSerializer(many=True))
     @action(detail=False, methods=["get"])
     def todo(self, request):
         """The caller's manual posts: publish each by hand, then mark it published."""
