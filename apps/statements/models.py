@@ -14,7 +14,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.roles import ROLES
+from apps.accounts.roles import ADMIN, ROLES
 
 
 class ImmutableError(Exception):
@@ -127,12 +127,16 @@ class StepRule(models.TextChoices):
     ALL = "all", _("all of them approve")
 
 
+STEP_ROLES = [(code, label) for code, label in ROLES.items() if code != ADMIN]
+
+
 class ChainStep(models.Model):
     chain = models.ForeignKey(ValidationChain, on_delete=models.CASCADE, related_name="steps")
     order = models.PositiveSmallIntegerField(_("order"))
     name = models.CharField(_("name"), max_length=120)
     # Who may decide: the named people if any, otherwise every active holder of `role`.
-    role = models.CharField(_("role"), max_length=32, choices=list(ROLES.items()), blank=True)
+    # Never `admin`: the user administrator holds no crisis power (separation of duties).
+    role = models.CharField(_("role"), max_length=32, choices=STEP_ROLES, blank=True)
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     rule = models.CharField(_("rule"), max_length=8, choices=StepRule.choices, default=StepRule.ANY)
 

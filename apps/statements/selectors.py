@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.accounts.roles import AUDITOR, DCO, EXPERT, has_role
+from apps.accounts.roles import ADMIN, AUDITOR, DCO, EXPERT, has_role
 from apps.crises.selectors import crisis_open
 from apps.posts.models import PostStatus
 from apps.posts.selectors import gate_closure_current
@@ -54,7 +54,7 @@ def chain_list():
 def step_people_ids(step: ChainStep) -> set[int]:
     """Everyone the step names: its explicit people, else every active holder of its role."""
     named = {u.pk for u in step.users.all() if u.is_active}
-    if named or not step.role:
+    if named or not step.role or step.role == ADMIN:  # the user administrator decides nothing
         return named
     return set(
         get_user_model().objects.filter(is_active=True, groups__name=step.role).values_list("pk", flat=True)
@@ -66,7 +66,7 @@ def step_allows(step: ChainStep, user) -> bool:
         return False
     if step.users.exists():
         return step.users.filter(pk=user.pk).exists()
-    return bool(step.role) and has_role(user, step.role)
+    return bool(step.role) and step.role != ADMIN and has_role(user, step.role)
 
 
 def _statement_base():
@@ -420,7 +420,7 @@ def _reviewable_runs(user, kind):
             allowed = user.pk in named
         else:
             if step.role not in is_role:
-                is_role[step.role] = bool(step.role) and has_role(user, step.role)
+                is_role[step.role] = bool(step.role) and step.role != ADMIN and has_role(user, step.role)
             allowed = is_role[step.role]
         if allowed:
             out.append(run)

@@ -125,3 +125,32 @@ def test_evidence_is_never_deleted_through_the_admin(admin_client, people, crisi
     with pytest.raises(ProtectedError):
         Statement.objects.filter(pk=s.pk).delete()
     assert res.status_code in (200, 302)
+
+
+def test_no_chain_step_gives_the_user_administrator_a_decision(admin_client, make_user, people):
+    """Separation of duties: the `admin` role (user administrator) holds no crisis power, so no
+    validation step can be given to it — not in the admin form, and a step stored with it anyway
+    lets no one decide. Mutation: `admin` kept in ChainStep.role's choices -> the form saves and
+    this test fails."""
+    from apps.statements.selectors import step_allows, step_people_ids
+
+    res = admin_client.post(
+        "/admin/statements/validationchain/add/",
+        {
+            "name": "Admin approves",
+            "description": "",
+            "steps-TOTAL_FORMS": "1",
+            "steps-INITIAL_FORMS": "0",
+            "steps-MIN_NUM_FORMS": "0",
+            "steps-MAX_NUM_FORMS": "1000",
+            "steps-0-order": "1",
+            "steps-0-name": "Administrator",
+            "steps-0-role": "admin",
+            "steps-0-rule": "any",
+        },
+    )
+    assert res.status_code == 200 and not ValidationChain.objects.filter(name="Admin approves").exists()
+    chain = ValidationChain.objects.create(name="Stored by hand")
+    step = ChainStep.objects.create(chain=chain, order=1, name="Administrator", role="admin")
+    administrator = make_user("admin", username="useradmin")
+    assert not step_allows(step, administrator) and step_people_ids(step) == set()
