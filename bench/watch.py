@@ -179,7 +179,8 @@ def main():
             print(
                 f"{label:<13} {seconds:6.2f} s  requests={requests:<5} read={result['read']} "
                 f"errors={result['errors']} sightings={result['sightings']} "
-                f"concurrency={result['concurrency']} recording={result['recording_seconds']:.2f} s"
+                f"concurrency={result['concurrency']} recorders={result['recorders']} "
+                f"main-thread recording={result['recording_seconds']:.2f} s"
             )
             assert result["errors"] == 0, result
         assert Sighting.objects.count() == expected, (Sighting.objects.count(), expected)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -15,7 +17,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.template.loader import render_to_string
@@ -576,8 +578,41 @@ def _sweep(crisis, *, now, concurrency, limiter, started) -> dict:
     by_pk = {a.pk: a for a in accounts}
     summary = {"accounts": len(accounts), "read": 0, "errors": 0, "deferred": 0, "sightings": 0,
                "concurrency": concurrency, "crisis": crisis.pk if crisis else None,
-               "recording_seconds": 0.0}  # fmt: skip
+               "recording_seconds": 0.0, "recorders": 0}  # fmt: skip
     quiet: list[tuple[WatchedAccount, ReadResult]] = []
+    counts_lock = threading.Lock()
+
+    def record_one(account, result):
+        try:
+            found = _record(account, result, crisis=crisis, official=(authors, urls))
+        except Exception:  # a recording bug for one account: logged, the sweep goes on
+            log.exception("Recording the read of watched account %s failed", account.pk)
+            found, failed = 0, 1
+        else:
+            failed = 0
+        with counts_lock:
+            summary["sightings"] += found
+            summary["errors"] += failed
+
+    # Reads with news are recorded by a few threads of their own (each its own connection), so
+    # that their database round trips overlap; not when the caller holds a transaction (their
+    # connections could not see its rows), then in this thread.
+    recorders = 0 if connection.in_atomic_block else max(0, int(_setting("CRISISCOMM_WATCH_RECORDERS", 4)))
+    work: queue.Queue = queue.Queue()
+
+    def recorder():
+        try:
+            while (item := work.get()) is not None:
+                record_one(*item)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    threads = [
+        threading.Thread(target=recorder, name=f"watch-record-{n}", daemon=True) for n in range(recorders)
+    ]
+    for thread in threads:
+        thread.start()
+    summary["recorders"] = recorders
 
     def flush_quiet():
         try:
@@ -586,36 +621,43 @@ def _sweep(crisis, *, now, concurrency, limiter, started) -> dict:
             log.exception("Recording %s quiet reads failed", len(quiet))
         quiet.clear()
 
-    if accounts:
-        with ThreadPoolExecutor(
-            max_workers=min(concurrency, len(accounts)), thread_name_prefix="watch"
-        ) as pool:
-            futures = {pool.submit(read_account, _state(a), since=since, fetch=fetch): a.pk for a in accounts}
-            for future in as_completed(futures):
-                account = by_pk[futures[future]]
-                result = future.result()  # read_account never raises
-                recording = time.monotonic()
-                if result.deferred_until is not None:
-                    summary["deferred"] += 1
-                elif result.error:
-                    summary["errors"] += 1
-                else:
-                    summary["read"] += 1
-                if _is_quiet(account, result):
-                    quiet.append((account, result))
-                    if len(quiet) >= QUIET_BATCH:
-                        flush_quiet()
-                else:
-                    try:
-                        summary["sightings"] += _record(
-                            account, result, crisis=crisis, official=(authors, urls)
-                        )
-                    except Exception:  # a recording bug for one account: logged, the sweep goes on
-                        log.exception("Recording the read of watched account %s failed", account.pk)
-                        summary["errors"] += 1
-                summary["recording_seconds"] += time.monotonic() - recording
+    try:
+        if accounts:
+            with ThreadPoolExecutor(
+                max_workers=min(concurrency, len(accounts)), thread_name_prefix="watch"
+            ) as pool:
+                futures = {
+                    pool.submit(read_account, _state(a), since=since, fetch=fetch): a.pk for a in accounts
+                }
+                for future in as_completed(futures):
+                    account = by_pk[futures[future]]
+                    result = future.result()  # read_account never raises
+                    recording = time.monotonic()
+                    outcome = (
+                        "deferred"
+                        if result.deferred_until is not None
+                        else "errors"
+                        if result.error
+                        else "read"
+                    )
+                    with counts_lock:
+                        summary[outcome] += 1
+                    if _is_quiet(account, result):
+                        quiet.append((account, result))
+                        if len(quiet) >= QUIET_BATCH:
+                            flush_quiet()
+                    elif recorders:
+                        work.put((account, result))
+                    else:
+                        record_one(account, result)
+                    summary["recording_seconds"] += time.monotonic() - recording
+    finally:
         recording = time.monotonic()
         flush_quiet()
+        for _thread in threads:
+            work.put(None)
+        for thread in threads:
+            thread.join()
         summary["recording_seconds"] += time.monotonic() - recording
     summary["recording_seconds"] = round(summary["recording_seconds"], 3)
     summary["seconds"] = round(time.monotonic() - started, 3)
@@ -754,6 +796,9 @@ def _record_sightings(account, result: ReadResult, *, crisis, official, now) -> 
     if not new:
         return 0
     Sighting.objects.bulk_create(new)
+    # Everything slow (queries, rendering) before the first audit write: from that write to the
+    # commit this transaction holds the audit chain's head, which every recorder needs.
+    notices = _notices_about(account, crisis, [s for s in new if not s.boost_of_official])
     audit_record_many(
         actor=None,
         entries=[
@@ -765,16 +810,17 @@ def _record_sightings(account, result: ReadResult, *, crisis, official, now) -> 
             for s in new
         ],
     )
-    _tell_about(account, crisis, [s for s in new if not s.boost_of_official])
+    for notice in notices:
+        notify_users(crisis_id=crisis.pk, **notice)
     return len(new)
 
 
-def _tell_about(account: WatchedAccount, crisis: Crisis, sightings: list[Sighting]):
-    """The owners (event watch.sighting: the post quoted, the rule restated, the DCO contact) and
-    the DCOs (in-app and e-mail: the post, its link and its owners). One notice per account and
-    sweep, whatever the number of posts."""
+def _notices_about(account: WatchedAccount, crisis: Crisis, sightings: list[Sighting]) -> list[dict]:
+    """The owners' notice (event watch.sighting: the post quoted, the rule restated, the DCO
+    contact) and the DCOs' (in-app and e-mail: the post, its link and its owners), as keyword
+    arguments of notify_users. One of each per account and sweep, whatever the number of posts."""
     if not sightings:
-        return
+        return []
     owners = list(account.owners.filter(is_active=True))
     posts = [
         {
@@ -800,23 +846,27 @@ def _tell_about(account: WatchedAccount, crisis: Crisis, sightings: list[Sightin
         "sightings": [s.pk for s in sightings],
         "freeze_until": crisis.freeze_until.isoformat(),
     }
+    notices = []
     if owners:
-        notify_users(
-            event="watch.sighting",
-            user_ids=[o.pk for o in owners],
-            crisis_id=crisis.pk,
-            context={**base, "localized": _render_both("sighting_owner", render_ctx)},
+        notices.append(
+            {
+                "event": "watch.sighting",
+                "user_ids": [o.pk for o in owners],
+                "context": {**base, "localized": _render_both("sighting_owner", render_ctx)},
+            }
         )
     dcos = list(
         get_user_model().objects.filter(is_active=True, groups__name=DCO).values_list("pk", flat=True)
     )
     if dcos:
-        notify_users(
-            event="watch.sighting_dco",
-            user_ids=dcos,
-            crisis_id=crisis.pk,
-            context={**base, "localized": _render_both("sighting_dco", render_ctx)},
+        notices.append(
+            {
+                "event": "watch.sighting_dco",
+                "user_ids": dcos,
+                "context": {**base, "localized": _render_both("sighting_dco", render_ctx)},
+            }
         )
+    return notices
 
 
 # --- the DCO's review of a sighting ---------------------------------------------------------------

@@ -453,3 +453,35 @@ def test_a_quiet_read_is_recorded_but_never_over_an_account_edited_meanwhile(fak
     assert written == 0
     account.refresh_from_db()
     assert account.etag == "" and account.url.endswith("/feeds/second.xml")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reads_with_news_are_recorded_by_the_recorder_threads_each_once(
+    fake, dco, employee, declare, settings
+):
+    """Outside a transaction (as in the Celery task) reads with news go to recorder threads, each
+    with its own connection: every post recorded once, every notice and audit entry written, the
+    audit chain still valid."""
+    from apps.audit.selectors import audit_chain_verify
+
+    settings.CRISISCOMM_WATCH_RECORDERS = 4
+    for n in range(12):
+        services.watched_account_create(
+            actor=dco,
+            network="mastodon",
+            kind="mastodon",
+            url=fake.mastodon_account(f"lab{n}"),
+            owners=[employee],
+        )
+    declare(minutes_ago=10)
+    for n in range(12):
+        fake.toot(f"lab{n}", f"post of lab {n}", ago(minutes=2))
+    result = services.watch_sweep()
+    assert result["recorders"] == 4 and result["sightings"] == 12 and result["errors"] == 0
+    assert sorted(Sighting.objects.values_list("text", flat=True)) == sorted(
+        f"post of lab {n}" for n in range(12)
+    )
+    assert NoticeEvent.objects.filter(event="watch.sighting").count() == 12
+    assert AuditEntry.objects.filter(action="watch.sighting").count() == 12
+    assert audit_chain_verify().valid
+    assert services.watch_sweep()["sightings"] == 0
