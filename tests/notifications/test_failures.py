@@ -297,7 +297,8 @@ def test_broker_unreachable_at_declaration_then_relay_sends_everything_once(smtp
 
     # The broker is back: a real worker consumes it, the beat's relay re-enqueues the outbox.
     settings.CRISISCOMM_NOTIFY_RELAY_GRACE = 0
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+    queues = ["celery", tasks.FANOUT_QUEUE]
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=queues):
         assert tasks.relay_queued_notices()["materialise"] == 1
         assert wait_for(lambda: len(smtp_sink.messages) >= len(users), timeout=60)
         assert wait_for(
