@@ -95,6 +95,7 @@ def main():
     parser.add_argument("--staff", type=int, default=35_000)
     parser.add_argument("--inapp-staff", type=int, default=350_000)
     parser.add_argument("--workers", type=int, default=3, help="worker processes and delivery tasks")
+    parser.add_argument("--batch", type=int, default=0, help="notices per claim (default: the setting's 25)")
     args = parser.parse_args()
     print(load_average(), flush=True)
 
@@ -116,6 +117,7 @@ def main():
         "EMAIL_HOST_USER = EMAIL_HOST_PASSWORD = ''\n"
         "EMAIL_USE_TLS = EMAIL_USE_SSL = False\n"
         f"CRISISCOMM_NOTIFY_PARALLELISM = {args.workers}\n"
+        + (f"CRISISCOMM_NOTIFY_BATCH = {args.batch}\n" if args.batch else "")
     )
     db_url, drop_database = bench_database("fanout")
     os.environ.update(
