@@ -5,6 +5,7 @@ have not acknowledged shrinking as they do, and no page wider than a phone.
 The Celery worker's part (materialising notices) is played by calling the services its tasks
 call, in the test thread, when a worker would."""
 
+import os
 import re
 import shutil
 from datetime import timedelta
@@ -36,7 +37,10 @@ def _fresh_figures(settings):
 
 
 def to_docs(name):
-    """A screenshot the README shows: copied from var/screenshots/ to docs/screenshots/."""
+    """A screenshot the README shows: copied from var/screenshots/ to docs/screenshots/ when
+    CRISISCOMM_UPDATE_DOCS_SCREENSHOTS=1 (a test run does not rewrite committed files)."""
+    if os.environ.get("CRISISCOMM_UPDATE_DOCS_SCREENSHOTS") != "1":
+        return
     DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SCREENSHOTS / f"{name}.png", DOCS_SCREENSHOTS / f"{name}.png")
 

@@ -10,6 +10,9 @@ import urllib.request
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
+
+from crisiscomm.embedded_db import database_url
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -45,13 +48,19 @@ def test_make_run_hands_the_port_to_honcho():
     assert "honcho start -f Procfile -p 8123" in out
 
 
-def test_the_procfile_web_line_listens_on_port():
+def test_the_procfile_web_line_listens_on_port(transactional_db):
     """The Procfile's web process, started by honcho as `make run` does, answers on PORT.
 
     Mutation: the Procfile's web line back to a fixed 127.0.0.1:8000 -> nothing answers on the
     chosen port and this test fails."""
     port = free_port()
-    env = {**os.environ, "CRISISCOMM_SSL_REDIRECT": "0", "PYTHONUNBUFFERED": "1"}
+    # The process reaches the test database (migrated), not DATABASE_URL's, which may not exist.
+    env = {
+        **os.environ,
+        "CRISISCOMM_SSL_REDIRECT": "0",
+        "PYTHONUNBUFFERED": "1",
+        "DATABASE_URL": database_url(connection.settings_dict),
+    }
     honcho = str(Path(sys.executable).with_name("honcho"))
     proc = subprocess.Popen(
         [honcho, "start", "-f", "Procfile", "-p", str(port), "web"],
