@@ -137,7 +137,10 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # accounts (issue 10): axes first, so that a locked-out (account, address) is refused before any
 # password is checked, by every door (web, /admin/login/, the token endpoint, SSO).
-AUTHENTICATION_BACKENDS = ["apps.accounts.backends.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "apps.accounts.backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 CRISISCOMM_TRUSTED_PROXIES = env.int("CRISISCOMM_TRUSTED_PROXIES", default=0)
 AXES_FAILURE_LIMIT = env.int("CRISISCOMM_LOCKOUT_FAILURES", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("CRISISCOMM_LOCKOUT_MINUTES", default=15))
@@ -330,7 +333,9 @@ CRISISCOMM_NOTIFY_RELAY_INTERVAL = env.int("CRISISCOMM_NOTIFY_RELAY_INTERVAL", d
 CRISISCOMM_REMINDER_DELAY = timedelta(minutes=env.int("CRISISCOMM_REMINDER_DELAY_MINUTES", default=120))
 CRISISCOMM_ACK_LINK_MAX_AGE = timedelta(days=env.int("CRISISCOMM_ACK_LINK_MAX_AGE_DAYS", default=14))
 # Web helper: links in notices follow the port the service runs on (`make run PORT=…`).
-CRISISCOMM_BASE_URL = env.str("CRISISCOMM_BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
+CRISISCOMM_BASE_URL = env.str(
+    "CRISISCOMM_BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}"
+)
 CRISISCOMM_DCO_CONTACT = env.str("CRISISCOMM_DCO_CONTACT", default="dco@crisiscomm.invalid")
 
 # --- outbound: configured targets and secrets at rest (apps/core) ---

@@ -152,14 +152,14 @@ def test_through_the_real_beat_and_worker(fake, celery_processes, smtp, make_use
     # (Staff with no language on their profile read French, the site's language.)
     assert wait_for(lambda: any("restent silencieux" in m["Subject"] for _r, m in smtp.messages), timeout=60)
     # The first sweep of the crisis has read the account.
-    assert wait_for(lambda: WatchedAccount.objects.get(pk=lab.pk).last_good_read_at is not None, timeout=30)
+    assert wait_for(lambda: WatchedAccount.objects.get(pk=lab.pk).last_good_read_at is not None, timeout=90)
     assert not Sighting.objects.exists()  # the post of the day before is never a sighting
 
     posted_at = timezone.now()
     fake.toot("lab", "Nothing wrong with the launcher, trust me", posted_at)
     fake.toot("lab", "@journalist no comment", posted_at, reply_to_account="4242")
     fake.skeet("lab.bsky.social", "", posted_at, repost_of=("press.example", "3kx", "Agency launcher fails"))
-    assert wait_for(lambda: Sighting.objects.count() == 3, timeout=30)
+    assert wait_for(lambda: Sighting.objects.count() == 3, timeout=90)
     seen = Sighting.objects.order_by("seen_at")
     assert max(s.seen_at for s in seen) - posted_at <= timezone.timedelta(seconds=2 * INTERVAL + 1)
     assert sorted(seen.values_list("kind", flat=True)) == ["boost", "post", "reply"]
