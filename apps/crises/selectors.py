@@ -7,7 +7,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from apps.audit.models import AuditEntry
-from apps.notifications.selectors import notice_figures
+from apps.notifications.selectors import COUNTED_WITH_STAFF_NOTICE, notice_figures
 from apps.posts.connectors import get_connector
 from apps.posts.models import Post, PostStatus
 from apps.posts.selectors import (
@@ -268,7 +268,7 @@ def crisis_report(crisis: Crisis) -> dict:
         "timeline": crisis_timeline(crisis),
         "posts": {"total": len(posts), "by_fate": fates, "items": posts},
         "retraction_candidates": crisis_retraction_candidates(crisis),
-        "notifications": notice_figures(crisis_id=crisis.pk),
+        "notifications": notice_figures(crisis_id=crisis.pk, include=COUNTED_WITH_STAFF_NOTICE),
     }
     for name, fn in report_sections().items():
         report[name] = fn(crisis)

@@ -18,6 +18,9 @@ from .models import Acknowledgement, Notice, NoticeEvent, NoticeStatus
 
 # The events whose notices the figures are about: the crisis being on.
 FIGURE_EVENTS = ("crisis.declared", "crisis.extended")
+# Targeted notices recorded with the staff notice and counted with it in the pages and the
+# report (the watch's owners' notice: acknowledged like the others, counted in the figures).
+COUNTED_WITH_STAFF_NOTICE = ("watch.owners_told",)
 CHANNEL_KEYS = ("total", "queued", "sent", "failed", "cancelled", "acknowledged")
 
 

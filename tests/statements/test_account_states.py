@@ -5,6 +5,7 @@
 one answers 422, and the unreachable one is a server this test started and then stopped."""
 
 import pytest
+from django.urls import reverse
 
 from apps.audit.models import AuditEntry
 from apps.notifications.models import NoticeEvent
@@ -281,7 +282,7 @@ def test_the_list_with_account_states_is_bounded_in_queries(
     )
 
 
-def test_the_ready_made_scenario_for_the_browser_tests(people, crisis, chain, make_user):
+def test_the_ready_made_scenario_for_the_browser_tests(people, crisis, chain, make_user, client):
     from .scenarios import RefusingNetwork, statement_one_manual_one_failing
 
     assignee = make_user("employee", username="hand")
@@ -297,6 +298,12 @@ def test_the_ready_made_scenario_for_the_browser_tests(people, crisis, chain, ma
         states = {a["post"]: a["state"] for a in services_states(statement)}
         assert statement.status == "publishing"
         assert states == {manual_post.pk: "by_hand", failing_post.pk: "failing"}
+        # The report page shows each account's state, not the raw post status.
+        # Mutation: report.html back to `{{ p.status }}` -> "To do by hand" is missing, this fails.
+        client.force_login(people["dco"])
+        page = client.get(reverse("web:report", args=[crisis.pk])).content.decode()
+        labels = {a["label"] for a in services_states(statement)}
+        assert all(str(label) in page for label in labels), labels
         net.accept()
         services.statement_post_retry(actor=people["dco"], statement=statement, post=failing_post)
         assert [post_send(post_id=pid) for pid in posts_claim_due()] == ["published"]

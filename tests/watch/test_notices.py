@@ -74,6 +74,9 @@ def test_owners_are_told_by_name_in_the_declarations_transaction(dco, make_user,
     assert notice_figures(crisis_id=crisis.pk)["acknowledged"] == 0
     figures = notice_figures(crisis_id=crisis.pk, include=("watch.owners_told",))
     assert figures["acknowledged"] == 1
+    # ... and the crisis report (the control room and the report pages read the same figures) asks.
+    # Mutation: COUNTED_WITH_STAFF_NOTICE left out of crisis_report -> 0 acknowledged, this fails.
+    assert crisis_report(crisis)["notifications"]["acknowledged"] == 1
 
 
 def test_a_declaration_rolled_back_tells_no_owner(dco, employee, declare):

@@ -16,7 +16,12 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.roles import AUDITOR, DCO, has_role
 from apps.crises.models import Crisis
 from apps.notifications.models import NoticeEvent
-from apps.notifications.selectors import notice_figures, pending_row, people_not_acknowledged
+from apps.notifications.selectors import (
+    COUNTED_WITH_STAFF_NOTICE,
+    notice_figures,
+    pending_row,
+    people_not_acknowledged,
+)
 from apps.notifications.services import reminders_send_now
 
 from ..helpers import call_service, roles_required
@@ -92,7 +97,7 @@ def remind_now(request, crisis_id):
     """Remind now everyone who has not acknowledged the crisis's current notice, beside the
     scheduled reminders (the notifications service checks the role and audits it)."""
     crisis = get_object_or_404(Crisis, pk=crisis_id)
-    figures = notice_figures(crisis_id=crisis.pk)
+    figures = notice_figures(crisis_id=crisis.pk, include=COUNTED_WITH_STAFF_NOTICE)
     event = NoticeEvent.objects.filter(pk=(figures.get("event") or {}).get("id")).first()
     if event is None:
         messages.error(request, _("No notice has gone out for this crisis yet: nobody to remind."))

@@ -27,7 +27,7 @@ from apps.crises.selectors import (
     crisis_review_posts,
     crisis_undecided_posts,
 )
-from apps.notifications.selectors import notice_figures, staff_count
+from apps.notifications.selectors import COUNTED_WITH_STAFF_NOTICE, notice_figures, staff_count
 from apps.posts import services as post_services
 from apps.posts.models import Post, PostStatus
 from apps.posts.selectors import gate_state
@@ -139,7 +139,7 @@ def _figures_context(crisis):
     """Acknowledgements of the crisis's current notice (declaration or extension) counted by
     people: headline, per department (number and bar), per channel, the chart. Before the first
     notices exist: how many people are being notified."""
-    figures = notice_figures(crisis_id=crisis.pk)
+    figures = notice_figures(crisis_id=crisis.pk, include=COUNTED_WITH_STAFF_NOTICE)
     people = figures["people"]["total"]
     event = figures.get("event")
     departments = [
