@@ -91,9 +91,9 @@ def main():
             with transaction.atomic(), connection.cursor() as c:
                 c.execute(
                     "INSERT INTO bench_plain (id, sequence, created_at, actor_repr, action, object_type,"
-                    " object_id, details, prev_hash, hash) VALUES (nextval('bench_plain_seq'),"
+                    " object_id, details, prev_hash, hash, key_id) VALUES (nextval('bench_plain_seq'),"
                     " currval('bench_plain_seq'), now(), 'system', 'bench.append', 'thing', %s,"
-                    " %s::jsonb, '', '')",
+                    " %s::jsonb, '', '', '')",
                     [str(i), '{"post": 1}'],
                 )
 
