@@ -159,7 +159,11 @@ def test_through_the_real_beat_and_worker(fake, celery_processes, smtp, make_use
     fake.toot("lab", "Nothing wrong with the launcher, trust me", posted_at)
     fake.toot("lab", "@journalist no comment", posted_at, reply_to_account="4242")
     fake.skeet("lab.bsky.social", "", posted_at, repost_of=("press.example", "3kx", "Agency launcher fails"))
-    assert wait_for(lambda: Sighting.objects.count() == 3, timeout=90)
+    assert wait_for(lambda: Sighting.objects.count() == 3, timeout=90), (
+        list(Sighting.objects.values_list("kind", "url")),
+        list(WatchedAccount.objects.values_list("url", "last_error", "last_good_read_at", "cursor")),
+        fake.requests[-6:],
+    )
     seen = Sighting.objects.order_by("seen_at")
     assert max(s.seen_at for s in seen) - posted_at <= timezone.timedelta(seconds=2 * INTERVAL + 1)
     assert sorted(seen.values_list("kind", flat=True)) == ["boost", "post", "reply"]
