@@ -1,5 +1,6 @@
-"""API plumbing shared by every app: the JSON error format, the 409 conflict, and hostile input
-(bodies of the wrong JSON type, NUL bytes, numbers out of range) answered 4xx, never 500."""
+"""API plumbing shared by every app: the JSON error format (the domain's errors of
+`apps.core.errors` mapped to HTTP in one place), and hostile input (bodies of the wrong JSON type,
+NUL bytes, numbers out of range) answered 4xx, never 500."""
 
 import re
 
@@ -14,39 +15,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.core.errors import ConflictError, NotAllowedError, ServiceError
 
-class Conflict(exceptions.APIException):
-    """The request is valid but conflicts with the current state (HTTP 409)."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "This conflicts with the current state."
-    default_code = "conflict"
-
-
-class ServiceError(Exception):
-    """Raised by services; views turn it into a JSON error. `field` names the bad input."""
-
-    status_code = 400
-
-    def __init__(self, message, *, field=None, code="invalid"):
-        super().__init__(message)
-        self.message = str(message)
-        self.field = field
-        self.code = code
-
-
-class ConflictError(ServiceError):
-    status_code = 409
-
-    def __init__(self, message, *, field=None, code="conflict"):
-        super().__init__(message, field=field, code=code)
-
-
-class NotAllowedError(ServiceError):
-    status_code = 403
-
-    def __init__(self, message, *, field=None, code="permission_denied"):
-        super().__init__(message, field=field, code=code)
+__all__ = ["ConflictError", "NotAllowedError", "ServiceError", "exception_handler"]
 
 
 class PayloadTooLarge(exceptions.APIException):
