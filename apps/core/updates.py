@@ -1,5 +1,7 @@
 """`model_update`: the one way services apply a partial change to a model instance."""
 
+from django.core.exceptions import ValidationError
+
 from .errors import ServiceError
 
 
@@ -25,7 +27,11 @@ def model_update(*, instance, fields, data: dict, clean: bool = True) -> tuple[o
             changes[name] = [old, new]
     if changes:
         if clean:
-            instance.full_clean(exclude=[f.name for f in instance._meta.fields if f.name not in changes])
+            try:
+                instance.full_clean(exclude=[f.name for f in instance._meta.fields if f.name not in changes])
+            except ValidationError as invalid:
+                field, messages = next(iter(invalid.message_dict.items()))
+                raise ServiceError(messages[0], field=field) from invalid
         update_fields = list(changes)
         if any(f.name == "updated_at" for f in instance._meta.fields):
             update_fields.append("updated_at")
