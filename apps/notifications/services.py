@@ -22,6 +22,7 @@ import time
 import uuid
 from datetime import timedelta
 
+import psycopg
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -69,13 +70,21 @@ def _setting(name, default):
 
 
 def batch_size() -> int:
-    # Small claims: a killed worker holds at most this many rows, for at most claim_lease().
-    return _setting("CRISISCOMM_NOTIFY_BATCH", 25)
+    # Claims large enough that claiming costs little per mail; a killed worker's claim is free
+    # again after the short claim_lease() (a live worker renews it, see _heartbeat).
+    return _setting("CRISISCOMM_NOTIFY_BATCH", 200)
 
 
 def claim_lease() -> timedelta:
-    """How long claimed rows a worker has not reached yet stay its own."""
-    return _setting("CRISISCOMM_NOTIFY_LEASE", timedelta(seconds=60))
+    """How long claimed rows a worker has not reached yet stay its own without a heartbeat: a
+    live worker renews its claim every third of it, so a dead one's rows wait at most this."""
+    return _setting("CRISISCOMM_NOTIFY_LEASE", timedelta(seconds=15))
+
+
+def _heartbeat(token) -> None:
+    """Renew the lease of the claimed rows this worker has not reached yet: one statement every
+    few seconds, not one per mail."""
+    Notice.objects.filter(claim_token=token, status=NoticeStatus.QUEUED).update(claimed_at=timezone.now())
 
 
 def sending_lease() -> timedelta:
@@ -542,11 +551,15 @@ def _deliver_batch(chan, session, batch, token, book) -> dict:
     result = {"sent": 0, "failed": 0, "retry": 0, "cancelled": 0, "aborted": False}
     connection_errors = 0
     delivered = None  # the notice just handed over, recorded `sent` with the next one's take
+    renew_every = claim_lease().total_seconds() / 3
+    renewed_at = time.monotonic()
     try:
         for index, notice in enumerate(batch):
-            rest = [n.pk for n in batch[index:]]
+            if time.monotonic() - renewed_at > renew_every:
+                _heartbeat(token)
+                renewed_at = time.monotonic()
             if STOPPING.is_set():  # SIGTERM: stop between two mails, hand the rest back
-                _release(rest, token)
+                _release([n.pk for n in batch[index:]], token)
                 break
             reason = _why_not_send(notice)
             if reason is not None:
@@ -576,7 +589,7 @@ def _deliver_batch(chan, session, batch, token, book) -> dict:
                     connection_errors += 1
                 if connection_errors >= 3:
                     # The far end is down: hand the rest back untouched, attempts unspent.
-                    _release(rest[1:], token)
+                    _release([n.pk for n in batch[index + 1 :]], token)
                     result["aborted"] = True
                     break
                 continue
@@ -614,11 +627,11 @@ def _advance(*, sent: int | None, take: int | None, token) -> bool:
            OR (id = %s AND status = '{S.QUEUED}' AND claim_token = %s)
     """  # noqa: S608 - only ints, enum constants and parameters
     params = [prev, prev, now, prev, prev, prev, now, prev, nxt, token]
-    # The driver's own cursor binds on the server, so PostgreSQL prepares this statement once
-    # per connection instead of parsing and planning it for every mail.
+    # A server-binding cursor (Django's default one interpolates on the client) with
+    # prepare=True: PostgreSQL parses and plans this statement once per connection, not per mail.
     connection.ensure_connection()
-    with connection.connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
         changed = cursor.rowcount
     return take is not None and changed - (1 if sent is not None else 0) > 0
 

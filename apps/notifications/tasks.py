@@ -9,7 +9,7 @@ its own (docker-compose.yml)."""
 import logging
 
 from celery import shared_task
-from celery.signals import worker_shutting_down
+from celery.signals import worker_init, worker_shutting_down
 from django.conf import settings
 
 from . import services
@@ -44,6 +44,13 @@ def _stop_between_mails(**kwargs):
     deployed one: one process per worker, scaled by replicas); prefork children never see it,
     and the thread pool exits ~10 s late."""
     services.STOPPING.set()
+
+
+@worker_init.connect(dispatch_uid="notifications.clear_stopping")
+def _clear_stopping(**kwargs):
+    """A worker starting in a process where an earlier one was stopped (an in-process worker,
+    a restarted embedded one) delivers normally: the earlier stop request is not its own."""
+    services.STOPPING.clear()
 
 
 @shared_task(name="apps.notifications.tasks.materialise_event", queue=FANOUT_QUEUE)

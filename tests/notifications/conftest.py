@@ -110,6 +110,16 @@ def _no_persistent_connections_in_threads():
 
 
 @pytest.fixture(autouse=True)
+def _not_stopping():
+    """A test that stops a worker (a SIGTERM's shutdown signal) leaves no stop request behind
+    for the next test's in-process deliveries."""
+    from apps.notifications import services
+
+    yield
+    services.STOPPING.clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_leftover_tasks():
     """Transactional tests enqueue real tasks after commit; leave no message behind in the
     Redis queue for a later test's worker to pick up."""

@@ -259,3 +259,20 @@ def test_a_stand_down_reaches_the_inboxes_past_a_backlog_of_sends(smtp_sink, set
         assert client.llen("celery") >= 40  # the backlog is still there, untouched
     finally:
         client.delete(*QUEUES)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_started_after_an_earlier_one_was_stopped_sends_everything(smtp_sink):
+    """An earlier worker in this process was asked to stop (the shutdown signal set STOPPING);
+    a worker started afterwards in the same process delivers every mail, not none.
+    Mutation: the STOPPING.clear() on worker_init (tasks._clear_stopping) removed -> this test
+    fails (every delivery hands its claim back at once and no mail goes out)."""
+    users = make_staff(6)
+    redis.Redis.from_url(django_settings.CELERY_BROKER_URL).delete(*QUEUES)
+    services.STOPPING.set()  # what an earlier worker's warm shutdown leaves behind
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=QUEUES):
+        declare()
+        assert wait_for(lambda: len(smtp_sink.messages) == 6, timeout=30), len(smtp_sink.messages)
+        time.sleep(0.3)
+    assert_exactly_one_mail_each(smtp_sink, users)
+    redis.Redis.from_url(django_settings.CELERY_BROKER_URL).delete(*QUEUES)
