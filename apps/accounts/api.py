@@ -3,7 +3,6 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -11,6 +10,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .authentication import TokenAuthentication, delete_expired_tokens
 from .lockout import lockout_message
 from .models import profile_of
 from .roles import ADMIN, AUDITOR, DCO, ROLES, has_role, is_user_administrator, user_roles
@@ -60,6 +60,7 @@ class ObtainTokenView(APIView):
             raise exceptions.ValidationError(
                 {"non_field_errors": [_("Unable to sign in with the given username and password.")]}
             )
+        delete_expired_tokens(user)  # the sweep knox did on every request (see .authentication)
         instance, token = AuthToken.objects.create(user=user)
         user_logged_in.send(sender=user.__class__, request=django_request, user=user)
         return Response({"token": token, "expiry": instance.expiry})

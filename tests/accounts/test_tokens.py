@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from knox.models import AuthToken
+from knox.settings import CONSTANTS
 
 from apps.audit.models import AuditEntry
 
@@ -137,3 +138,100 @@ def test_bodies_of_the_wrong_type_are_400_naming_the_problem(api, body):
 def test_inactive_users_get_no_token(api, make_user):
     make_user("employee", username="gone", is_active=False)
     assert obtain(api, "gone").status_code == 400
+
+
+# --- gate helper (issue 13): tokens checked in one query, without knox's per-request sweep -------
+
+KEY = CONSTANTS.TOKEN_KEY_LENGTH  # the clear lookup prefix knox keeps of each token
+
+
+@pytest.mark.django_db
+def test_an_expired_token_is_refused_on_the_gate_too(api, make_user):
+    """What a scheduler polls: an expired token gets 401 there as everywhere (the custom
+    authentication no longer deletes it on sight, so the refusal rests on the expiry check).
+    Mutation: the expiry check removed from TokenAuthentication.authenticate_credentials
+    -> 200 -> this test fails."""
+    user = make_user("employee", username="sched")
+    token = obtain(api, "sched").json()["token"]
+    AuthToken.objects.filter(user=user).update(expiry=timezone.now() - timedelta(seconds=1))
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    resp = api.get("/api/v1/gate/")
+    assert resp.status_code == 401 and "WWW-Authenticate" in resp.headers
+    assert api.get("/api/v1/users/me/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_token_of_a_deactivated_user_is_refused(api, make_user):
+    """Mutation: validate_user() bypassed (return (auth_token.user, auth_token)) -> 200 -> fails."""
+    user = make_user("employee", username="sched")
+    token = obtain(api, "sched").json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/v1/gate/").status_code == 200
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert api.get("/api/v1/gate/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_token_sharing_the_lookup_prefix_but_not_the_secret_is_refused(api, make_user):
+    """token_key is only the first characters of the token: the rest must match the stored digest.
+    Mutation: the compare_digest check removed -> 200 -> this test fails."""
+    make_user("employee", username="sched")
+    token = obtain(api, "sched").json()["token"]
+    forged = token[:-4] + ("0000" if not token.endswith("0000") else "1111")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {forged}")
+    assert api.get("/api/v1/gate/").status_code == 401
+    api.credentials(HTTP_AUTHORIZATION="Token \xff\xfe-not-hex")
+    assert api.get("/api/v1/gate/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_revoked_token_is_refused_on_the_gate(api, make_user):
+    make_user("employee", username="sched")
+    token = obtain(api, "sched").json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.post("/api/v1/auth/logout/").status_code == 204
+    assert api.get("/api/v1/gate/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_gate_poll_is_two_queries_and_deletes_nothing(api, make_user):
+    """The token with its user (one query), then the gate (one query): knox's sweep of the
+    caller's other tokens (a SELECT of all of them, a DELETE per expired one) is gone from the
+    request path; an expired sibling token stays until its owner signs in again.
+    Mutation: DEFAULT_AUTHENTICATION_CLASSES back to knox.auth.TokenAuthentication -> 3 queries
+    and the expired sibling deleted -> this test fails."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    user = make_user("employee", username="sched")
+    token = obtain(api, "sched").json()["token"]
+    stale = obtain(api, "sched").json()["token"]
+    AuthToken.objects.filter(token_key=stale[:KEY]).update(expiry=timezone.now() - timedelta(hours=1))
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    api.get("/api/v1/gate/")
+    with CaptureQueriesContext(connection) as ctx:
+        resp = api.get("/api/v1/gate/")
+    assert resp.status_code == 200 and resp.json() == {"open": True, "crisis": None}
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    assert len(sqls) == 2, sqls
+    assert "knox_authtoken" in sqls[0] and "auth_user" in sqls[0]
+    assert not any(s.lstrip().upper().startswith("DELETE") for s in sqls)
+    assert AuthToken.objects.filter(user=user).count() == 2
+
+
+@pytest.mark.django_db
+def test_signing_in_deletes_the_callers_expired_tokens_only(api, make_user):
+    """The sweep moved to sign-in. Mutation: delete_expired_tokens() call removed from the token
+    view -> the expired row stays -> this test fails."""
+    user = make_user("employee", username="sched")
+    other = make_user("employee", username="other")
+    live = obtain(api, "sched").json()["token"]
+    expired = obtain(api, "sched").json()["token"]
+    others_expired = obtain(api, "other").json()["token"]
+    past = timezone.now() - timedelta(hours=1)
+    AuthToken.objects.filter(token_key__in=[expired[:KEY], others_expired[:KEY]]).update(expiry=past)
+    assert obtain(api, "sched").status_code == 200
+    keys = set(AuthToken.objects.filter(user=user).values_list("token_key", flat=True))
+    assert live[:KEY] in keys and expired[:KEY] not in keys and len(keys) == 2
+    assert AuthToken.objects.filter(user=other, token_key=others_expired[:KEY]).exists()

@@ -1,0 +1,50 @@
+"""API token authentication: knox's tokens (stored hashed, expiring), checked in one query.
+
+knox's own TokenAuthentication loads every token of the caller and deletes the expired ones on
+EVERY request (two queries, sometimes a DELETE, even for a valid token): that was most of the cost
+of `GET /api/v1/gate/`, which external schedulers poll (issue 13). Here an expired token is refused
+exactly as knox refuses it (401 "Invalid token."), without the per-request sweep; expired rows are
+deleted when their owner signs in again (delete_expired_tokens) — they are hashed and refused
+meanwhile, so leaving them a while costs only disk.
+"""
+
+import binascii
+from hmac import compare_digest
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from knox import auth as knox_auth
+from knox.crypto import hash_token
+from knox.models import get_token_model
+from knox.settings import CONSTANTS, knox_settings
+from rest_framework import exceptions
+
+
+class TokenAuthentication(knox_auth.TokenAuthentication):
+    """`Authorization: Token <token>`: the token and its user in one query (token_key index)."""
+
+    def authenticate_credentials(self, token: bytes):
+        msg = _("Invalid token.")
+        try:
+            token = token.decode("utf-8")
+            digest = hash_token(token)
+        except (UnicodeDecodeError, TypeError, binascii.Error):
+            raise exceptions.AuthenticationFailed(msg) from None
+        now = timezone.now()
+        # token_key is only a short lookup prefix: several rows may share it; the digest decides.
+        candidates = get_token_model().objects.filter(token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH])
+        for auth_token in candidates.select_related("user"):
+            if not compare_digest(digest, auth_token.digest):
+                continue
+            if auth_token.expiry is not None and auth_token.expiry <= now:
+                raise exceptions.AuthenticationFailed(msg)  # expired: refused, as knox does
+            if knox_settings.AUTO_REFRESH and auth_token.expiry:
+                self.renew_token(auth_token)
+            return self.validate_user(auth_token)  # inactive user: 401
+        raise exceptions.AuthenticationFailed(msg)
+
+
+def delete_expired_tokens(user) -> int:
+    """Delete `user`'s expired tokens (called at sign-in); returns how many went."""
+    deleted, _per_model = get_token_model().objects.filter(user=user, expiry__lte=timezone.now()).delete()
+    return deleted
