@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from apps.audit.services import audit_record, audit_record_many
-from crisiscomm.api import NotAllowedError, ServiceError
+from apps.core.errors import NotAllowedError, ServiceError
 
 from .models import SSOIdentity, StaffProfile
 from .roles import (

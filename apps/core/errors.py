@@ -1,6 +1,6 @@
 """The domain's errors: what a service refuses and why, with no knowledge of HTTP.
 
-Services raise these; `crisiscomm.api.exception_handler` maps them to JSON (400/403/409 naming the
+Services raise these; `apps.core.api.exception_handler` maps them to JSON (400/403/409 naming the
 field) and the web pages to messages. Keeping them here, free of DRF, lets every app's domain
 code stay below the HTTP layer (the import contract in pyproject.toml enforces it).
 """

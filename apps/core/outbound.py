@@ -31,7 +31,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
-from crisiscomm.api import ServiceError
+from apps.core.errors import ServiceError
 
 SCHEMES = ("http", "https")
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -15,12 +15,12 @@ from django.utils.translation import gettext as _
 
 from apps.accounts.roles import DCO, has_role
 from apps.audit.services import audit_record
+from apps.core.errors import ConflictError, NotAllowedError, ServiceError
 from apps.notifications.services import notify_event, notify_users
 from apps.posts.locks import gate_lock_exclusive
 from apps.posts.models import Post, PostStatus
 from apps.posts.selectors import post_is_frozen, posts_frozen
 from apps.posts.services import gate_close, gate_open, local_time
-from crisiscomm.api import ConflictError, NotAllowedError, ServiceError
 
 from .checklist import checklist_codes, checklist_items
 from .models import Crisis, CrisisStatus, Decision, EndKind, PostDecision

@@ -6,8 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.roles import DCO, has_role
+from apps.core.errors import ServiceError
 from apps.posts.models import Network
-from crisiscomm.api import ServiceError
 
 from . import services
 from .models import Embargo, PolicyRule, Ruling

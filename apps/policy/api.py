@@ -18,8 +18,8 @@ from rest_framework.views import APIView
 
 from apps.accounts.permissions import IsDCO, role_permission
 from apps.accounts.roles import AUDITOR, DCO, has_role
+from apps.core.errors import ServiceError
 from apps.posts.models import Network
-from crisiscomm.api import ServiceError
 
 from . import selectors, services
 from .models import (

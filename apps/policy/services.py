@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from apps.accounts.roles import DCO, has_role
 from apps.audit.services import audit_record
-from crisiscomm.api import NotAllowedError, ServiceError
+from apps.core.errors import NotAllowedError, ServiceError
 
 from .models import AccountKind, Embargo, PolicyRule, Ruling, RulingSource, Verdict
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts.roles import AUDITOR, DCO, has_role
-from crisiscomm.api import ServiceError
+from apps.core.errors import ServiceError
 
 from . import selectors, services
 from .forms import PrecheckForm, RulingForm

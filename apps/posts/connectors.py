@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
 from apps.core import outbound
-from crisiscomm.api import ServiceError
+from apps.core.errors import ServiceError
 
 from .models import ConnectorKind, Network
 

@@ -14,7 +14,7 @@ FOR SHARE would let new readers overtake a waiting FOR UPDATE writer).
 from django.db import OperationalError, connection
 from django.utils.translation import gettext as _
 
-from crisiscomm.api import ServiceError
+from apps.core.errors import ServiceError
 
 from .connectors import send_deadline_seconds
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from apps.accounts.roles import DCO, has_role
 from apps.audit.services import audit_record
 from apps.core import outbound
-from crisiscomm.api import ConflictError, NotAllowedError, ServiceError
+from apps.core.errors import ConflictError, NotAllowedError, ServiceError
 
 from .connectors import ConnectorError, Deadline, get_connector, open_connection, send_deadline_seconds
 from .locks import gate_lock_exclusive, gate_lock_holders, gate_lock_shared, pin_session

@@ -11,7 +11,7 @@ live here and watch the Post model; connected in StatementsConfig.ready()).
 
 from django.utils.translation import gettext as _
 
-from crisiscomm.api import ConflictError
+from apps.core.errors import ConflictError
 
 WATCHED = {"body", "account", "account_id"}
 # What a calendar post's approval covers.

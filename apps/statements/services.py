@@ -19,11 +19,11 @@ from django.utils.translation import gettext as _
 
 from apps.accounts.roles import DCO, has_role
 from apps.audit.services import audit_record
+from apps.core.errors import ConflictError, NotAllowedError, ServiceError
 from apps.crises.selectors import crisis_open
 from apps.notifications.services import notify_users
 from apps.posts.models import Network, Post, PostStatus, SocialAccount
 from apps.posts.services import post_cancel, post_create, post_mark_published, post_set_hold, post_update
-from crisiscomm.api import ConflictError, NotAllowedError, ServiceError
 
 from .models import (
     ApprovalKind,

@@ -1,5 +1,5 @@
 """Error pages in the site's layout, in the reader's language (handler403/404/500). The API keeps
-its JSON errors (crisiscomm.api); a page that fails to render falls back to plain HTML."""
+its JSON errors (apps.core.api); a page that fails to render falls back to plain HTML."""
 
 import logging
 
@@ -7,7 +7,7 @@ from django.http import HttpResponseForbidden, HttpResponseNotFound, HttpRespons
 from django.template import loader
 from django.utils.translation import gettext as _
 
-from crisiscomm import api as api_errors
+from apps.core import api as api_errors
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
 from apps.accounts.roles import has_role
-from crisiscomm.api import ServiceError
+from apps.core.errors import ServiceError
 
 
 def roles_required(*roles, write_roles=None):

@@ -165,7 +165,7 @@ def test_service_refuses_a_non_administrator_actor_and_lists_errors(employee, dc
 
     Mutation: the is_user_administrator(actor) test removed from services.staff_import -> the
     dco's import goes through -> this test fails."""
-    from crisiscomm.api import NotAllowedError
+    from apps.core.errors import NotAllowedError
 
     useradmin = make_user("admin", username="useradmin")
     for actor in (employee, dco):

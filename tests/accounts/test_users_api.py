@@ -110,7 +110,7 @@ def test_the_roles_service_refuses_a_dco_whatever_door_calls_it(dco, employee, m
     the dco's call goes through -> this test fails (the API view has its own check too)."""
     from apps.accounts.roles import user_roles
     from apps.accounts.services import user_roles_set
-    from crisiscomm.api import NotAllowedError, ServiceError
+    from apps.core.errors import NotAllowedError, ServiceError
 
     with pytest.raises(NotAllowedError, match="user administrator"):
         user_roles_set(actor=dco, user=employee, roles=["dco"], door="test")

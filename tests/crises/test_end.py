@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from apps.audit.models import AuditEntry
+from apps.core.errors import ConflictError, NotAllowedError
 from apps.crises.models import Crisis, PostDecision
 from apps.crises.services import (
     crisis_approve_lift,
@@ -26,7 +27,6 @@ from apps.crises.services import (
 from apps.notifications.models import NoticeEvent
 from apps.posts.models import Post
 from apps.posts.services import post_create, post_send, posts_claim_due
-from crisiscomm.api import ConflictError, NotAllowedError
 from tests.crises.helpers import end_crisis_directly, past_freeze
 from tests.posts.factories import PostFactory
 

@@ -217,8 +217,8 @@ def test_the_principles_are_data_the_dco_can_edit(dco):
 
 
 def test_a_rule_cannot_lift_itself(dco):
+    from apps.core.errors import ServiceError
     from apps.policy import services
-    from crisiscomm.api import ServiceError
 
     rule = PolicyRule.objects.get(code="crisis.relay_official")
     with pytest.raises(ServiceError) as caught:

@@ -8,10 +8,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.audit.models import AuditEntry
+from apps.core.errors import NotAllowedError, ServiceError
 from apps.policy import selectors, services
 from apps.policy.guide import GUIDE_RULES
 from apps.policy.models import Embargo, PolicyRule
-from crisiscomm.api import NotAllowedError, ServiceError
 
 pytestmark = pytest.mark.django_db
 

@@ -66,7 +66,7 @@ def test_only_the_dco_records_auditors_read(api, employee, auditor, dco):
     assert not Ruling.objects.exists()
     assert not AuditEntry.objects.filter(action__startswith="policy.ruling").exists()
 
-    from crisiscomm.api import NotAllowedError
+    from apps.core.errors import NotAllowedError
 
     with pytest.raises(NotAllowedError):
         services.ruling_record(
@@ -128,7 +128,7 @@ def test_export_csv_and_json_round_trip_into_the_corpus_format(api, dco):
 
 
 def test_an_import_is_all_or_nothing(dco):
-    from crisiscomm.api import ServiceError
+    from apps.core.errors import ServiceError
 
     entries = [ruling(), ruling(verdict="perhaps")]
     with pytest.raises(ServiceError) as caught:

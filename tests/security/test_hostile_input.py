@@ -57,7 +57,7 @@ def test_malformed_ids_on_actions_are_4xx(officer, path):
     """The 500 of issue 10 (schemathesis): a non-integer id in posts/{id}/mark-published/, whose
     action looks the post up itself.
 
-    Mutation: the ValueError branch (_wrong_type_lookup) removed from crisiscomm.api's
+    Mutation: the ValueError branch (_wrong_type_lookup) removed from apps.core.api's
     exception handler -> 500 -> this test fails."""
     resp = officer.post(path, {}, format="json")
     assert 400 <= resp.status_code < 500, (path, resp.status_code, resp.content[:300])

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from apps.accounts.services import StaffImportError, staff_import
 from apps.accounts.staff_csv import read_staff_csv
-from crisiscomm.api import NotAllowedError
+from apps.core.errors import NotAllowedError
 
 
 class Command(BaseCommand):

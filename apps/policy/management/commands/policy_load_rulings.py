@@ -4,8 +4,8 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.errors import ServiceError
 from apps.policy import selectors, services
-from crisiscomm.api import ServiceError
 
 
 class Command(BaseCommand):
