@@ -111,6 +111,10 @@ DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
 # --- notifications helper (issue 13): persistent connections, checked before reuse ---
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=600))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# gate helper (issue 13): Django's PostgreSQL backend whose reuse check above skips the `SELECT 1`
+# round trip when the idle session has nothing waiting on its socket (crisiscomm/db_backends).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "crisiscomm.db_backends.postgresql"
 # --- end notifications helper ---
 # --- freeze helper (issue 11): a sender's session holds the gate lock across a send; TCP
 # keepalives notice a dead peer/server instead of leaving the session hanging (no effect on a
