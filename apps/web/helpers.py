@@ -50,3 +50,14 @@ def form_errors_to_messages(request, form):
         label = form.fields[field].label if field in form.fields else ""
         for error in errors:
             messages.error(request, f"{label}: {error}" if label else error)
+
+
+def submit_form(request, form, fn, /, success=None, data=None, **kwargs):
+    """The page's one form block: validate `form` (each error shown as a message naming its
+    field), then call the service with the cleaned data (or `data(cleaned)` when given) plus
+    `kwargs`. Returns the service's result, or None when the form or the service refused."""
+    if not form.is_valid():
+        form_errors_to_messages(request, form)
+        return None
+    values = data(form.cleaned_data) if data else dict(form.cleaned_data)
+    return call_service(request, fn, success=success, **values, **kwargs)
