@@ -1,0 +1,57 @@
+"""The house rules `make lint` checks beside import-linter (tools/check_architecture.py)."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _checker():
+    path = ROOT / "tools" / "check_architecture.py"
+    spec = importlib.util.spec_from_file_location("check_architecture", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tree(tmp_path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return tmp_path
+
+
+def test_a_cycle_hidden_in_a_function_is_found(tmp_path):
+    """Mutation: `imports()` walking only the module's top level (tree.body) instead of
+    ast.walk -> the lazy import is missed and this test fails."""
+    root = _tree(
+        tmp_path,
+        {
+            "apps/__init__.py": "",
+            "apps/posts/__init__.py": "",
+            "apps/posts/services.py": "def send():\n    from apps.crises import services\n",
+            "apps/crises/__init__.py": "",
+            "apps/crises/services.py": "from apps.posts.services import send\n",
+            "crisiscomm/__init__.py": "",
+        },
+    )
+    offences = _checker().check(root)
+    assert offences == ["import cycle: apps.crises.services -> apps.posts.services"]
+
+
+def test_a_long_module_is_named_but_migrations_and_rule_data_are_not(tmp_path):
+    checker = _checker()
+    long_text = "x = 1\n" * (checker.MAX_LINES + 1)
+    root = _tree(
+        tmp_path,
+        {
+            "apps/__init__.py": "",
+            "apps/statements/services.py": long_text,
+            "apps/statements/migrations/0001_initial.py": long_text,
+            "apps/policy/guide.py": long_text,
+            "crisiscomm/__init__.py": "",
+        },
+    )
+    expected = f"apps/statements/services.py: {checker.MAX_LINES + 1} lines (at most 600)"
+    assert checker.check(root) == [expected]

@@ -1,0 +1,123 @@
+#!/usr/bin/env python
+"""Two house rules import-linter does not check (run by `make lint`):
+
+- no module over 600 lines, outside migrations and rule data (RULE_DATA below);
+- no import cycle between modules of `apps/` and `crisiscomm/`, counting imports made inside
+  functions (a lazy import hides a cycle from Python, not from the reader).
+
+Exit status 1 with each offence named; `check(root)` returns the offences for the tests.
+"""
+
+import ast
+import sys
+from pathlib import Path
+
+MAX_LINES = 600
+PACKAGES = ("apps", "crisiscomm")
+# Data, not logic: the guide's rules as first installed.
+RULE_DATA = {"apps/policy/guide.py"}
+
+
+def modules(root: Path) -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            name = ".".join(path.relative_to(root).with_suffix("").parts)
+            found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The project modules `name` imports anywhere in its body (top level or inside functions)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    targets = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package
+                for _ in range(node.level - 1):
+                    parent = parent.rpartition(".")[0]
+                base = f"{parent}.{node.module}" if node.module else parent
+            # `from pkg import mod` imports the module pkg.mod; `from mod import name` imports mod.
+            candidates = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for candidate in candidates:
+            while candidate and candidate not in known:
+                candidate = candidate.rpartition(".")[0]
+            if candidate and candidate != name:
+                targets.add(candidate)
+    return targets
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index, low, on_stack, stack, found = {}, {}, set(), [], []
+    counter = 0
+    for start in graph:
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def check(root: Path) -> list[str]:
+    known = modules(root)
+    offences = []
+    for path in known.values():
+        relative = str(path.relative_to(root))
+        length = len(path.read_text().splitlines())
+        if length > MAX_LINES and relative not in RULE_DATA:
+            offences.append(f"{relative}: {length} lines (at most {MAX_LINES})")
+    graph = {name: imports(name, path, known) for name, path in known.items()}
+    for component in cycles(graph):
+        offences.append("import cycle: " + " -> ".join(component))
+    return offences
+
+
+def main() -> int:
+    root = Path(__file__).resolve().parent.parent
+    offences = check(root)
+    for offence in offences:
+        print(offence)
+    print(f"architecture: {len(offences)} offence(s)")
+    return 1 if offences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
