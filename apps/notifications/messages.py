@@ -157,6 +157,9 @@ class MessageBook:
 
     def __init__(self):
         self._cache: dict[tuple[int, str], Template] = {}
+        # One signer for the whole run: signing.dumps() builds one (and derives its key) per
+        # call. Same tokens as ack_token().
+        self._signer = signing.TimestampSigner(salt=ACK_SALT)
         marker = "__token__"
         path = reverse("notices:ack", kwargs={"token": marker})
         self._ack_prefix, self._ack_suffix = (base_url() + path).split(marker)
@@ -170,7 +173,7 @@ class MessageBook:
     def for_person(self, event, *, user, language: str) -> PersonalMessage:
         tpl = self.template(event, language)
         name = user.get_full_name() or user.get_username()
-        token = ack_token(event_id=event.root.pk, user_id=user.pk)
+        token = self._signer.sign_object({"e": event.root.pk, "u": user.pk}, compress=False)
         link = f"{self._ack_prefix}{token}{self._ack_suffix}"
         return PersonalMessage(
             subject=tpl.subject.replace(_NAME, name),
