@@ -3,8 +3,8 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.accounts.permissions import role_permission
-from apps.accounts.roles import AUDITOR, DCO
+from apps.core.permissions import role_permission
+from apps.core.roles import AUDITOR, DCO
 
 from .models import AuditEntry
 from .selectors import audit_chain_verify

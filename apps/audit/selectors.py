@@ -29,18 +29,7 @@ def audit_chain_verify() -> ChainReport:
         key = keys.get(e.key_id)
         if key is None:
             return ChainReport(False, checked, min(e.sequence, expected_seq))
-        recomputed = entry_hash(
-            key=key,
-            prev_hash=e.prev_hash,
-            sequence=e.sequence,
-            created_at=e.created_at,
-            actor_id=e.actor_id,
-            actor_repr=e.actor_repr,
-            action=e.action,
-            object_type=e.object_type,
-            object_id=e.object_id,
-            details=e.details,
-        )
+        recomputed = entry_hash(key=key, entry=e)
         if (
             e.sequence != expected_seq
             or e.prev_hash != prev_hash

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from .actions import audit_action_check
 from .models import AuditChainHead, AuditEntry
 
 GENESIS_HASH = "0" * 64
@@ -53,33 +54,32 @@ def audit_keys() -> dict[str, bytes]:
     return keys
 
 
-def entry_hash(
-    *,
-    key: bytes,
-    prev_hash,
-    sequence,
-    created_at,
-    actor_id,
-    actor_repr,
-    action,
-    object_type,
-    object_id,
-    details,
-) -> str:
-    payload = canonical_json(
-        {
-            "prev": prev_hash,
-            "seq": sequence,
-            "at": created_at.isoformat(),
-            "actor": actor_id,
-            "actor_repr": actor_repr,
-            "action": action,
-            "type": object_type,
-            "id": object_id,
-            "details": details,
-        }
-    )
-    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+# What an entry's hash covers: (name in the hashed payload, AuditEntry attribute). The one
+# spelling used to seal (audit_record_many), to verify (selectors) and to reseal (migration 0004):
+# a field left out of one of them would make every entry read as broken.
+HASHED_FIELDS = (
+    ("prev", "prev_hash"),
+    ("seq", "sequence"),
+    ("at", "created_at"),
+    ("actor", "actor_id"),
+    ("actor_repr", "actor_repr"),
+    ("action", "action"),
+    ("type", "object_type"),
+    ("id", "object_id"),
+    ("details", "details"),
+)
+
+
+def hash_payload(entry) -> str:
+    """The canonical text an entry's hash is computed over (`entry`: an AuditEntry, or any object
+    with its attributes, such as a migration's historical model)."""
+    values = {name: getattr(entry, attr) for name, attr in HASHED_FIELDS}
+    values["at"] = values["at"].isoformat()
+    return canonical_json(values)
+
+
+def entry_hash(*, key: bytes, entry) -> str:
+    return hmac.new(key, hash_payload(entry).encode(), hashlib.sha256).hexdigest()
 
 
 def audit_record(
@@ -104,11 +104,14 @@ def audit_record(
 def audit_record_many(*, actor, entries: list[dict]) -> list[AuditEntry]:
     """Append several entries for one action (e.g. a staff import), in order, with one lock of
     the chain head and one INSERT. Each item takes the keyword arguments of `audit_record`
-    other than `actor`. Must run inside the caller's transaction."""
+    other than `actor`. Must run inside the caller's transaction. An action or details key not
+    declared in actions.py is refused (ValueError) before anything is written."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must be called inside the action's transaction")
     if not entries:
         return []
+    for item in entries:
+        audit_action_check(item["action"], item.get("details"))
     actor_id = getattr(actor, "pk", None) if actor is not None and actor.is_authenticated else None
     actor_repr = actor.get_username() if actor_id else "system"
 
@@ -131,9 +134,7 @@ def audit_record_many(*, actor, entries: list[dict]) -> list[AuditEntry]:
         # Round-trip through JSON so that what we hash is exactly what the database gives back.
         details = json.loads(canonical_json(item.get("details") or {}))
         sequence += 1
-        digest = entry_hash(
-            key=key,
-            prev_hash=prev_hash,
+        row = AuditEntry(
             sequence=sequence,
             created_at=created_at,
             actor_id=actor_id,
@@ -142,22 +143,11 @@ def audit_record_many(*, actor, entries: list[dict]) -> list[AuditEntry]:
             object_type=object_type,
             object_id=object_id,
             details=details,
+            prev_hash=prev_hash,
+            key_id=key_id,
         )
-        rows.append(
-            AuditEntry(
-                sequence=sequence,
-                created_at=created_at,
-                actor_id=actor_id,
-                actor_repr=actor_repr,
-                action=item["action"],
-                object_type=object_type,
-                object_id=object_id,
-                details=details,
-                prev_hash=prev_hash,
-                hash=digest,
-                key_id=key_id,
-            )
-        )
+        row.hash = digest = entry_hash(key=key, entry=row)
+        rows.append(row)
         prev_hash = digest
     AuditEntry.objects.bulk_create(rows, batch_size=1000)
     head.sequence, head.hash = sequence, prev_hash

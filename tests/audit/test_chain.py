@@ -119,3 +119,29 @@ def test_concurrent_appends_keep_one_unbroken_chain(dco):
     assert report.as_dict() == {"valid": True, "entries": threads_n * per_thread, "first_broken": None}
     sequences = list(AuditEntry.objects.values_list("sequence", flat=True))
     assert sequences == list(range(1, threads_n * per_thread + 1))
+
+
+# Every column the hash must cover, spelled here independently of services.HASHED_FIELDS.
+_SEALED_COLUMNS = {
+    "created_at": "created_at + interval '1 second'",
+    "actor_id": "NULL",
+    "actor_repr": "'someone-else'",
+    "action": "'gate.open'",
+    "object_type": "'forged'",
+    "object_id": "'999'",
+    "details": "'{\"i\": 99}'::jsonb",
+    "prev_hash": "repeat('1', 64)",
+    "sequence": "sequence + 1000",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("column", sorted(_SEALED_COLUMNS))
+def test_every_hashed_column_is_sealed(dco, column):
+    """Editing any one of the nine sealed columns breaks the chain at that entry.
+
+    Mutation: ("type", "object_type") dropped from services.HASHED_FIELDS -> an edited
+    object_type still verifies -> this test fails (the object_type case)."""
+    _append(dco, 3)
+    _tamper(f"UPDATE audit_auditentry SET {column} = {_SEALED_COLUMNS[column]} WHERE sequence = %s", [2])
+    assert audit_chain_verify().first_broken == 2

@@ -7,7 +7,6 @@ resealed), then reseals every entry with the current key. It runs with the owner
 one allowed to switch the append-only triggers off for the time of the reseal."""
 
 import hashlib
-import json
 
 from django.db import migrations, models
 
@@ -15,28 +14,10 @@ ENTRY_TRIGGER = "audit_entry_no_update_delete"
 HEAD_TRIGGER = "audit_chain_head_guard"
 
 
-def _canonical(value):
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _payload(e, prev_hash):
-    return _canonical(
-        {
-            "prev": prev_hash,
-            "seq": e.sequence,
-            "at": e.created_at.isoformat(),
-            "actor": e.actor_id,
-            "actor_repr": e.actor_repr,
-            "action": e.action,
-            "type": e.object_type,
-            "id": e.object_id,
-            "details": e.details,
-        }
-    )
-
-
 def reseal(apps, schema_editor):
-    from apps.audit.services import audit_current_key, entry_hash
+    # The hashed fields are spelled once, in services.HASHED_FIELDS (the old unkeyed hash was a
+    # plain SHA-256 of the same payload).
+    from apps.audit.services import audit_current_key, entry_hash, hash_payload
 
     AuditEntry = apps.get_model("audit", "AuditEntry")
     AuditChainHead = apps.get_model("audit", "AuditChainHead")
@@ -45,7 +26,7 @@ def reseal(apps, schema_editor):
         return
     prev, expected = "0" * 64, 1
     for e in entries:
-        unkeyed = hashlib.sha256(_payload(e, e.prev_hash).encode()).hexdigest()
+        unkeyed = hashlib.sha256(hash_payload(e).encode()).hexdigest()
         if e.sequence != expected or e.prev_hash != prev or e.hash != unkeyed:
             raise RuntimeError(
                 f"audit chain broken at entry #{min(e.sequence, expected)} before keying: "
@@ -60,18 +41,8 @@ def reseal(apps, schema_editor):
     schema_editor.execute(f"ALTER TABLE {quoted(head_table)} DISABLE TRIGGER {HEAD_TRIGGER}")
     prev = "0" * 64
     for e in entries:
-        digest = entry_hash(
-            key=key,
-            prev_hash=prev,
-            sequence=e.sequence,
-            created_at=e.created_at,
-            actor_id=e.actor_id,
-            actor_repr=e.actor_repr,
-            action=e.action,
-            object_type=e.object_type,
-            object_id=e.object_id,
-            details=e.details,
-        )
+        e.prev_hash = prev
+        digest = entry_hash(key=key, entry=e)
         # The model's queryset refuses updates; the historical one does not carry that guard.
         AuditEntry.objects.filter(pk=e.pk).update(prev_hash=prev, hash=digest, key_id=key_id)
         prev = digest

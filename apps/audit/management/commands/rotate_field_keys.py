@@ -3,6 +3,8 @@
 Rotation: put the new key first (CRISISCOMM_FIELD_KEYS=new,old), restart, run this command, then
 drop the old key. Values still in plaintext (from before encryption) are encrypted too. Running
 it again changes nothing. One audit entry (`core.field_keys_rotate`) gives the counts.
+
+It lives in audit, not core: it writes an audit entry, and core imports nothing above itself.
 """
 
 import json
@@ -11,6 +13,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
+from apps.audit.services import audit_record
 from apps.core import crypto
 
 
@@ -59,9 +62,6 @@ class Command(BaseCommand):
     help = "Re-encrypt every stored secret with the first key of CRISISCOMM_FIELD_KEYS (idempotent, audited)."
 
     def handle(self, *args, **options):
-        # The audit app sits above core: imported here, at the entry point, not by the library.
-        from apps.audit.services import audit_record
-
         with transaction.atomic():
             changed = rotate()
             audit_record(
