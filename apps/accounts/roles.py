@@ -1,5 +1,7 @@
 """The roles are Django groups; a user's rights come from their groups (and mandates)."""
 
+import re
+
 from django.utils.translation import gettext_lazy as _
 
 # The role names and the rights check live below every app (apps.core.roles); re-exported here
@@ -16,6 +18,9 @@ from apps.core.roles import (  # noqa: F401
     require_role,
     user_roles,
 )
+
+# How a directory export or an identity provider's map separates several roles in one cell.
+ROLE_SEPARATORS = re.compile(r"[;|]")
 
 # Separation of duties: whoever runs crises (and approves a colleague's lift) must not also be
 # able to create colleagues or hand out roles, or one person could approve their own lift

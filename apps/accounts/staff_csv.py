@@ -3,7 +3,7 @@
 import csv
 from collections.abc import Iterable
 
-from .services import StaffRow
+from .staff_import import StaffRow
 
 DELIMITERS = (",", ";", "\t")
 
