@@ -19,6 +19,13 @@ from knox.models import get_token_model
 from knox.settings import CONSTANTS, knox_settings
 from rest_framework import exceptions
 
+from crisiscomm.precompiled import Precompiled
+
+# The token and its user in one query on the token_key index, compiled once per process.
+_TOKENS_BY_KEY = Precompiled(
+    lambda key: get_token_model().objects.filter(token_key=key).select_related("user"), "-"
+)
+
 
 class TokenAuthentication(knox_auth.TokenAuthentication):
     """`Authorization: Token <token>`: the token and its user in one query (token_key index)."""
@@ -32,8 +39,7 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
             raise exceptions.AuthenticationFailed(msg) from None
         now = timezone.now()
         # token_key is only a short lookup prefix: several rows may share it; the digest decides.
-        candidates = get_token_model().objects.filter(token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH])
-        for auth_token in candidates.select_related("user"):
+        for auth_token in _TOKENS_BY_KEY.fetch(token[: CONSTANTS.TOKEN_KEY_LENGTH]):
             if not compare_digest(digest, auth_token.digest):
                 continue
             if auth_token.expiry is not None and auth_token.expiry <= now:

@@ -8,6 +8,8 @@ Nothing is written when the gate closes, so the declaration costs the same at an
 from django.conf import settings
 from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 
+from crisiscomm.precompiled import Precompiled
+
 from .models import FREEZABLE_STATUSES, GateClosure, Post, PostStatus
 
 _UNSET = object()
@@ -23,11 +25,21 @@ def gate_state() -> dict:
     return {"open": closure is None, "closure": closure}
 
 
+# Compiled once per process (crisiscomm.precompiled): external schedulers poll this.
+# No ORDER BY (first() would add one on the primary key and leave the unique index unused).
+_CURRENT_CLOSURE = Precompiled(
+    lambda: GateClosure.objects.filter(is_current=True)
+    .select_related("crisis")
+    .only("id", "crisis__id", "crisis__title", "crisis__declared_at", "crisis__freeze_until")
+    .order_by()[:1]
+)
+
+
 def gate_read():
     """The gate and its crisis in ONE indexed query (the unique index on is_current; the crisis
-    through its one-to-one, joined): what external schedulers poll. None while open."""
-    # No ORDER BY (first() would add one on the primary key and leave the unique index unused).
-    found = list(GateClosure.objects.filter(is_current=True).select_related("crisis").order_by()[:1])
+    through its one-to-one, joined): what external schedulers poll. None while open. Only the
+    columns the gate shows are loaded (others are deferred)."""
+    found = _CURRENT_CLOSURE.fetch()
     return found[0] if found else None
 
 

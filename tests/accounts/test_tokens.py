@@ -235,3 +235,17 @@ def test_signing_in_deletes_the_callers_expired_tokens_only(api, make_user):
     keys = set(AuthToken.objects.filter(user=user).values_list("token_key", flat=True))
     assert live[:KEY] in keys and expired[:KEY] not in keys and len(keys) == 2
     assert AuthToken.objects.filter(user=other, token_key=others_expired[:KEY]).exists()
+
+
+@pytest.mark.django_db
+def test_each_token_authenticates_its_own_user(api, make_user):
+    """The token query is compiled once per process (crisiscomm.precompiled) and run with each
+    request's token. Mutation: Precompiled.fetch executing with the sample parameters instead of
+    the caller's -> every token refused -> this test fails."""
+    make_user("employee", username="alice")
+    make_user("employee", username="bob")
+    tokens = {name: obtain(api, name).json()["token"] for name in ("alice", "bob", "alice")}
+    for name, token in tokens.items():
+        api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        assert api.get("/api/v1/users/me/").json()["username"] == name
+        assert api.get("/api/v1/gate/").status_code == 200
