@@ -15,7 +15,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from apps.audit.services import audit_record_many
-from apps.core.errors import NotAllowedError, ServiceError
+from apps.core.csv_import import CsvImportError, CsvRow, numbered_rows
+from apps.core.errors import NotAllowedError
 
 from .models import StaffProfile
 from .roles import (
@@ -36,12 +37,8 @@ LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 LANGUAGE_ALIASES = {"francais": "fr", "français": "fr", "french": "fr", "english": "en", "anglais": "en"}
 
 
-@dataclass
-class StaffRow:
-    """One data row of a staff file: its first physical line number and its cells."""
-
-    line: int
-    values: Mapping[str, str | None]
+# A staff file's row: the shared CSV row (its first physical line number and its cells).
+StaffRow = CsvRow
 
 
 @dataclass
@@ -62,18 +59,15 @@ class StaffImportResult:
         }
 
 
-class StaffImportError(ServiceError):
+class StaffImportError(CsvImportError):
     """The file has bad rows; nothing was imported. `errors` lists (line, message), every one."""
 
-    def __init__(self, errors: list[tuple[int, str]]):
-        self.errors = errors
-        first_line, first_msg = errors[0]
-        super().__init__(
-            _("%(count)d bad line(s) in the staff file; nothing was imported. Line %(line)d: %(msg)s")
-            % {"count": len(errors), "line": first_line, "msg": first_msg},
-            field="rows",
-            code="bad_rows",
-        )
+    def describe(self, count, line, message):
+        return _("%(count)d bad line(s) in the staff file; nothing was imported. Line %(line)d: %(msg)s") % {
+            "count": count,
+            "line": line,
+            "msg": message,
+        }
 
 
 @dataclass
@@ -185,14 +179,6 @@ def _validate(rows: list[StaffRow], columns: set[str]) -> tuple[list[_Person], l
     return people, errors
 
 
-def _as_rows(rows: Iterable[StaffRow | Mapping]) -> list[StaffRow]:
-    out = []
-    for index, row in enumerate(rows):
-        # Plain dicts are numbered as in a file whose line 1 is the header.
-        out.append(row if isinstance(row, StaffRow) else StaffRow(line=index + 2, values=row))
-    return out
-
-
 @transaction.atomic
 def staff_import(
     *,
@@ -211,11 +197,10 @@ def staff_import(
     """
     if actor is not None and not is_user_administrator(actor):
         raise NotAllowedError(_("Only a user administrator (admin role or superuser) may import staff."))
-    rows = _as_rows(rows)
+    rows = numbered_rows(rows)
     if columns is None:
         columns = rows[0].values.keys() if rows else ()
     columns = {c.strip().lower() for c in columns if c}
-    rows = [StaffRow(r.line, {(k.strip().lower() if k else k): v for k, v in r.values.items()}) for r in rows]
     people, errors = _validate(rows, columns)
     if errors:
         raise StaffImportError(errors)
