@@ -50,6 +50,26 @@ DEMO_STAFF = [
 # accepts a name that does not resolve; each send is then refused before any connection.
 PLACEHOLDER = "https://demo.invalid"
 
+# The watch's demo registry: network, kind, public URL, owner (a demo user), department.
+DEMO_WATCHED = [
+    ("mastodon", "mastodon", "https://social.demo.invalid/@lab_optics", "expert", "Launchers"),
+    (
+        "bluesky",
+        "bluesky",
+        "https://bsky.app/profile/earth-obs.demo.invalid",
+        "employee",
+        "Earth observation",
+    ),
+    ("blog", "feed", "https://blog.demo.invalid/feed.xml", "expert", "Space science"),
+    (
+        "linkedin",
+        "unwatchable",
+        "https://www.linkedin.com/company/demo-ground-segment",
+        "employee",
+        "Ground segment",
+    ),
+]
+
 POST_BODIES = [
     "Lancement réussi ! Merci à toutes les équipes mobilisées cette nuit.",
     "Nouvelles images de la Terre vues par notre satellite d'observation.",
@@ -92,8 +112,10 @@ class Command(BaseCommand):
             accounts = self._accounts(actor=users["dco"])
             self._mandate(actor=users["dco"], user=users["spokesperson"])
             created = self._posts(actor=users["dco"], accounts=accounts, days=options["days"])
+            watched = self._watched(actor=users["dco"], users=users)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  official accounts: {len(accounts)}; posts created now: {created}")
+        self.stdout.write(f"  watched professional accounts: {len(watched)}")
         self.stdout.write("  Demo users (username / password / roles):")
         for username, roles, *_rest in DEMO_USERS:
             self.stdout.write(f"    {username:<13} {_password(username):<24} {', '.join(roles)}")
@@ -149,6 +171,27 @@ class Command(BaseCommand):
                     config = {"assignee": "dco"}
                 account = social_account_create(
                     actor=actor, network=network.value, handle=handle, connector=connector, config=config
+                )
+            accounts.append(account)
+        return accounts
+
+    def _watched(self, *, actor, users):
+        """The watch's registry (issue 14): one professional account of each kind, owned by demo
+        staff; found again by URL on a re-run. Hosts under .invalid: a sweep shows their error."""
+        from apps.watch.models import WatchedAccount
+        from apps.watch.services import watched_account_create
+
+        accounts = []
+        for network, kind, url, owner, department in DEMO_WATCHED:
+            account = WatchedAccount.objects.filter(url=url).first()
+            if account is None:
+                account = watched_account_create(
+                    actor=actor,
+                    network=network,
+                    kind=kind,
+                    url=url,
+                    owners=[users[owner]],
+                    department=department,
                 )
             accounts.append(account)
         return accounts
