@@ -443,7 +443,9 @@ def _claimable(now):
     )
 
 
-def notices_claim(*, event_id: int, channel: str, limit: int) -> tuple[uuid.UUID, list[Notice]]:
+def notices_claim(
+    *, event_id: int, channel: str, limit: int, event: NoticeEvent | None = None
+) -> tuple[uuid.UUID, list[Notice]]:
     """Claim up to `limit` queued notices in one statement; concurrent workers skip each
     other's rows (FOR UPDATE SKIP LOCKED: a row another claim changed meanwhile is re-checked
     against the conditions once locked)."""
@@ -472,11 +474,13 @@ def notices_claim(*, event_id: int, channel: str, limit: int) -> tuple[uuid.UUID
         ids = [row[0] for row in cursor.fetchall()]
     if not ids:
         return token, []
-    claimed = list(
-        Notice.objects.filter(pk__in=ids, claim_token=token, status=NoticeStatus.QUEUED)
-        .select_related("user", "webhook", "event", "event__parent")
-        .order_by("pk")
-    )
+    rows = Notice.objects.filter(pk__in=ids, claim_token=token, status=NoticeStatus.QUEUED).order_by("pk")
+    if event is None:
+        return token, list(rows.select_related("user", "webhook", "event", "event__parent"))
+    # The caller's event object for every row: not one event (and parent) instance per mail.
+    claimed = list(rows.select_related("user", "webhook"))
+    for notice in claimed:
+        notice.event = event
     return token, claimed
 
 
@@ -518,7 +522,9 @@ def notices_deliver(*, event_id: int, channel: str, time_budget: float | None = 
                             event_id, channel, f"Not sent: superseded by {later.event} (#{later.pk})."
                         )
                         break
-                token, batch = notices_claim(event_id=event_id, channel=channel, limit=batch_size())
+                token, batch = notices_claim(
+                    event_id=event_id, channel=channel, limit=batch_size(), event=event
+                )
                 if not batch:
                     break
                 result = _deliver_batch(chan, session, batch, token, book)
