@@ -585,8 +585,9 @@ def _sweep(crisis, *, now, concurrency, limiter, started) -> dict:
     def record_one(account, result):
         try:
             found = _record(account, result, crisis=crisis, official=(authors, urls))
-        except Exception:  # a recording bug for one account: logged, the sweep goes on
+        except Exception as exc:  # one account's recording failed: shown on it, the sweep goes on
             log.exception("Recording the read of watched account %s failed", account.pk)
+            _record_failure(account, exc)
             found, failed = 0, 1
         else:
             failed = 0
@@ -754,6 +755,18 @@ def _record(account: WatchedAccount, result: ReadResult, *, crisis, official) ->
             actor=None, action="watch.account_recovered", obj=account, details={"error": account.last_error}
         )
     return found
+
+
+def _record_failure(account: WatchedAccount, exc: Exception):
+    """A read that could not be recorded (a database error, a pre-check bug) shows on the account
+    like a read error, not only in the log: the DCO sees that this account is not watched. Its
+    cursor is not advanced, so the next sweep reads the same posts again."""
+    error = f"Recording what was read failed ({exc.__class__.__name__}: {str(exc)[:200]})."
+    try:
+        result = ReadResult(error=error)
+        _record(account, result, crisis=None, official=(set(), set()))
+    except Exception:  # the database itself is down: the log line above is all we can do
+        log.exception("Marking watched account %s as failing failed too", account.pk)
 
 
 def _record_sightings(account, result: ReadResult, *, crisis, official, now) -> int:

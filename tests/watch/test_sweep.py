@@ -485,3 +485,36 @@ def test_reads_with_news_are_recorded_by_the_recorder_threads_each_once(
     assert AuditEntry.objects.filter(action="watch.sighting").count() == 12
     assert audit_chain_verify().valid
     assert services.watch_sweep()["sightings"] == 0
+
+
+def test_a_recording_failure_shows_on_the_account_and_the_sweep_goes_on(fake, dco, declare, monkeypatch):
+    """A post whose recording fails (here the pre-check breaks on it) leaves its account showing
+    the error, not only a log line; the other account is recorded; once the check works again the
+    post is recorded at the next sweep (the cursor was not moved past it).
+    Mutation: _record_failure() not called in record_one -> last_error stays empty, this test fails."""
+    bad = register(dco, fake.mastodon_account("bad"), "mastodon")
+    good = register(dco, fake.mastodon_account("good"), "mastodon")
+    declare(minutes_ago=10)
+    fake.toot("bad", "breaks the check", ago(minutes=2))
+    fake.toot("good", "fine", ago(minutes=2))
+    real_precheck = services.precheck
+
+    def broken_precheck(*, text, **kwargs):
+        if "breaks the check" in text:
+            raise RuntimeError("rule set unreadable")
+        return real_precheck(text=text, **kwargs)
+
+    monkeypatch.setattr(services, "precheck", broken_precheck)
+    result = services.watch_sweep()
+    assert (result["errors"], result["sightings"]) == (1, 1)
+    bad.refresh_from_db()
+    assert bad.last_error.startswith("Recording what was read failed (RuntimeError: rule set unreadable")
+    assert bad.consecutive_errors == 1 and bad.last_error_at is not None
+    assert list(Sighting.objects.values_list("account", flat=True)) == [good.pk]
+    assert AuditEntry.objects.filter(action="watch.account_error", object_id=str(bad.pk)).exists()
+
+    monkeypatch.setattr(services, "precheck", real_precheck)
+    assert services.watch_sweep()["sightings"] == 1
+    bad.refresh_from_db()
+    assert bad.consecutive_errors == 0
+    assert Sighting.objects.filter(account=bad, text="breaks the check").exists()
