@@ -1,6 +1,7 @@
 """Thin views: validate input, call a service, render. Rights are checked in the services."""
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -320,9 +321,12 @@ def _decision_view(verdict, name):
     def view(self, request, pk=None):
         data = DecisionInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        statement = services.statement_decide(
-            actor=request.user, statement=self.get_object(), verdict=verdict, **data.validated_data
-        )
+        with transaction.atomic():  # the decision and what follows it stand or fall together
+            statement = services.statement_decide(
+                actor=request.user, statement=self.get_object(), verdict=verdict, **data.validated_data
+            )
+            # A final approval publishes per the author's plan: asked here, not hidden in decide.
+            services.statement_publish_planned(actor=request.user, statement=statement)
         return self._out(statement)
 
     view.__name__ = name

@@ -19,7 +19,7 @@ from .models import (
     ValidationChain,
     Verdict,
 )
-from .selectors import chain_default, step_allows, step_people_ids
+from .steps import chain_default, step_allows, step_people_ids
 
 # A time "now" sent by a client whose clock is slightly behind is still "now".
 CLOCK_SKEW = timedelta(seconds=60)
@@ -54,7 +54,7 @@ def _reviewer_ids(*, run, step, author_id) -> list[int]:
     """Who may decide `step` of this run: those the step names, minus the author and anyone who
     already decided another step of this run."""
     used = set(Decision.objects.filter(request=run).exclude(step=step).values_list("actor_id", flat=True))
-    return sorted(step_people_ids(step) - used - {author_id})
+    return sorted(step_people_ids(step=step) - used - {author_id})
 
 
 def _title(body: str) -> str:
@@ -116,9 +116,13 @@ class Outcome:
     advanced: bool  # a step was completed and the run moved to the next one
 
 
-def _run_decide(*, actor, run: ApprovalRequest, verdict, comment, author_id, step=None) -> Outcome:
-    """The decision rules, shared by statement and post runs. `run` is locked and pending."""
+def run_check_decide(*, actor, run: ApprovalRequest, author_id, step=None) -> None:
+    """Who decides the current step of a pending run (403/409): not the author, not someone who
+    decided another step of it, only those the step names. The decision applies it and the pages
+    ask it (actions.py), so a button is offered exactly when the decision would be taken."""
     current = run.current_step
+    if current is None:
+        raise ConflictError(_("Nothing is awaiting a decision."))
     if step is not None and int(step) != current.order:
         raise ConflictError(
             _("Step %(step)s is no longer the current one; reload.") % {"step": step}, field="step"
@@ -134,15 +138,21 @@ def _run_decide(*, actor, run: ApprovalRequest, verdict, comment, author_id, ste
             % {"step": mine[0].step.name},
             code="two_steps",
         )
-    if not step_allows(current, actor):
+    if not step_allows(step=current, user=actor):
         earlier = [s for s in _chain_steps(run.chain) if s.order < current.order]
-        if any(step_allows(s, actor) for s in earlier):
+        if any(step_allows(step=s, user=actor) for s in earlier):
             # The step this reviewer was looking at has just been decided by someone else.
             raise ConflictError(_("This step has already been decided; reload."))
         raise NotAllowedError(
             _("You are not among the people who decide step “%(step)s”.") % {"step": current.name},
             code="not_reviewer",
         )
+
+
+def _run_decide(*, actor, run: ApprovalRequest, verdict, comment, author_id, step=None) -> Outcome:
+    """The decision rules, shared by statement and post runs. `run` is locked and pending."""
+    run_check_decide(actor=actor, run=run, author_id=author_id, step=step)
+    current = run.current_step
     decision = Decision.objects.create(
         request=run,
         step=current,

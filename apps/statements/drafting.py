@@ -8,9 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.accounts.roles import DCO, has_role
 from apps.audit.services import audit_record
 from apps.core.errors import ConflictError, NotAllowedError, ServiceError
+from apps.core.roles import DCO, has_role, require_role
 from apps.crises.selectors import crisis_open
 from apps.notifications.services import notify_users
 from apps.posts.models import Post, PostStatus, SocialAccount
@@ -25,6 +25,7 @@ from .chain import (
     _run_decide,
     _run_start,
     _title,
+    run_check_decide,
 )
 from .mandates import _require_mandate
 from .models import (
@@ -115,6 +116,16 @@ def statement_create(*, actor, crisis, body: str, accounts, planned_at=None) -> 
     return statement
 
 
+def statement_check_edit(*, actor, statement) -> None:
+    """Who may revise a statement, and when (403/409). The page asks the same (actions.py)."""
+    if actor.pk != statement.author_id:
+        raise NotAllowedError(_("Only the author edits a statement."))
+    if statement.status not in EDITABLE:
+        raise ConflictError(
+            _("A %(status)s statement cannot be edited.") % {"status": statement.get_status_display()}
+        )
+
+
 EDITABLE = {
     StatementStatus.DRAFT,
     StatementStatus.IN_REVIEW,
@@ -129,12 +140,7 @@ def statement_edit(*, actor, statement, body=None, accounts=None, planned_at=UNS
     """A new immutable revision. Any pending or finished approval was for the old revision: it is
     voided and the statement goes back to draft, to be submitted again."""
     statement = _lock_statement(statement)
-    if actor.pk != statement.author_id:
-        raise NotAllowedError(_("Only the author edits a statement."))
-    if statement.status not in EDITABLE:
-        raise ConflictError(
-            _("A %(status)s statement cannot be edited.") % {"status": statement.get_status_display()}
-        )
+    statement_check_edit(actor=actor, statement=statement)
     new_body = statement.body if body is None else (body or "").strip()
     if not new_body:
         raise ServiceError(_("The statement needs a text."), field="body")
@@ -179,9 +185,8 @@ def statement_edit(*, actor, statement, body=None, accounts=None, planned_at=UNS
     return statement
 
 
-@transaction.atomic
-def statement_submit(*, actor, statement, chain: ValidationChain | None = None) -> Statement:
-    statement = _lock_statement(statement)
+def statement_check_submit(*, actor, statement) -> None:
+    """The author submits a draft, under a mandate covering its accounts, for the crisis in force."""
     if actor.pk != statement.author_id:
         raise NotAllowedError(_("Only the author submits a statement."))
     if statement.status != StatementStatus.DRAFT:
@@ -191,9 +196,20 @@ def statement_submit(*, actor, statement, chain: ValidationChain | None = None) 
         )
     accounts = list(statement.accounts.all())
     _require_mandate(actor=actor, crisis=statement.crisis, accounts=accounts)
+    _require_crisis_in_force(statement)
+
+
+def _require_crisis_in_force(statement):
+    # A statement speaks for its crisis: once that crisis is over, nothing more of it goes out.
     current = crisis_open()
     if current is None or current.pk != statement.crisis_id:
         raise ConflictError(_("This statement's crisis is no longer in force."), field="crisis")
+
+
+@transaction.atomic
+def statement_submit(*, actor, statement, chain: ValidationChain | None = None) -> Statement:
+    statement = _lock_statement(statement)
+    statement_check_submit(actor=actor, statement=statement)
     rev = StatementRevision.objects.get(statement=statement, number=statement.revision)
     run = _run_start(
         actor=actor,
@@ -214,6 +230,26 @@ def statement_submit(*, actor, statement, chain: ValidationChain | None = None) 
     return statement
 
 
+WITHDRAW_STOPPABLE = (PostStatus.SCHEDULED, PostStatus.FAILED, PostStatus.CANCELLED)
+
+
+def statement_check_withdraw(*, actor, statement, posts=None) -> None:
+    """The author or the DCO stops a statement; once it is being published, only the DCO, and
+    only while none of its posts (`posts`, when the caller read them) has left."""
+    if actor.pk != statement.author_id and not has_role(actor, DCO):
+        raise NotAllowedError(_("Only the author or the DCO withdraws a statement."))
+    if statement.status == StatementStatus.WITHDRAWN:
+        raise ConflictError(_("This statement is already withdrawn."))
+    if statement.status == StatementStatus.PUBLISHED:
+        raise ConflictError(_("Every post of this statement is out; retract them instead."))
+    if statement.status == StatementStatus.PUBLISHING:
+        require_role(actor, DCO, message=_("Only the DCO withdraws a statement being published."))
+        if posts is not None and any(p.status not in WITHDRAW_STOPPABLE for p in posts):
+            raise ConflictError(
+                _("A post of this statement is already out (or on its way); retract it instead.")
+            )
+
+
 @transaction.atomic
 def statement_withdraw(*, actor, statement, reason: str = "") -> Statement:
     """Stop a statement. One being published can still be withdrawn by the DCO while none of its
@@ -227,21 +263,9 @@ def statement_withdraw(*, actor, statement, reason: str = "") -> Statement:
         .order_by("pk")
     )
     statement = _lock_statement(statement)
-    if actor.pk != statement.author_id and not has_role(actor, DCO):
-        raise NotAllowedError(_("Only the author or the DCO withdraws a statement."))
-    if statement.status == StatementStatus.WITHDRAWN:
-        raise ConflictError(_("This statement is already withdrawn."))
-    if statement.status == StatementStatus.PUBLISHED:
-        raise ConflictError(_("Every post of this statement is out; retract them instead."))
+    statement_check_withdraw(actor=actor, statement=statement, posts=posts)
     cancelled_posts = []
     if statement.status == StatementStatus.PUBLISHING:
-        if not has_role(actor, DCO):
-            raise NotAllowedError(_("Only the DCO withdraws a statement being published."))
-        stoppable = (PostStatus.SCHEDULED, PostStatus.FAILED, PostStatus.CANCELLED)
-        if any(p.status not in stoppable for p in posts):
-            raise ConflictError(
-                _("A post of this statement is already out (or on its way); retract it instead.")
-            )
         for post in posts:
             if post.status != PostStatus.CANCELLED:
                 post_cancel(actor=actor, post=post)
@@ -277,16 +301,29 @@ RUN_TO_STATEMENT = {
 }
 
 
+def _require_in_review(statement):
+    if statement.status != StatementStatus.IN_REVIEW:
+        raise ConflictError(
+            _("This statement is %(status)s, not in review.") % {"status": statement.get_status_display()}
+        )
+
+
+def statement_check_decide(*, actor, statement, run) -> None:
+    """May `actor` decide the current step of `run` (the statement's pending run)? The same rules
+    the decision applies (chain.run_check_decide); asked by the pages through actions.py."""
+    _require_in_review(statement)
+    if run is None:
+        raise ConflictError(_("Nothing is awaiting a decision on this statement."))
+    run_check_decide(actor=actor, run=run, author_id=statement.author_id)
+
+
 @transaction.atomic
 def statement_decide(
     *, actor, statement, verdict: str, comment: str = "", revision=None, step=None
 ) -> Statement:
     _clean_verdict(verdict, comment)
     statement = _lock_statement(statement)  # serialises deciders and editors of this statement
-    if statement.status != StatementStatus.IN_REVIEW:
-        raise ConflictError(
-            _("This statement is %(status)s, not in review.") % {"status": statement.get_status_display()}
-        )
+    _require_in_review(statement)
     if revision is not None and int(revision) != statement.revision:
         raise ConflictError(
             _("Revision %(r)s is not the current one (%(c)s); reload.")
@@ -337,19 +374,6 @@ def statement_decide(
     )
     if outcome.advanced:
         _notify_reviewers(run=run, author_id=statement.author_id, statement=statement)
-    if statement.status == StatementStatus.APPROVED:
-        # The plan the author chose: no time → out on approval; a time still ahead → out then;
-        # a time that passed during the review → it waits for someone to give a new time
-        # (publish/), never bursts out late. Only for the crisis in force.
-        current = crisis_open()
-        now = timezone.now()
-        in_force = current is not None and current.pk == statement.crisis_id
-        if in_force and statement.planned_at is None:
-            from .publishing import _publish
-
-            _publish(actor=actor, statement=statement, at=now, auto=True)
-        elif in_force and statement.planned_at > now:
-            from .publishing import _publish
-
-            _publish(actor=actor, statement=statement, at=statement.planned_at, auto=True)
+    # The decision publishes nothing itself: its caller, seeing `approved`, calls
+    # publishing.statement_publish_planned (in the same transaction), so the step is visible.
     return statement

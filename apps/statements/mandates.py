@@ -4,9 +4,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.accounts.roles import DCO, has_role
 from apps.audit.services import audit_record
 from apps.core.errors import ConflictError, NotAllowedError, ServiceError
+from apps.core.roles import DCO, require_role
 from apps.posts.models import Network
 
 from .models import (
@@ -34,8 +34,7 @@ def _clean_list(values, *, field, allowed=None) -> list[str]:
 
 @transaction.atomic
 def mandate_grant(*, actor, user, topics=(), networks=(), valid_from=None, valid_until) -> Mandate:
-    if not has_role(actor, DCO):
-        raise NotAllowedError(_("Only a communication directorate officer (dco) grants mandates."))
+    require_role(actor, DCO, message=_("Only a communication directorate officer (dco) grants mandates."))
     if not user.is_active:
         raise ServiceError(_("This person's account is not active."), field="user")
     topics = _clean_list(list(topics), field="topics")
@@ -71,8 +70,7 @@ def mandate_grant(*, actor, user, topics=(), networks=(), valid_from=None, valid
 
 @transaction.atomic
 def mandate_revoke(*, actor, mandate: Mandate, reason: str = "") -> Mandate:
-    if not has_role(actor, DCO):
-        raise NotAllowedError(_("Only a communication directorate officer (dco) revokes mandates."))
+    require_role(actor, DCO, message=_("Only a communication directorate officer (dco) revokes mandates."))
     mandate = Mandate.objects.select_for_update().get(pk=mandate.pk)
     if mandate.revoked_at is not None:
         raise ConflictError(_("This mandate is already revoked."))

@@ -7,9 +7,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from apps.accounts.roles import DCO, has_role
 from apps.audit.services import audit_record
-from apps.core.errors import ConflictError, NotAllowedError, ServiceError
+from apps.core.errors import ConflictError, ServiceError
+from apps.core.roles import DCO, require_role
 from apps.notifications.services import notify_users
 from apps.posts.models import Post, PostStatus
 from apps.posts.services import post_set_hold
@@ -75,12 +75,10 @@ def post_runs_void_if_changed(*, post: Post) -> list[int]:
     return [run.pk for run in changed]
 
 
-@transaction.atomic
-def post_approval_request(*, actor, post: Post, chain: ValidationChain | None = None) -> ApprovalRequest:
-    """Hold a calendar post until the chain approves it (the publisher never claims it meanwhile)."""
-    if not has_role(actor, DCO):
-        raise NotAllowedError(_("Only the DCO requires an approval for a post."))
-    post = Post.objects.select_for_update().get(pk=post.pk)
+def post_approval_check_request(*, actor, post: Post) -> None:
+    """The DCO holds a scheduled calendar post for a chain (a statement's post was approved with
+    its statement)."""
+    require_role(actor, DCO, message=_("Only the DCO requires an approval for a post."))
     if post.exempt or StatementPost.objects.filter(post=post).exists():
         raise ConflictError(_("A statement's post was approved with its statement."), field="post")
     if post.status != PostStatus.SCHEDULED:
@@ -88,6 +86,13 @@ def post_approval_request(*, actor, post: Post, chain: ValidationChain | None = 
             _("A %(status)s post cannot wait for approval.") % {"status": post.get_status_display()},
             field="post",
         )
+
+
+@transaction.atomic
+def post_approval_request(*, actor, post: Post, chain: ValidationChain | None = None) -> ApprovalRequest:
+    """Hold a calendar post until the chain approves it (the publisher never claims it meanwhile)."""
+    post = Post.objects.select_for_update().get(pk=post.pk)
+    post_approval_check_request(actor=actor, post=post)
     run = _run_start(
         actor=actor,
         chain=chain,
@@ -226,18 +231,23 @@ def _post_decide(*, actor, approval, verdict, comment, step, scheduled_at):
     return run, False
 
 
-@transaction.atomic
-def post_approval_release(*, actor, approval: ApprovalRequest, scheduled_at) -> ApprovalRequest:
-    """An approved post whose time passed while it waited: the DCO gives it a new time."""
-    if not has_role(actor, DCO):
-        raise NotAllowedError(_("Only the DCO gives a held post a new time."))
-    if scheduled_at is None:
-        raise ServiceError(_("Give the new time."), field="scheduled_at")
-    run, post = _lock_post_run(approval)
+def post_approval_check_release(*, actor, run: ApprovalRequest, post: Post) -> None:
+    """The DCO gives a new time to a post approved after its time, if it is still what was approved."""
+    require_role(actor, DCO, message=_("Only the DCO gives a held post a new time."))
     if run.status != ApprovalStatus.APPROVED or not run.needs_new_time:
         raise ConflictError(_("Only an approved post waiting for a new time is released here."))
     if not _snapshot_matches(post, run.post_snapshot):
         raise ConflictError(_("The post changed since it was approved; request approval again."))
+
+
+@transaction.atomic
+def post_approval_release(*, actor, approval: ApprovalRequest, scheduled_at) -> ApprovalRequest:
+    """An approved post whose time passed while it waited: the DCO gives it a new time."""
+    require_role(actor, DCO, message=_("Only the DCO gives a held post a new time."))
+    if scheduled_at is None:
+        raise ServiceError(_("Give the new time."), field="scheduled_at")
+    run, post = _lock_post_run(approval)
+    post_approval_check_release(actor=actor, run=run, post=post)
     _release(actor=actor, run=run, post=post, scheduled_at=scheduled_at)
     audit_record(
         actor=actor,

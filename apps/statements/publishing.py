@@ -5,16 +5,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.accounts.roles import DCO, has_role
 from apps.audit.services import audit_record
 from apps.core.errors import ConflictError, NotAllowedError, ServiceError
+from apps.core.roles import DCO, has_role, require_role
 from apps.crises.selectors import crisis_open
 from apps.notifications.services import notify_users
 from apps.posts.models import Post, PostStatus, SocialAccount
 from apps.posts.services import post_create, post_mark_published, post_update
 
 from .chain import CLOCK_SKEW
-from .drafting import _lock_statement
+from .drafting import _lock_statement, _require_crisis_in_force
 from .mandates import _require_mandate
 from .models import (
     ApprovalRequest,
@@ -70,10 +70,9 @@ def _publish(*, actor, statement: Statement, at, auto=False) -> list[Post]:
     return posts
 
 
-@transaction.atomic
-def statement_publish(*, actor, statement, at=None) -> list[Post]:
-    """Exempt posts on the chosen accounts, now or at `at`, only for the crisis in force."""
-    statement = _lock_statement(statement)
+def statement_check_publish(*, actor, statement) -> None:
+    """The DCO, or the author under a mandate, publishes an approved statement of the crisis in
+    force (403/409). The page asks the same (actions.py)."""
     if not has_role(actor, DCO):
         if actor.pk != statement.author_id:
             raise NotAllowedError(_("Only the DCO or the author publishes a statement."))
@@ -83,9 +82,35 @@ def statement_publish(*, actor, statement, at=None) -> list[Post]:
             _("Only an approved statement is published; this one is %(status)s.")
             % {"status": statement.get_status_display()}
         )
+    _require_crisis_in_force(statement)
+
+
+@transaction.atomic
+def statement_publish_planned(*, actor, statement) -> list[Post]:
+    """What follows a final approval, called by whoever recorded it (API, page), in the same
+    transaction: the plan the author chose. No time -> out now; a time still ahead -> out then; a
+    time that passed during the review -> nothing: it waits for someone to give a new time
+    (statement_publish), never bursts out late. Only for the crisis in force. Returns the posts
+    made (none when the statement is not approved or waits for a new time)."""
+    statement = _lock_statement(statement)
+    if statement.status != StatementStatus.APPROVED:
+        return []
     current = crisis_open()
     if current is None or current.pk != statement.crisis_id:
-        raise ConflictError(_("This statement's crisis is no longer in force."), field="crisis")
+        return []
+    now = timezone.now()
+    if statement.planned_at is None:
+        return _publish(actor=actor, statement=statement, at=now, auto=True)
+    if statement.planned_at > now:
+        return _publish(actor=actor, statement=statement, at=statement.planned_at, auto=True)
+    return []
+
+
+@transaction.atomic
+def statement_publish(*, actor, statement, at=None) -> list[Post]:
+    """Exempt posts on the chosen accounts, now or at `at`, only for the crisis in force."""
+    statement = _lock_statement(statement)
+    statement_check_publish(actor=actor, statement=statement)
     now = timezone.now()
     if at is None:
         at = now
@@ -187,14 +212,6 @@ def statement_post_needs_person(*, post, told_by=None) -> None:
             )
 
 
-def _require_crisis_in_force(statement):
-    # A statement speaks for its crisis: once that crisis is over, nothing more of it goes out
-    # (its failing posts are cancelled by withdrawing it).
-    current = crisis_open()
-    if current is None or current.pk != statement.crisis_id:
-        raise ConflictError(_("This statement's crisis is no longer in force."), field="crisis")
-
-
 def _statement_post(statement, post) -> Post:
     post_id = getattr(post, "pk", post)
     if not isinstance(post_id, int) or not 0 < post_id < 2**31:  # a bigger id is no post (and no 500)
@@ -223,8 +240,7 @@ def statement_post_mark_published(*, actor, statement, post, external_url: str =
 @transaction.atomic
 def statement_post_retry(*, actor, statement, post) -> Post:
     """A failed post of the statement is sent again now (DCO only)."""
-    if not has_role(actor, DCO):
-        raise NotAllowedError(_("Only the DCO retries a statement's post."))
+    require_role(actor, DCO, message=_("Only the DCO retries a statement's post."))
     post = _statement_post(statement, post)
     _require_crisis_in_force(statement)
     if post.status != PostStatus.FAILED:
@@ -248,8 +264,7 @@ def statement_post_by_hand(*, actor, statement, post, assignee=None) -> Post:
     """A failing post of the statement becomes a to-do for a person (the DCO by default), who
     publishes it by hand and then says so: what the manual connector does for networks without
     an API. The publisher no longer touches it (it skips posts with an assignee)."""
-    if not has_role(actor, DCO):
-        raise NotAllowedError(_("Only the DCO hands a statement's post to a person."))
+    require_role(actor, DCO, message=_("Only the DCO hands a statement's post to a person."))
     post = _statement_post(statement, post)
     _require_crisis_in_force(statement)
     retrying = post.status == PostStatus.PUBLISHING and not post.assignee_id and post.last_error

@@ -1,9 +1,8 @@
 """Reads for mandates, statements and approval runs."""
 
-from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q
 
-from apps.accounts.roles import ADMIN, AUDITOR, DCO, EXPERT, has_role
+from apps.accounts.roles import AUDITOR, DCO, EXPERT, has_role
 from apps.posts.selectors import gate_closure_current
 
 from .account_states import (  # noqa: F401 - re-exported for callers
@@ -17,14 +16,13 @@ from .account_states import (  # noqa: F401 - re-exported for callers
 from .models import (
     ApprovalRequest,
     ApprovalStatus,
-    ChainStep,
     Decision,
     Mandate,
     Statement,
     StatementPost,
     StatementRevision,
-    ValidationChain,
 )
+from .steps import chain_default, chain_list, step_allows, step_people_ids  # noqa: F401 - re-exported
 from .waiting import WaitingItem, awaiting_user, posts_needing_new_approval  # noqa: F401 - re-exported
 
 
@@ -40,34 +38,6 @@ def mandate_list(*, user):
     if has_role(user, DCO, AUDITOR):
         return qs
     return qs.filter(user=user)
-
-
-def chain_default() -> ValidationChain | None:
-    return ValidationChain.objects.filter(is_default=True).first()
-
-
-def chain_list():
-    return ValidationChain.objects.prefetch_related(
-        Prefetch("steps", queryset=ChainStep.objects.order_by("order").prefetch_related("users"))
-    )
-
-
-def step_people_ids(step: ChainStep) -> set[int]:
-    """Everyone the step names: its explicit people, else every active holder of its role."""
-    named = {u.pk for u in step.users.all() if u.is_active}
-    if named or not step.role or step.role == ADMIN:  # the user administrator decides nothing
-        return named
-    return set(
-        get_user_model().objects.filter(is_active=True, groups__name=step.role).values_list("pk", flat=True)
-    )
-
-
-def step_allows(step: ChainStep, user) -> bool:
-    if not user.is_active:
-        return False
-    if step.users.exists():
-        return step.users.filter(pk=user.pk).exists()
-    return bool(step.role) and step.role != ADMIN and has_role(user, step.role)
 
 
 def _statement_base():

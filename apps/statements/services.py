@@ -6,6 +6,7 @@ re-exported here so callers keep `from apps.statements import services`.
 - chain: the validation-chain engine shared by statement and post runs, and chain editing
 - publishing: an approved statement's exempt posts and their follow-up
 - post_approvals: calendar posts held until a chain approves them
+- actions: what a person may do (statement_allowed_actions, approval_allowed_actions)
 
 Every function takes the actor first, runs in one transaction, checks rights on the server and
 writes its audit entry (and its notices) in that same transaction.
@@ -13,11 +14,23 @@ writes its audit entry (and its notices) in that same transaction.
 
 from apps.core.errors import ConflictError, NotAllowedError, ServiceError
 
-from .chain import AUDIT_VERB, CLOCK_SKEW, Outcome
+from .actions import (
+    POST_ACTIONS,
+    VERDICT_VERBS,
+    approval_allowed_actions,
+    statement_allowed_actions,
+    statement_pending_run,
+)
+from .chain import AUDIT_VERB, CLOCK_SKEW, Outcome, run_check_decide
 from .drafting import (
     EDITABLE,
     RUN_TO_STATEMENT,
     UNSET,
+    WITHDRAW_STOPPABLE,
+    statement_check_decide,
+    statement_check_edit,
+    statement_check_submit,
+    statement_check_withdraw,
     statement_create,
     statement_decide,
     statement_edit,
@@ -26,17 +39,21 @@ from .drafting import (
 )
 from .mandates import mandate_grant, mandate_revoke
 from .post_approvals import (
+    post_approval_check_release,
+    post_approval_check_request,
     post_approval_decide,
     post_approval_release,
     post_approval_request,
     post_runs_void_if_changed,
 )
 from .publishing import (
+    statement_check_publish,
     statement_post_by_hand,
     statement_post_mark_published,
     statement_post_needs_person,
     statement_post_retry,
     statement_publish,
+    statement_publish_planned,
     statement_sync_published,
 )
 
@@ -44,26 +61,41 @@ __all__ = [
     "AUDIT_VERB",
     "CLOCK_SKEW",
     "EDITABLE",
+    "POST_ACTIONS",
     "RUN_TO_STATEMENT",
     "UNSET",
+    "VERDICT_VERBS",
+    "WITHDRAW_STOPPABLE",
     "ConflictError",
     "NotAllowedError",
     "Outcome",
     "ServiceError",
+    "approval_allowed_actions",
     "mandate_grant",
     "mandate_revoke",
+    "post_approval_check_release",
+    "post_approval_check_request",
     "post_approval_decide",
     "post_approval_release",
     "post_approval_request",
     "post_runs_void_if_changed",
+    "run_check_decide",
+    "statement_allowed_actions",
+    "statement_check_decide",
+    "statement_check_edit",
+    "statement_check_publish",
+    "statement_check_submit",
+    "statement_check_withdraw",
     "statement_create",
     "statement_decide",
     "statement_edit",
+    "statement_pending_run",
     "statement_post_by_hand",
     "statement_post_mark_published",
     "statement_post_needs_person",
     "statement_post_retry",
     "statement_publish",
+    "statement_publish_planned",
     "statement_submit",
     "statement_sync_published",
     "statement_withdraw",

@@ -4,15 +4,16 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.accounts.roles import ADMIN, DCO, has_role
+from apps.accounts.roles import DCO, has_role
+from apps.core.errors import ServiceError
 from apps.crises.selectors import crisis_open
 from apps.posts.models import PostStatus
 
 from .account_states import plain_error
+from .chain import run_check_decide
 from .models import (
     ApprovalRequest,
     ApprovalStatus,
-    Decision,
     Statement,
 )
 
@@ -20,36 +21,23 @@ from .models import (
 # What waits for a person: the approvals page, and the home page's "what waits for me"
 
 
-def _reviewable_runs(user, kind):
-    """Pending runs of `kind` whose current step `user` may decide (not their own text, not a
-    second step of one run for the same person)."""
+def _reviewable_runs(*, user, kind):
+    """Pending runs of `kind` whose current step `user` may decide: the decision's own check
+    (chain.run_check_decide), so this list, the pages' buttons and the service agree."""
     runs = (
         ApprovalRequest.objects.filter(kind=kind, status=ApprovalStatus.PENDING, current_step__isnull=False)
         .select_related("current_step", "chain", "statement", "post__account")
         .prefetch_related("current_step__users")
         .order_by("created_at", "pk")
     )
-    decided = {}
-    for request_id, step_id in Decision.objects.filter(
-        actor=user, request__status=ApprovalStatus.PENDING, request__kind=kind
-    ).values_list("request_id", "step_id"):
-        decided.setdefault(request_id, set()).add(step_id)
-    is_role = {}
     out = []
     for run in runs:
-        step = run.current_step
         author_id = run.statement.author_id if kind == "statement" else run.post.created_by_id
-        if author_id == user.pk or run.pk in decided:
-            continue  # own text; or already decided a step of this run (this one or another)
-        named = [u.pk for u in step.users.all()]
-        if named:
-            allowed = user.pk in named
-        else:
-            if step.role not in is_role:
-                is_role[step.role] = bool(step.role) and step.role != ADMIN and has_role(user, step.role)
-            allowed = is_role[step.role]
-        if allowed:
-            out.append(run)
+        try:
+            run_check_decide(actor=user, run=run, author_id=author_id)
+        except ServiceError:
+            continue
+        out.append(run)
     return out
 
 
@@ -68,7 +56,7 @@ def _item(*, statement=None, post=None, **fields) -> WaitingItem:
     return item
 
 
-def awaiting_user(user) -> list[WaitingItem]:
+def awaiting_user(*, user) -> list[WaitingItem]:
     """Everything waiting for `user`, oldest first. Each item: {kind, title, detail, url, since,
     object_id}. kinds: `statement_step` (decide a statement's step), `post_step` (decide a held
     calendar post), `statement_by_hand` / `post_by_hand` (publish a post by hand, then say so),
@@ -85,7 +73,7 @@ def awaiting_user(user) -> list[WaitingItem]:
     if user is None or not user.is_authenticated or not user.is_active:
         return []
     items = []
-    for run in _reviewable_runs(user, "statement"):
+    for run in _reviewable_runs(user=user, kind="statement"):
         items.append(
             _item(
                 statement=run.statement,
@@ -98,7 +86,7 @@ def awaiting_user(user) -> list[WaitingItem]:
                 object_id=run.statement_id,
             )
         )
-    for run in _reviewable_runs(user, "post"):
+    for run in _reviewable_runs(user=user, kind="post"):
         items.append(
             _item(
                 post=run.post,

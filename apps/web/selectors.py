@@ -108,5 +108,5 @@ def waiting_for(user) -> list[dict]:
         )
     # Statement and calendar-post steps, posts to publish by hand, failing statement posts: the
     # statements app's list, already in this shape (kind, title, url, detail).
-    items.extend(statement_selectors.awaiting_user(user))
+    items.extend(statement_selectors.awaiting_user(user=user))
     return items

@@ -10,11 +10,22 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from apps.posts.models import SocialAccount
 from apps.statements import services
 from apps.statements.models import ChainStep, ValidationChain
+
+
+def decide_as_callers_do(*, actor, statement, verdict="approve", **kwargs):
+    """What the API and the page do: the decision, then, in the same transaction, what a final
+    approval leads to (statement_publish_planned), called explicitly."""
+    with transaction.atomic():
+        statement = services.statement_decide(actor=actor, statement=statement, verdict=verdict, **kwargs)
+        services.statement_publish_planned(actor=actor, statement=statement)
+    statement.refresh_from_db()
+    return statement
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from django.db import transaction
 from django.utils import timezone
 
 from apps.posts.models import Post, SocialAccount
@@ -74,7 +75,9 @@ def statement_one_manual_one_failing(*, crisis, author, expert, dco, assignee, n
     )
     services.statement_submit(actor=author, statement=statement)
     services.statement_decide(actor=expert, statement=statement, verdict="approve")
-    services.statement_decide(actor=dco, statement=statement, verdict="approve")
+    with transaction.atomic():  # as the API and the page do: the decision, then its publication
+        services.statement_decide(actor=dco, statement=statement, verdict="approve")
+        services.statement_publish_planned(actor=dco, statement=statement)
     for post_id in posts_claim_due():
         post_send(post_id=post_id)
     statement.refresh_from_db()

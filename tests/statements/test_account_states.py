@@ -14,7 +14,7 @@ from apps.posts.services import post_send, posts_claim_due
 from apps.statements import services
 from apps.statements.models import Statement
 
-from .conftest import closed_port, grant
+from .conftest import closed_port, decide_as_callers_do, grant
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def _approved_and_sent(people, crisis, accounts, body="We are investigating the 
     s = services.statement_create(actor=people["author"], crisis=crisis, body=body, accounts=accounts)
     services.statement_submit(actor=people["author"], statement=s)
     services.statement_decide(actor=people["expert"], statement=s, verdict="approve")
-    services.statement_decide(actor=people["dco2"], statement=s, verdict="approve")
+    decide_as_callers_do(actor=people["dco2"], statement=s)
     outcomes = {}
     for post_id in posts_claim_due():  # the publisher's own path
         outcomes[Post.objects.get(pk=post_id).account_id] = post_send(post_id=post_id)
@@ -326,14 +326,14 @@ def test_nothing_more_goes_out_once_the_statements_crisis_is_over(api, people, c
 
     statement, _ = _approved_and_sent(people, crisis, [desk["manual"], desk["refusing"]])
     failing = Post.objects.get(statement_link__statement=statement, account=desk["refusing"])
-    assert [i["kind"] for i in awaiting_user(people["dco"])] == ["statement_failing"]
+    assert [i["kind"] for i in awaiting_user(user=people["dco"])] == ["statement_failing"]
     Crisis.objects.filter(pk=crisis.pk).update(status="closed", is_open=None)
     for verb in ("retry", "by-hand"):
         res = _act(api, people["dco"], statement, failing.pk, verb)
         assert res.status_code == 409 and "crisis" in res.json()["errors"], verb
     failing.refresh_from_db()
     assert failing.status == "failed"
-    assert awaiting_user(people["dco"]) == []  # not waiting for anyone any more
+    assert awaiting_user(user=people["dco"]) == []  # not waiting for anyone any more
     # What was done by hand can still be recorded: it is a fact, not a publication.
     manual = Post.objects.get(statement_link__statement=statement, account=desk["manual"])
     assert _act(api, desk["li_person"], statement, manual.pk, "mark-published").status_code == 200

@@ -153,4 +153,4 @@ def test_no_chain_step_gives_the_user_administrator_a_decision(admin_client, mak
     chain = ValidationChain.objects.create(name="Stored by hand")
     step = ChainStep.objects.create(chain=chain, order=1, name="Administrator", role="admin")
     administrator = make_user("admin", username="useradmin")
-    assert not step_allows(step, administrator) and step_people_ids(step) == set()
+    assert not step_allows(step=step, user=administrator) and step_people_ids(step=step) == set()

@@ -36,7 +36,7 @@ def test_the_expert_sees_the_statement_step_that_awaits_an_expert(client, people
     from apps.web.selectors import waiting_for
 
     assert [i["url"] for i in waiting_for(people["expert"])] == [f"/statements/{s.pk}/"]
-    [item] = awaiting_user(people["expert"])
+    [item] = awaiting_user(user=people["expert"])
     assert item.statement == s and item["kind"] == "statement_step"
 
     # Not the DCO's yet (step 1 is the experts'), nor the author's own text.
@@ -47,11 +47,13 @@ def test_the_expert_sees_the_statement_step_that_awaits_an_expert(client, people
 
     # Once an expert decided, the step moves to the DCOs and leaves both experts' pages.
     services.statement_decide(actor=people["expert2"], statement=s, verdict="approve")
-    assert [i["kind"] for i in awaiting_user(people["expert"])] == []
-    assert [(i["kind"], i["object_id"]) for i in awaiting_user(people["dco"])] == [("statement_step", s.pk)]
+    assert [i["kind"] for i in awaiting_user(user=people["expert"])] == []
+    assert [(i["kind"], i["object_id"]) for i in awaiting_user(user=people["dco"])] == [
+        ("statement_step", s.pk)
+    ]
     # One person does not fill two steps: an expert who is also a DCO is not asked again.
     people["expert2"].groups.add(*people["dco"].groups.all())
-    assert awaiting_user(people["expert2"]) == []
+    assert awaiting_user(user=people["expert2"]) == []
 
 
 def test_calendar_posts_and_by_hand_todos_are_listed_for_whom_they_await(
@@ -75,8 +77,8 @@ def test_calendar_posts_and_by_hand_todos_are_listed_for_whom_they_await(
     assert f'id="run-{run.pk}"' in page and "Record my decision" in page
     res = client.post(f"/approvals/{run.pk}/decide/", {"verdict": "approve", "step": "1"})
     assert res.status_code == 302
-    assert awaiting_user(people["expert"]) == []
-    assert [i["kind"] for i in awaiting_user(people["dco2"])] == ["post_step"]
+    assert awaiting_user(user=people["expert"]) == []
+    assert [i["kind"] for i in awaiting_user(user=people["dco2"])] == ["post_step"]
 
     # A person with a post to publish by hand, whatever their role, sees it (and only theirs).
     person = make_user("employee", username="li_person")
@@ -85,7 +87,7 @@ def test_calendar_posts_and_by_hand_todos_are_listed_for_whom_they_await(
     )
     todo = post_create(actor=people["dco"], account=manual, body="By hand", scheduled_at=timezone.now())
     assert [post_send(post_id=pid) for pid in posts_claim_due()] == ["assigned"]
-    assert [(i["kind"], i["object_id"]) for i in awaiting_user(person)] == [("post_by_hand", todo.pk)]
+    assert [(i["kind"], i["object_id"]) for i in awaiting_user(user=person)] == [("post_by_hand", todo.pk)]
     client.force_login(person)
     res = client.get("/approvals/")
     assert res.status_code == 200 and "Publish on LinkedIn agency by hand" in res.content.decode()

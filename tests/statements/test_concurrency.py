@@ -11,7 +11,7 @@ from apps.posts.models import Post
 from apps.statements import services
 from apps.statements.models import Decision, Statement
 
-from .conftest import approve_too_late, grant
+from .conftest import approve_too_late, decide_as_callers_do, grant
 
 ROUNDS = 4
 
@@ -87,7 +87,7 @@ def test_an_edit_racing_an_approval_never_leaves_an_approval_on_the_new_text(peo
             try:
                 barrier.wait(timeout=10)
                 try:
-                    services.statement_decide(actor=people["dco"], statement=s, verdict="approve", revision=1)
+                    decide_as_callers_do(actor=people["dco"], statement=s, revision=1)
                     out["approve"] = "ok"
                 except services.ConflictError:
                     out["approve"] = "409"
@@ -216,7 +216,7 @@ def test_two_posts_of_one_statement_going_out_at_once_make_it_published(people, 
         )
         services.statement_submit(actor=people["author"], statement=s)
         services.statement_decide(actor=people["expert"], statement=s, verdict="approve")
-        services.statement_decide(actor=people["dco2"], statement=s, verdict="approve")
+        decide_as_callers_do(actor=people["dco2"], statement=s)
         assert [post_send(post_id=pid) for pid in posts_claim_due()] == ["assigned", "assigned"]
         posts = {p.assignee_id: p for p in Post.objects.filter(statement_link__statement=s)}
         out = _threads(
@@ -256,7 +256,7 @@ def test_withdrawing_while_its_post_is_being_sent_neither_deadlocks_nor_lies(peo
     s = services.statement_create(actor=people["author"], crisis=crisis, body="slow", accounts=[account])
     services.statement_submit(actor=people["author"], statement=s)
     services.statement_decide(actor=people["expert"], statement=s, verdict="approve")
-    services.statement_decide(actor=people["dco2"], statement=s, verdict="approve")
+    decide_as_callers_do(actor=people["dco2"], statement=s)
     [post_id] = posts_claim_due()
 
     def withdraw():

@@ -187,7 +187,9 @@ def test_an_edit_after_approval_voids_it_and_holds_the_post(api, people, chain, 
     assert posts_claim_due() == []
     assert AuditEntry.objects.filter(action="post_approval.void", object_id=str(run_id)).count() == 1
     # The DCO is told it needs a new approval, and can ask for one.
-    assert [i["kind"] for i in awaiting_user(people["dco"]) if i["object_id"] == run_id] == ["post_voided"]
+    assert [i["kind"] for i in awaiting_user(user=people["dco"]) if i["object_id"] == run_id] == [
+        "post_voided"
+    ]
     res = api.as_user(people["dco"]).post("/api/v1/post-approvals/", {"post": post.pk}, format="json")
     assert res.status_code == 201
 

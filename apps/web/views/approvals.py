@@ -8,14 +8,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from apps.accounts.roles import AUDITOR, DCO, EXPERT, has_role
+from apps.core.roles import AUDITOR, DCO, EXPERT, has_role
 from apps.posts.models import Post
 from apps.statements import services as st_services
 from apps.statements.models import ApprovalRequest, ApprovalStatus
 from apps.statements.selectors import awaiting_user, post_approval_list
 
 from ..forms import PublishForm, VerdictForm
-from ..helpers import call_service, form_errors_to_messages, roles_required
+from ..helpers import call_service, roles_required, submit_form
 
 # Kinds shown with their own form on this page; the rest are links to where they are acted on.
 DECIDED_HERE = {"post_step", "post_new_time", "post_voided"}
@@ -24,7 +24,7 @@ DECIDED_HERE = {"post_step", "post_new_time", "post_voided"}
 @login_required
 def approvals(request):
     user = request.user
-    items = awaiting_user(user)
+    items = awaiting_user(user=user)
     decide_ids = [i["object_id"] for i in items if i["kind"] == "post_step"]
     new_time_ids = [i["object_id"] for i in items if i["kind"] == "post_new_time"]
     voided_ids = [i["object_id"] for i in items if i["kind"] == "post_voided"]
@@ -34,6 +34,9 @@ def approvals(request):
             pk__in=decide_ids + new_time_ids + voided_ids
         ).select_related("post__account", "current_step", "chain")
     }
+    for run in runs.values():
+        # What this person may do with each run: the services' own checks (statements/actions.py).
+        run.actions = st_services.approval_allowed_actions(user=user, request=run)
     pending = [runs[i] for i in decide_ids if i in runs]
     waiting = [runs[i] for i in new_time_ids if i in runs]
     voided = [runs[i] for i in voided_ids if i in runs]
@@ -65,20 +68,15 @@ def approvals(request):
 @require_POST
 def approval_decide(request, approval_id):
     run = get_object_or_404(ApprovalRequest, pk=approval_id, kind="post")
-    form = VerdictForm(request.POST)
-    if form.is_valid():
-        call_service(
-            request,
-            st_services.post_approval_decide,
-            success=_("Decision recorded."),
-            actor=request.user,
-            approval=run,
-            verdict=form.cleaned_data["verdict"],
-            comment=form.cleaned_data["comment"],
-            step=request.POST.get("step") or None,
-        )
-    else:
-        form_errors_to_messages(request, form)
+    submit_form(
+        request,
+        VerdictForm(request.POST),
+        st_services.post_approval_decide,
+        success=_("Decision recorded."),
+        actor=request.user,
+        approval=run,
+        step=request.POST.get("step") or None,
+    )
     return redirect("web:approvals")
 
 
@@ -86,18 +84,15 @@ def approval_decide(request, approval_id):
 @require_POST
 def approval_release(request, approval_id):
     run = get_object_or_404(ApprovalRequest, pk=approval_id, kind="post")
-    form = PublishForm(request.POST)
-    if form.is_valid():
-        call_service(
-            request,
-            st_services.post_approval_release,
-            success=_("The post is scheduled again."),
-            actor=request.user,
-            approval=run,
-            scheduled_at=form.cleaned_data["at"],
-        )
-    else:
-        form_errors_to_messages(request, form)
+    submit_form(
+        request,
+        PublishForm(request.POST),
+        st_services.post_approval_release,
+        data=lambda cleaned: {"scheduled_at": cleaned["at"]},
+        success=_("The post is scheduled again."),
+        actor=request.user,
+        approval=run,
+    )
     return redirect("web:approvals")
 
 

@@ -15,8 +15,6 @@ from apps.notifications.services import notice_acknowledge
 from apps.posts.models import Post
 from apps.posts.selectors import gate_state, posts_manual_todo
 from apps.posts.services import post_mark_published
-from apps.statements.models import ApprovalRequest, ApprovalStatus
-from apps.statements.selectors import step_allows
 
 from ..auth_views import LoginView
 from ..helpers import call_service
@@ -34,23 +32,14 @@ def home(request):
         "sees_control": has_role(user, DCO, AUDITOR),
         "sees_statements": has_role(user, DCO, SPOKESPERSON, EXPERT),
         "unacknowledged": _unacknowledged(user).count(),
-        "to_review": _to_review(user) if has_role(user, DCO, EXPERT) else 0,
     }
     # Whoever may have to act (approve, decide, publish by hand) sees first what waits for them.
     waiting = waiting_for(user)
     context["waiting"] = waiting
+    # The statement steps this person may decide: the statements app's one answer (awaiting_user).
+    context["to_review"] = sum(1 for item in waiting if item["kind"] == "statement_step")
     context["shows_waiting"] = bool(waiting) or has_role(user, DCO, EXPERT, SPOKESPERSON)
     return render(request, "web/home.html", context)
-
-
-def _to_review(user) -> int:
-    """Statements in review at a step this person may decide (not their own)."""
-    runs = ApprovalRequest.objects.filter(
-        kind="statement", status=ApprovalStatus.PENDING, current_step__isnull=False
-    ).select_related("current_step", "statement")
-    return sum(
-        1 for run in runs if run.statement.author_id != user.pk and step_allows(run.current_step, user)
-    )
 
 
 INBOX_CHANNEL = "inapp"

@@ -7,26 +7,21 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from apps.accounts.roles import AUDITOR, DCO, EXPERT, SPOKESPERSON, has_role
+from apps.core.roles import AUDITOR, DCO, EXPERT, SPOKESPERSON, has_role
 from apps.crises.selectors import crisis_open
 from apps.statements import selectors as st_selectors
 from apps.statements import services as st_services
-from apps.statements.models import (
-    ApprovalRequest,
-    ApprovalStatus,
-    Mandate,
-    StatementPost,
-    StatementStatus,
-)
+from apps.statements.models import ApprovalRequest, Mandate, StatementPost, StatementStatus
 
 from ..forms import PublishForm, StatementForm, VerdictForm
-from ..helpers import call_service, form_errors_to_messages
+from ..helpers import call_service, submit_form
 
 # What really happens (statement_decide publishes per the chosen plan on the final approval).
 PLANNED_HELP = gettext_lazy(
@@ -114,65 +109,37 @@ def statement_new(request):
     if request.method == "POST":
         if crisis is None:
             messages.error(request, _("Statements are written only while a crisis is in force."))
-        elif form.is_valid():
-            statement = call_service(
+        else:
+            statement = submit_form(
                 request,
+                form,
                 st_services.statement_create,
                 success=_("Draft saved. Submit it for validation when it is ready."),
                 actor=request.user,
                 crisis=crisis,
-                **form.cleaned_data,
             )
             if statement:
                 return redirect("web:statement", statement_id=statement.pk)
-        else:
-            form_errors_to_messages(request, form)
     status = 400 if request.method == "POST" else 200
     return render(request, "web/statement_form.html", {"form": form, "crisis": crisis}, status=status)
-
-
-def _pending_run(statement):
-    return (
-        ApprovalRequest.objects.filter(statement=statement, status=ApprovalStatus.PENDING)
-        .select_related("current_step", "chain")
-        .first()
-    )
 
 
 @statements_access
 def statement_detail(request, statement_id):
     statement = _visible(request, statement_id)
     user = request.user
-    run = _pending_run(statement)
-    is_author = statement.author_id == user.pk
-    can_decide = (
-        run is not None
-        and not is_author
-        and run.current_step is not None
-        and st_selectors.step_allows(run.current_step, user)
-    )
-    editable = is_author and statement.status in {
-        StatementStatus.DRAFT,
-        StatementStatus.IN_REVIEW,
-        StatementStatus.CHANGES_REQUESTED,
-        StatementStatus.APPROVED,
-        StatementStatus.REJECTED,
-    }
+    run = st_services.statement_pending_run(statement=statement)
     states = st_selectors.statement_account_states(statement, user=user)
     context = {
         "statement": statement,
         "revisions": list(st_selectors.statement_revisions(statement=statement))[::-1],
         "decisions": list(st_selectors.statement_decisions(statement=statement)),
         "run": run,
-        "is_author": is_author,
-        "editable": editable,
-        "can_submit": is_author and statement.status == StatementStatus.DRAFT,
-        "can_decide": can_decide,
-        "can_publish": statement.status == StatementStatus.APPROVED and (has_role(user, DCO) or is_author),
-        "can_withdraw": (
-            statement.status not in {StatementStatus.WITHDRAWN, StatementStatus.PUBLISHED}
-            and (has_role(user, DCO) or (is_author and statement.status != StatementStatus.PUBLISHING))
+        # What this person may do here: the services' own checks (statements/actions.py).
+        "actions": st_services.statement_allowed_actions(
+            user=user, statement=statement, run=run, account_states=states
         ),
+        "object_ref": f"statements.statement:{statement.pk}",
         "account_states": states,
         # Once publishing began: each account's post, what is out, what waits, what fails.
         "show_account_states": any(a["post"] for a in states),
@@ -189,145 +156,91 @@ def statement_detail(request, statement_id):
     return render(request, "web/statement_detail.html", context)
 
 
-@statements_access
-@require_POST
-def statement_revise(request, statement_id):
-    statement = _visible(request, statement_id)
-    form = _statement_form(request.POST)
-    if form.is_valid():
-        call_service(
-            request,
-            st_services.statement_edit,
-            success=_("New revision saved. Submit it again for validation."),
-            actor=request.user,
-            statement=statement,
-            **form.cleaned_data,
+def _statement_action(service, *, success=None, form=None, data=None, extra=None, on_post=False):
+    """One POST view per statement action: the statement the reader may see (else 404), its
+    form validated (each error named), the service called with the actor, back to the page.
+    `extra(request)`: more arguments read from the request; `on_post`: the URL names a post."""
+
+    @statements_access
+    @require_POST
+    def view(request, statement_id, post_id=None):
+        statement = _visible(request, statement_id)
+        kwargs = {"actor": request.user, "statement": statement, **(extra(request) if extra else {})}
+        if on_post:
+            kwargs["post"] = int(post_id)
+        if form is None:
+            call_service(request, service, success=success, **kwargs)
+        else:
+            submit_form(request, form(request.POST), service, success=success, data=data, **kwargs)
+        return redirect("web:statement", statement_id=statement.pk)
+
+    return view
+
+
+def _decide_and_publish(*, actor, statement, verdict, comment, revision):
+    """The decision, then what a final approval leads to (the author's plan), visibly and in one
+    transaction: an approval that cannot publish (an account deactivated) is not recorded."""
+    with transaction.atomic():
+        decided = st_services.statement_decide(
+            actor=actor, statement=statement, verdict=verdict, comment=comment, revision=revision
         )
-    else:
-        form_errors_to_messages(request, form)
-    return redirect("web:statement", statement_id=statement.pk)
-
-
-@statements_access
-@require_POST
-def statement_submit(request, statement_id):
-    statement = _visible(request, statement_id)
-    call_service(
-        request,
-        st_services.statement_submit,
-        success=_("Submitted for validation. The reviewers are notified."),
-        actor=request.user,
-        statement=statement,
-    )
-    return redirect("web:statement", statement_id=statement.pk)
+        st_services.statement_publish_planned(actor=actor, statement=decided)
+    decided.refresh_from_db(fields=["status"])
+    return decided
 
 
 @statements_access
 @require_POST
 def statement_decide(request, statement_id):
     statement = _visible(request, statement_id)
-    form = VerdictForm(request.POST)
-    if form.is_valid():
-        decided = call_service(
-            request,
-            st_services.statement_decide,
-            actor=request.user,
-            statement=statement,
-            verdict=form.cleaned_data["verdict"],
-            comment=form.cleaned_data["comment"],
-            # Bound to the revision the reviewer read: an edit in between gives a conflict.
-            revision=request.POST.get("revision") or None,
-        )
-        if decided:
-            messages.success(request, DECIDED.get(decided.status, DECIDED[None]))
-    else:
-        form_errors_to_messages(request, form)
-    return redirect("web:statement", statement_id=statement.pk)
-
-
-@statements_access
-@require_POST
-def statement_withdraw(request, statement_id):
-    statement = _visible(request, statement_id)
-    call_service(
+    decided = submit_form(
         request,
-        st_services.statement_withdraw,
-        success=_("Statement withdrawn."),
+        VerdictForm(request.POST),
+        _decide_and_publish,
         actor=request.user,
         statement=statement,
-        reason=request.POST.get("reason", ""),
+        # Bound to the revision the reviewer read: an edit in between gives a conflict.
+        revision=request.POST.get("revision") or None,
     )
+    if decided:
+        messages.success(request, DECIDED.get(decided.status, DECIDED[None]))
     return redirect("web:statement", statement_id=statement.pk)
 
 
-@statements_access
-@require_POST
-def statement_publish(request, statement_id):
-    statement = _visible(request, statement_id)
-    form = PublishForm(request.POST)
-    if form.is_valid():
-        call_service(
-            request,
-            st_services.statement_publish,
-            success=_("Publishing: one post per chosen account. Each account's state is shown below."),
-            actor=request.user,
-            statement=statement,
-            at=form.cleaned_data["at"],
-        )
-    else:
-        form_errors_to_messages(request, form)
-    return redirect("web:statement", statement_id=statement.pk)
-
+statement_revise = _statement_action(
+    st_services.statement_edit,
+    success=gettext_lazy("New revision saved. Submit it again for validation."),
+    form=_statement_form,
+)
+statement_submit = _statement_action(
+    st_services.statement_submit,
+    success=gettext_lazy("Submitted for validation. The reviewers are notified."),
+)
+statement_withdraw = _statement_action(
+    st_services.statement_withdraw,
+    success=gettext_lazy("Statement withdrawn."),
+    extra=lambda request: {"reason": request.POST.get("reason", "")},
+)
+statement_publish = _statement_action(
+    st_services.statement_publish,
+    success=gettext_lazy("Publishing: one post per chosen account. Each account's state is shown below."),
+    form=PublishForm,
+)
 
 # Each account's post, once the statement is being published. Rights and states: the services.
-
-
-def _post_id(post_id) -> int:
-    return int(post_id)
-
-
-@statements_access
-@require_POST
-def statement_post_mark_published(request, statement_id, post_id):
-    statement = _visible(request, statement_id)
-    url = (request.POST.get("external_url") or "").strip()
-    call_service(
-        request,
-        st_services.statement_post_mark_published,
-        success=_("Recorded: this account's post is out."),
-        actor=request.user,
-        statement=statement,
-        post=_post_id(post_id),
-        external_url=url,
-    )
-    return redirect("web:statement", statement_id=statement.pk)
-
-
-@statements_access
-@require_POST
-def statement_post_retry(request, statement_id, post_id):
-    statement = _visible(request, statement_id)
-    call_service(
-        request,
-        st_services.statement_post_retry,
-        success=_("The post will be sent again now."),
-        actor=request.user,
-        statement=statement,
-        post=_post_id(post_id),
-    )
-    return redirect("web:statement", statement_id=statement.pk)
-
-
-@statements_access
-@require_POST
-def statement_post_by_hand(request, statement_id, post_id):
-    statement = _visible(request, statement_id)
-    call_service(
-        request,
-        st_services.statement_post_by_hand,
-        success=_("It is now yours to publish by hand: publish it, then press “I published it”."),
-        actor=request.user,
-        statement=statement,
-        post=_post_id(post_id),
-    )
-    return redirect("web:statement", statement_id=statement.pk)
+statement_post_mark_published = _statement_action(
+    st_services.statement_post_mark_published,
+    success=gettext_lazy("Recorded: this account's post is out."),
+    extra=lambda request: {"external_url": (request.POST.get("external_url") or "").strip()},
+    on_post=True,
+)
+statement_post_retry = _statement_action(
+    st_services.statement_post_retry,
+    success=gettext_lazy("The post will be sent again now."),
+    on_post=True,
+)
+statement_post_by_hand = _statement_action(
+    st_services.statement_post_by_hand,
+    success=gettext_lazy("It is now yours to publish by hand: publish it, then press “I published it”."),
+    on_post=True,
+)
