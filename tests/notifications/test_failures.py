@@ -169,8 +169,10 @@ def test_worker_killed_mid_send_then_relayed_at_most_one_duplicate_none_lost(smt
     then accepts that mail after all. Once the short leases are over the relay hands the rows
     out again: everyone gets their mail, one person (the one in flight) gets a second copy with
     the same Message-ID, and the worker held only one small claim."""
-    settings.EMAIL_TIMEOUT = 1  # the send lease is tied to it: 3 s here, a minute by default
-    settings.CRISISCOMM_NOTIFY_LEASE = timedelta(seconds=2)
+    settings.EMAIL_TIMEOUT = 1  # the send lease is tied to it: a minute by default
+    # 4 s: room for a loaded machine between the kill and the retried task below, which must
+    # still find the dead worker's claim under its lease.
+    settings.CRISISCOMM_NOTIFY_LEASE = timedelta(seconds=4)
     users = make_staff(60)
     event = declare()
     services.event_materialise(event_id=event.pk)
