@@ -12,12 +12,31 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 
-from apps.audit.services import audit_record
-
+from .events import current_request
 from .models import SSOIdentity, StaffProfile
 from .roles import ROLES, combines_exclusive_roles, exclusive_roles_message, is_user_administrator
-from .services import audit_roles_change
+from .services import (
+    PROFILE_FIELDS,
+    sso_identity_link,
+    sso_identity_unlink,
+    user_create,
+    user_password_set,
+    user_update,
+)
+
+
+class ServicePasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's password page sets the password through user_password_set (rights, audit)."""
+
+    def save(self, commit=True):
+        usable = self.cleaned_data.get("set_usable_password", True)
+        password = self.cleaned_data.get("password1") if usable else None
+        # The admin's password view gives its form no request; the middleware's context does.
+        actor = current_request.get().user
+        self.user = user_password_set(actor=actor, user=self.user, password=password)
+        return self.user
 
 
 class StaffProfileInline(admin.StackedInline):
@@ -47,18 +66,14 @@ class RoleFilter(admin.SimpleListFilter):
 User = get_user_model()
 admin.site.unregister(User)
 
-# Never copied into the audit trail.
-_SECRET_FIELDS = {"password", "password1", "password2"}
-
-
-def _role_names(user) -> list[str]:
-    return sorted(set(user.groups.values_list("name", flat=True)) & set(ROLES))
-
 
 @admin.register(User)
 class StaffUserAdmin(UserAdmin):
-    """Users changed here are audited like any other change (the admin wraps each save in one
-    transaction, so the entry commits with it)."""
+    """The pages gather what the user administrator typed; the accounts services write it (rights
+    checked, audited in the admin's transaction): user_create, user_update (fields, profile,
+    roles), user_password_set, sso_identity_link/unlink. Nothing here saves a row itself."""
+
+    change_password_form = ServicePasswordChangeForm
 
     inlines = [StaffProfileInline, SSOIdentityInline]
     list_display = ["username", "email", "first_name", "last_name", "department", "is_active"]
@@ -98,7 +113,8 @@ class StaffUserAdmin(UserAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # A DCO manages people, not privileges: staff status follows the dco role (signals.py).
-        readonly = list(super().get_readonly_fields(request, obj))
+        # Sign-in dates are the record's, not the administrator's to edit.
+        readonly = [*super().get_readonly_fields(request, obj), "last_login", "date_joined"]
         if not request.user.is_superuser:
             readonly += ["is_staff", "is_superuser", "user_permissions"]
         return readonly
@@ -109,26 +125,55 @@ class StaffUserAdmin(UserAdmin):
         return profile.department if profile else ""
 
     def save_model(self, request, obj, form, change):
-        request._audit_roles_before = _role_names(obj) if change and obj.pk else []
-        super().save_model(request, obj, form, change)
+        if change:
+            return  # the whole change (fields, profile, roles) is one user_update in save_related
+        usable = form.cleaned_data.get("set_usable_password", True)
+        user = user_create(
+            actor=request.user,
+            username=obj.username,
+            password=form.cleaned_data.get("password1") if usable else None,
+            email=obj.email,
+            first_name=obj.first_name,
+            last_name=obj.last_name,
+            door="admin",
+        )
+        # The admin goes on with `obj` (inlines, messages, redirect): make it the row just made.
+        obj.pk, obj.password, obj._state.adding, obj._state.db = user.pk, user.password, False, user._state.db
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
         user = form.instance
-        before, after = getattr(request, "_audit_roles_before", []), _role_names(user)
-        fields = sorted(set(form.changed_data) - _SECRET_FIELDS - {"groups"})
+        data = {}
+        for name in form.changed_data if change else ():
+            if name == "groups":
+                data["roles"] = {g.name for g in form.cleaned_data["groups"]} & set(ROLES)
+            elif name == "user_permissions":
+                data[name] = list(form.cleaned_data[name])
+            elif name != "password":  # the change page shows the hash, read-only
+                data[name] = form.cleaned_data[name]
+        links = []
         for formset in formsets:
-            for inline_form in formset.forms:
-                fields += sorted(f"profile.{name}" for name in inline_form.changed_data)
-        details = {"fields": fields, "via": "admin"}
-        if before != after:
-            details["roles"] = [before, after]
-        if _SECRET_FIELDS & set(form.changed_data):
-            details["password_changed"] = True
-        audit_record(
-            actor=request.user,
-            action="account.update" if change else "account.create",
-            obj=user,
-            details=details,
-        )
-        audit_roles_change(actor=request.user, user=user, before=before, after=after, door="admin")
+            # What formset.save() would have recorded for the admin's history message: the
+            # services write instead, and the audit trail holds the detail.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            for inline in formset.forms:
+                if not inline.has_changed() and not formset._should_delete_form(inline):
+                    continue
+                if formset.model is StaffProfile:
+                    data["profile"] = {
+                        k: inline.cleaned_data[k] for k in inline.changed_data if k in PROFILE_FIELDS
+                    }
+                elif formset.model is SSOIdentity:
+                    links.append((inline, formset._should_delete_form(inline)))
+        if data:
+            user_update(actor=request.user, user=user, data=data, door="admin")
+        for inline, delete in links:
+            old = inline.instance if inline.instance.pk else None
+            if old is not None:  # a changed link is the old one undone and the new one made
+                sso_identity_unlink(actor=request.user, identity=old)
+            if not delete:
+                sso_identity_link(
+                    actor=request.user,
+                    user=user,
+                    issuer=inline.cleaned_data["issuer"],
+                    subject=inline.cleaned_data["subject"],
+                )

@@ -10,21 +10,45 @@ both `admin` and `dco` (roles.EXCLUSIVE_ROLES). Role groups are the names in `ro
 everything else about a person is the user row and its StaffProfile.
 """
 
-from .sso import SSORefused, roles_from_idp_groups, sso_login, sso_managed_roles, user_sync_from_sso
+from .sso import (
+    SSORefused,
+    roles_from_idp_groups,
+    sso_identity_link,
+    sso_identity_unlink,
+    sso_login,
+    sso_managed_roles,
+    user_sync_from_sso,
+)
 from .staff_import import StaffImportError, StaffImportResult, StaffRow, staff_import
-from .users import audit_roles_change, check_roles_grant, user_roles_set
+from .users import (
+    PROFILE_FIELDS,
+    audit_roles_change,
+    check_roles_grant,
+    require_user_administrator,
+    user_create,
+    user_password_set,
+    user_roles_set,
+    user_update,
+)
 
 __all__ = [
+    "PROFILE_FIELDS",
     "SSORefused",
     "StaffImportError",
     "StaffImportResult",
     "StaffRow",
     "audit_roles_change",
     "check_roles_grant",
+    "require_user_administrator",
     "roles_from_idp_groups",
+    "sso_identity_link",
+    "sso_identity_unlink",
     "sso_login",
     "sso_managed_roles",
     "staff_import",
+    "user_create",
+    "user_password_set",
     "user_roles_set",
     "user_sync_from_sso",
+    "user_update",
 ]

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -14,7 +15,7 @@ from apps.core.errors import ServiceError
 
 from .models import SSOIdentity, StaffProfile
 from .roles import ADMIN, DCO, ROLE_SEPARATORS, ROLES, combines_exclusive_roles, exclusive_roles_message
-from .users import audit_roles_change
+from .users import audit_roles_change, require_user_administrator
 
 User = get_user_model()
 
@@ -173,3 +174,38 @@ def user_sync_from_sso(
     )
     audit_roles_change(actor=user, user=user, before=held, after=after, door="sso")
     return user
+
+
+# --------------------------------------------------------------------------- links made by hand
+
+
+def _identity_details(identity) -> dict:
+    return {"whom": identity.user.get_username(), "issuer": identity.issuer, "subject": identity.subject}
+
+
+@transaction.atomic
+def sso_identity_link(*, actor, user, issuer: str, subject: str) -> SSOIdentity:
+    """A user administrator links an account to a single sign-on identity (the only way for an
+    administrative account, which sso_login never links by email). Audited `account.sso_link`."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    require_user_administrator(actor, user)
+    identity = SSOIdentity(user=user, issuer=(issuer or "").rstrip("/"), subject=subject or "")
+    try:
+        identity.full_clean()
+    except ValidationError as invalid:
+        field, messages = next(iter(invalid.message_dict.items()))
+        raise ServiceError(messages[0], field=None if field == "__all__" else field) from invalid
+    identity.save()
+    audit_record(actor=actor, action="account.sso_link", obj=user, details=_identity_details(identity))
+    return identity
+
+
+@transaction.atomic
+def sso_identity_unlink(*, actor, identity: SSOIdentity) -> None:
+    """Audited `account.sso_unlink`: the next sign-on with that identity no longer finds the account."""
+    identity = SSOIdentity.objects.select_for_update().select_related("user").get(pk=identity.pk)
+    require_user_administrator(actor, identity.user)
+    audit_record(
+        actor=actor, action="account.sso_unlink", obj=identity.user, details=_identity_details(identity)
+    )
+    identity.delete()

@@ -30,6 +30,8 @@ ACTIONS: dict[str, frozenset[str]] = {
         "account.logout": ("client", "door", "who", "whom"),
         "account.password_set": ("created", "door", "tokens_revoked", "usable", "who", "whom"),
         "account.roles_change": ("after", "before", "door", "who", "whom"),
+        "account.sso_link": ("issuer", "subject", "whom"),
+        "account.sso_unlink": ("issuer", "subject", "whom"),
         "account.sso_login": (
             "changes",
             "created",
