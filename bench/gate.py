@@ -10,7 +10,7 @@ and the mean of each is compared: a load that comes or goes on a shared machine 
 Prints requests/s, p50 and p99 for both, the machine's load average, and the line
 `gate/bare ratio: <number>` (target >= 0.6).
 
-    .venv/bin/python bench/gate.py [--seconds 8] [--connections 8] [--workers 2] [--client auto|wrk|python]
+    .venv/bin/python bench/gate.py [--seconds 8] [--connections 8] [--workers 3] [--client auto|wrk|python]
 
 Throwaway database on DATABASE_URL's server, or on the embedded server (var/pgdata) when
 DATABASE_URL is unset; dropped at the end.
@@ -175,7 +175,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    # 3 sync workers: docker-compose.yml's production command (`gunicorn ... --workers 3`).
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     args = parser.parse_args()
     client_name = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "python")

@@ -45,7 +45,10 @@ class Precompiled:
         if self._plan is False:
             return list(self.make_queryset(*params))
         db, sql, root = self._plan
-        with connections[db].cursor() as cursor:
+        connection = connections[db]
+        # Server-side binding where the backend offers it (crisiscomm.db_backends.postgresql).
+        make_cursor = getattr(connection, "server_binding_cursor", connection.cursor)
+        with make_cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         return [_build(db, root, row) for row in rows]

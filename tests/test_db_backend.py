@@ -47,3 +47,28 @@ def test_a_healthy_idle_session_is_reused_without_a_round_trip(monkeypatch):
     close_old_connections()
     assert _backend_pid() == pid  # the same session, kept
     assert checks == []
+
+
+def test_the_server_binding_cursor_binds_parameters_is_captured_and_keeps_time_zones():
+    """What crisiscomm.precompiled runs the token and gate lookups on: parameters bound by the
+    server (a literal % passes through), timestamps in Django's zone whatever the session's, and
+    the query seen by Django's capture like any other. Mutation: server_binding_cursor()
+    returning the bare psycopg cursor (not through _prepare_cursor) -> not captured -> fails.
+    (Its time-zone registration mirrors Django's create_cursor; with one TIME_ZONE per process it
+    never differs from the connection's, so no test here can tell it is there.)"""
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    with conn.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'Asia/Tokyo'")  # a session zone unlike Django's (UTC)
+    try:
+        with CaptureQueriesContext(conn) as ctx, conn.server_binding_cursor() as cursor:
+            cursor.execute(
+                "SELECT %s::text, TIMESTAMPTZ '2026-01-01 00:00:00+00' WHERE %s::int = 1", ["a%b", 1]
+            )
+            rows = cursor.fetchall()
+        assert rows[0][0] == "a%b"
+        assert rows[0][1].utcoffset().total_seconds() == 0, rows
+        assert len(ctx.captured_queries) == 1 and "TIMESTAMPTZ" in ctx.captured_queries[0]["sql"]
+    finally:
+        conn.close()  # the session zone dies with the session

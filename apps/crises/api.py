@@ -354,8 +354,11 @@ class GateView(APIView):
     @extend_schema(responses=GateSerializer)
     def get(self, request):
         closure = gate_read()  # one indexed query, the crisis joined
-        crisis = getattr(closure, "crisis", None) if closure is not None else None
-        body = {"open": closure is None, "crisis": None}
+        if closure is None:
+            # The common answer needs no serializer built per poll (GateSerializer's shape).
+            return Response({"open": True, "crisis": None})
+        crisis = getattr(closure, "crisis", None)
+        body = {"open": False, "crisis": None}
         if crisis is not None:
             body["crisis"] = {
                 "id": crisis.pk,
