@@ -11,14 +11,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import StaffProfile
-from apps.accounts.roles import ADMIN, AUDITOR, DCO, EMPLOYEE, EXPERT, SPOKESPERSON
-from apps.accounts.services import staff_import
+from apps.accounts.roles import ADMIN, AUDITOR, DCO, EMPLOYEE, EXPERT, SPOKESPERSON, user_roles
+from apps.accounts.services import staff_import, user_create, user_password_set, user_update
 from apps.posts.models import ConnectorKind, Network, Post, SocialAccount
 from apps.posts.services import post_create, social_account_create
 
@@ -124,27 +123,27 @@ class Command(BaseCommand):
         )
 
     def _users(self):
+        """Each demo user made (or put back) through the accounts services, by the system: every
+        write has its audit entry, and a re-run that finds them as they were writes none."""
         users = {}
-        groups = {g.name: g for g in Group.objects.all()}
         for username, roles, first, last, department, language in DEMO_USERS:
-            user, created = User.objects.get_or_create(
-                username=username,
-                defaults={
-                    "email": f"{username}@agency.example",
-                    "first_name": first,
-                    "last_name": last,
-                },
-            )
-            if created or not user.check_password(_password(username)):
-                user.set_password(_password(username))
-                user.save(update_fields=["password"])
-            for role in roles:
-                group = groups.get(role) or Group.objects.get_or_create(name=role)[0]
-                user.groups.add(group)  # the dco role also opens the admin (accounts/signals.py)
-            StaffProfile.objects.get_or_create(
-                user=user, defaults={"department": department, "language": language}
-            )
-            users[username] = user
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = user_create(
+                    actor=None,
+                    username=username,
+                    password=_password(username),
+                    email=f"{username}@agency.example",
+                    first_name=first,
+                    last_name=last,
+                    door="seed_demo",
+                )
+            elif not user.check_password(_password(username)):
+                user_password_set(actor=None, user=user, password=_password(username))
+            data = {"roles": user_roles(user) | set(roles)}  # the dco role also opens the admin
+            if not StaffProfile.objects.filter(user=user).exists():
+                data["profile"] = {"department": department, "language": language}
+            users[username] = user_update(actor=None, user=user, data=data, door="seed_demo")
         return users
 
     def _staff(self, *, actor):
