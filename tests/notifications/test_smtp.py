@@ -140,3 +140,24 @@ def test_the_send_rate_to_the_relay_is_bounded(smtp_sink, settings):
     assert busiest <= 11  # 10 per clock second; a window straddling two seconds may see one more
     assert times[-1] - times[0] >= 1.5
     assert len(smtp_sink.per_recipient()) == len(users)
+
+
+@pytest.mark.django_db
+def test_without_a_rate_the_mails_go_out_even_with_the_shared_cache_down(smtp_sink, settings):
+    """No CRISISCOMM_SMTP_RATE: the rate limiter makes no round trip to the shared cache per
+    mail, so a cache (Redis) that is down costs the fan-out nothing.
+    Mutation: a cache read added to RateLimit.wait before its `rate <= 0` early return -> this
+    test fails (ConnectionError); the early return removed -> this test fails too."""
+    from tests.notifications.conftest import free_port
+
+    settings.CRISISCOMM_SMTP_RATE = 0
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        }
+    }
+    users = make_staff(5)
+    event = declare()
+    assert deliver(event)["sent"] == 5
+    assert smtp_sink.per_recipient() == Counter({u.email: 1 for u in users})
