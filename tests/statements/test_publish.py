@@ -246,3 +246,42 @@ def test_a_published_statement_is_withdrawn_while_its_posts_wait_not_once_out(
     assert publish_due_posts() == 1
     assert api.as_user(people["dco"]).post(f"/api/v1/statements/{other.pk}/withdraw/").status_code == 409
     assert Statement.objects.get(pk=other.pk).status == "published"
+
+
+def test_the_decision_publishes_nothing_itself_its_callers_do(api, client, people, crisis, chain, accounts):
+    """The final approval records a decision only; what follows (the author's plan) is a visible
+    call by the API and the page (statement_publish_planned). Mutation: the API's decide view
+    without its statement_publish_planned call -> the API-approved statement stays `approved`
+    with no post; this test fails. Mutation: the page's _decide_and_publish without it -> the
+    page-approved one does; this test fails."""
+    grant(people["dco"], people["author"], topics=["launch"])
+
+    def in_review(body):
+        s = services.statement_create(
+            actor=people["author"], crisis=crisis, body=body, accounts=[accounts["x"]]
+        )
+        services.statement_submit(actor=people["author"], statement=s)
+        services.statement_decide(actor=people["expert"], statement=s, verdict="approve")
+        return s
+
+    # The service alone: approved, nothing made.
+    alone = in_review("By the service alone")
+    services.statement_decide(actor=people["dco2"], statement=alone, verdict="approve")
+    alone.refresh_from_db()
+    assert alone.status == "approved" and not Post.objects.filter(statement_link__statement=alone).exists()
+    assert [p.pk for p in services.statement_publish_planned(actor=people["dco2"], statement=alone)]
+
+    by_api = in_review("Through the API")
+    res = api.as_user(people["dco2"]).post(f"/api/v1/statements/{by_api.pk}/approve/", {}, format="json")
+    assert res.status_code == 200 and res.json()["status"] == "publishing"
+    assert Post.objects.filter(statement_link__statement=by_api, exempt=True).count() == 1
+
+    by_page = in_review("Through the page")
+    client.force_login(people["dco2"])
+    res = client.post(
+        f"/statements/{by_page.pk}/decide/", {"verdict": "approve", "comment": "", "revision": "1"}
+    )
+    assert res.status_code == 302
+    by_page.refresh_from_db()
+    assert by_page.status == "publishing"
+    assert Post.objects.filter(statement_link__statement=by_page, exempt=True).count() == 1
