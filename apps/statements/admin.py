@@ -1,13 +1,15 @@
-"""Admin: chains are edited here (steps inline); everything else is read-only, because its
-state changes go through the services (rights check + audit entry). Nothing of the record is
-deleted here: statements, revisions, approvals, decisions, mandates and their links have no
-delete permission (no "delete selected" action either), and a chain that ran cannot be deleted."""
+"""Admin: chains are edited here (steps inline, written by the chain services, DCO only);
+everything else is read-only, because its state changes go through the services (rights check +
+audit entry). Nothing of the record is deleted here: statements, revisions, approvals, decisions,
+mandates and their links have no delete permission (no "delete selected" action either), and a
+chain that ran cannot be deleted."""
 
+from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from apps.audit.services import audit_record
+from apps.core.admin import ReadOnlyAdmin
+from apps.core.roles import DCO, has_role
 
 from . import services
 from .models import (
@@ -20,17 +22,6 @@ from .models import (
     StatementRevision,
     ValidationChain,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _chain_used(chain) -> bool:
@@ -49,58 +40,86 @@ class ChainStepInline(admin.TabularInline):
         return not _chain_used(obj) and super().has_delete_permission(request, obj)
 
 
+def _steps_from(formsets) -> list[dict]:
+    """The inline rows as the chain services take them (the forms validated them; nothing saved)."""
+    steps = []
+    for formset in formsets:
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for form in formset.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or (form.instance.pk is None and not form.has_changed()):
+                continue  # an empty extra row
+            step = data.get("id")
+            steps.append(
+                {
+                    "id": step.pk if step else None,
+                    "order": data["order"],
+                    "name": data["name"],
+                    "role": data.get("role") or "",
+                    "users": list(data.get("users") or []),
+                    "rule": data["rule"],
+                    "delete": bool(data.get("DELETE")),
+                }
+            )
+    return steps
+
+
+class ChainForm(forms.ModelForm):
+    class Meta:
+        model = ValidationChain
+        fields = ["name", "description", "is_default"]
+
+    def _get_validation_exclusions(self):
+        # Choosing a new default chain demotes the old one (chain_update): the one-default
+        # constraint is the service's to keep, not a reason to refuse the form.
+        return super()._get_validation_exclusions() | {"is_default"}
+
+
 @admin.register(ValidationChain)
 class ValidationChainAdmin(admin.ModelAdmin):
+    """Chains are edited here, but written by the chain services (DCO only, audited): the form and
+    its inline steps are validated by the admin, then handed to chain_create/chain_update."""
+
+    form = ChainForm
     list_display = ["name", "is_default"]
     inlines = [ChainStepInline]
 
-    def save_model(self, request, obj, form, change):
-        if obj.is_default:  # one default chain: choosing a new one demotes the old one
-            ValidationChain.objects.exclude(pk=obj.pk).filter(is_default=True).update(is_default=False)
-        super().save_model(request, obj, form, change)
+    def has_add_permission(self, request):
+        return has_role(request.user, DCO) and super().has_add_permission(request)
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        chain = form.instance
-        # The admin's change view runs in one transaction: the entry commits with the change.
-        with transaction.atomic():
-            audit_record(
-                actor=request.user,
-                action="chain.change" if change else "chain.create",
-                obj=chain,
-                details={
-                    "name": chain.name,
-                    "is_default": chain.is_default,
-                    "steps": [
-                        {
-                            "order": s.order,
-                            "name": s.name,
-                            "role": s.role,
-                            "users": sorted(u.pk for u in s.users.all()),
-                            "rule": s.rule,
-                        }
-                        for s in chain.steps.order_by("order")
-                    ],
-                },
-            )
+    def has_change_permission(self, request, obj=None):
+        return has_role(request.user, DCO) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         # Evidence is never deleted: a chain that ran stays (PROTECT also refuses it).
-        return not _chain_used(obj) and super().has_delete_permission(request, obj)
+        return (
+            has_role(request.user, DCO)
+            and not _chain_used(obj)
+            and super().has_delete_permission(request, obj)
+        )
+
+    def save_model(self, request, obj, form, change):
+        pass  # written with its steps in save_related, by the service
+
+    def save_related(self, request, form, formsets, change):
+        data = {
+            field: form.cleaned_data[field] for field in services.CHAIN_FIELDS if field in form.cleaned_data
+        }
+        steps = _steps_from(formsets)
+        if change:
+            services.chain_update(actor=request.user, chain=form.instance, data=data, steps=steps)
+        else:
+            chain = services.chain_create(actor=request.user, data=data, steps=steps)
+            form.instance.pk = chain.pk  # the admin's log entry and redirect name the new chain
+            form.instance._state.adding = False
 
     def delete_model(self, request, obj):
-        with transaction.atomic():
-            audit_record(actor=request.user, action="chain.delete", obj=obj, details={"name": obj.name})
-            super().delete_model(request, obj)
+        services.chain_delete(actor=request.user, chain=obj)
 
     def delete_queryset(self, request, queryset):
-        # The "delete selected" action bypasses delete_model: audit each chain it removes.
-        with transaction.atomic():
-            for chain in queryset:
-                audit_record(
-                    actor=request.user, action="chain.delete", obj=chain, details={"name": chain.name}
-                )
-            super().delete_queryset(request, queryset)
+        # The "delete selected" action: each chain through the service (rights, audit entry).
+        for chain in queryset:
+            services.chain_delete(actor=request.user, chain=chain)
 
 
 @admin.register(Mandate)

@@ -3,11 +3,15 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.audit.services import audit_record
 from apps.core.errors import ConflictError, NotAllowedError, ServiceError
+from apps.core.roles import DCO, require_role
+from apps.core.updates import model_update
 from apps.notifications.services import notify_users
 
 from .models import (
@@ -198,3 +202,111 @@ AUDIT_VERB = {
     Verdict.REJECT: "reject",
     Verdict.REQUEST_CHANGES: "request_changes",
 }
+
+
+# --------------------------------------------------------------------------------------------
+# Editing chains: the DCO only, audited; the admin's forms call these (they write nothing).
+
+CHAIN_FIELDS = ("name", "description", "is_default")
+STEP_FIELDS = ("order", "name", "role", "rule")
+
+
+def _chain_details(chain: ValidationChain) -> dict:
+    return {
+        "name": chain.name,
+        "is_default": chain.is_default,
+        "steps": [
+            {
+                "order": s.order,
+                "name": s.name,
+                "role": s.role,
+                "users": sorted(u.pk for u in s.users.all()),
+                "rule": s.rule,
+            }
+            for s in chain.steps.order_by("order")
+        ],
+    }
+
+
+def _chain_used(chain: ValidationChain) -> bool:
+    """A chain that ran is part of the record: its decisions point at its steps."""
+    return chain.pk is not None and chain.requests.exists()
+
+
+def _steps_write(*, chain: ValidationChain, steps) -> None:
+    """`steps`: dicts {id (an existing step, optional), order, name, role, users, rule, delete}."""
+    existing = {s.pk: s for s in chain.steps.all()}
+    for item in steps:
+        step = existing.get(item.get("id"))
+        if item.get("delete"):
+            if step is not None:
+                if _chain_used(chain):
+                    raise ConflictError(_("A step of a chain that ran is kept."), field="steps")
+                step.delete()
+            continue
+        unknown = sorted(set(item) - {*STEP_FIELDS, "id", "users", "delete"})
+        if unknown:
+            raise ServiceError(
+                _("This field cannot be changed here: %(f)s.") % {"f": unknown[0]}, field=unknown[0]
+            )
+        step = step or ChainStep(chain=chain)
+        for field in STEP_FIELDS:
+            if field in item:
+                setattr(step, field, item[field])
+        try:
+            step.full_clean(exclude=["chain", "users"], validate_unique=False, validate_constraints=False)
+        except DjangoValidationError as invalid:
+            field, messages = next(iter(invalid.message_dict.items()))
+            raise ServiceError(messages[0], field=f"steps.{field}") from invalid
+        step.save()
+        step.users.set(item.get("users") or [])
+
+
+def _one_default(chain: ValidationChain) -> None:
+    # One default chain: choosing a new one demotes the old one.
+    if chain.is_default:
+        ValidationChain.objects.exclude(pk=chain.pk).filter(is_default=True).update(is_default=False)
+
+
+@transaction.atomic
+def chain_create(*, actor, data: dict, steps=()) -> ValidationChain:
+    require_role(actor, DCO, message=_("Only the DCO defines validation chains."))
+    unknown = sorted(set(data) - set(CHAIN_FIELDS))
+    if unknown:
+        raise ServiceError(
+            _("This field cannot be changed here: %(f)s.") % {"f": unknown[0]}, field=unknown[0]
+        )
+    chain = ValidationChain(**data)
+    try:
+        chain.full_clean()
+    except DjangoValidationError as invalid:
+        field, messages = next(iter(invalid.message_dict.items()))
+        raise ServiceError(messages[0], field=field) from invalid
+    _one_default(chain)
+    chain.save()
+    _steps_write(chain=chain, steps=steps)
+    audit_record(actor=actor, action="chain.create", obj=chain, details=_chain_details(chain))
+    return chain
+
+
+@transaction.atomic
+def chain_update(*, actor, chain: ValidationChain, data: dict, steps=()) -> ValidationChain:
+    require_role(actor, DCO, message=_("Only the DCO changes validation chains."))
+    chain = ValidationChain.objects.select_for_update().get(pk=chain.pk)
+    if data.get("is_default"):
+        ValidationChain.objects.exclude(pk=chain.pk).filter(is_default=True).update(is_default=False)
+    model_update(instance=chain, fields=CHAIN_FIELDS, data=data)
+    _steps_write(chain=chain, steps=steps)
+    audit_record(actor=actor, action="chain.change", obj=chain, details=_chain_details(chain))
+    return chain
+
+
+@transaction.atomic
+def chain_delete(*, actor, chain: ValidationChain) -> None:
+    """Evidence is never deleted: a chain that ran stays (PROTECT refuses it anyway)."""
+    require_role(actor, DCO, message=_("Only the DCO deletes validation chains."))
+    chain = ValidationChain.objects.select_for_update().get(pk=chain.pk)
+    if _chain_used(chain):
+        raise ConflictError(_("A chain that ran is part of the record and is kept."))
+    audit_record(actor=actor, action="chain.delete", obj=chain, details={"name": chain.name})
+    chain.delete()

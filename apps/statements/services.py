@@ -21,7 +21,17 @@ from .actions import (
     statement_allowed_actions,
     statement_pending_run,
 )
-from .chain import AUDIT_VERB, CLOCK_SKEW, Outcome, run_check_decide
+from .chain import (
+    AUDIT_VERB,
+    CHAIN_FIELDS,
+    CLOCK_SKEW,
+    STEP_FIELDS,
+    Outcome,
+    chain_create,
+    chain_delete,
+    chain_update,
+    run_check_decide,
+)
 from .drafting import (
     EDITABLE,
     RUN_TO_STATEMENT,
@@ -59,10 +69,12 @@ from .publishing import (
 
 __all__ = [
     "AUDIT_VERB",
+    "CHAIN_FIELDS",
     "CLOCK_SKEW",
     "EDITABLE",
     "POST_ACTIONS",
     "RUN_TO_STATEMENT",
+    "STEP_FIELDS",
     "UNSET",
     "VERDICT_VERBS",
     "WITHDRAW_STOPPABLE",
@@ -71,6 +83,9 @@ __all__ = [
     "Outcome",
     "ServiceError",
     "approval_allowed_actions",
+    "chain_create",
+    "chain_delete",
+    "chain_update",
     "mandate_grant",
     "mandate_revoke",
     "post_approval_check_release",

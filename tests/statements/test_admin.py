@@ -154,3 +154,82 @@ def test_no_chain_step_gives_the_user_administrator_a_decision(admin_client, mak
     step = ChainStep.objects.create(chain=chain, order=1, name="Administrator", role="admin")
     administrator = make_user("admin", username="useradmin")
     assert not step_allows(step=step, user=administrator) and step_people_ids(step=step) == set()
+
+
+def test_a_chain_changed_in_the_admin_goes_through_the_service(admin_client, make_user):
+    """The admin's change form hands the chain and its steps to chain_update (DCO, audited
+    `chain.change` with the steps as saved). Making it the default demotes the old default.
+    Mutation: ValidationChainAdmin.save_related not calling chain_update -> nothing is saved and
+    no entry is written; this test fails."""
+    from apps.statements import services
+
+    old_default = ValidationChain.objects.get(is_default=True)
+    chain = ValidationChain.objects.create(name="Legal only")
+    step = ChainStep.objects.create(chain=chain, order=1, name="Legal", role="expert")
+    res = admin_client.post(
+        f"/admin/statements/validationchain/{chain.pk}/change/",
+        {
+            "name": "Legal then DCO",
+            "description": "",
+            "is_default": "on",
+            "steps-TOTAL_FORMS": "2",
+            "steps-INITIAL_FORMS": "1",
+            "steps-MIN_NUM_FORMS": "0",
+            "steps-MAX_NUM_FORMS": "1000",
+            "steps-0-id": str(step.pk),
+            "steps-0-chain": str(chain.pk),
+            "steps-0-order": "1",
+            "steps-0-name": "Legal review",
+            "steps-0-role": "expert",
+            "steps-0-rule": "any",
+            "steps-1-chain": str(chain.pk),
+            "steps-1-order": "2",
+            "steps-1-name": "DCO",
+            "steps-1-role": "dco",
+            "steps-1-rule": "any",
+        },
+    )
+    assert res.status_code == 302, [x for x in res.content.decode().splitlines() if "error" in x][:20]
+    chain.refresh_from_db()
+    old_default.refresh_from_db()
+    assert chain.name == "Legal then DCO" and chain.is_default and not old_default.is_default
+    assert [(s.order, s.name) for s in chain.steps.order_by("order")] == [(1, "Legal review"), (2, "DCO")]
+    entry = AuditEntry.objects.get(action="chain.change")
+    assert entry.actor_repr == "root" and [s["name"] for s in entry.details["steps"]] == [
+        "Legal review",
+        "DCO",
+    ]
+    # The service refuses a field it does not edit, naming it.
+    with pytest.raises(services.ServiceError) as refused:
+        services.chain_update(actor=make_user("dco", username="dco9"), chain=chain, data={"pk": 3})
+    assert refused.value.field == "pk"
+
+
+def test_only_the_dco_edits_chains(client, make_user, people, chain):
+    """Not the admin's staff flag but the DCO role: a superuser without it can read the chains
+    but not add, change or delete one, and the services refuse such an actor too.
+    Mutation: require_role left out of chain_create -> the expert's chain is created; this test
+    fails. Mutation: has_role left out of ValidationChainAdmin.has_add_permission -> the add page
+    answers 200; this test fails."""
+    from apps.core.errors import ConflictError, NotAllowedError
+    from apps.statements import services
+
+    root = make_user("auditor", username="root2", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    assert client.get("/admin/statements/validationchain/").status_code == 200
+    assert client.get("/admin/statements/validationchain/add/").status_code == 403
+    assert client.get(f"/admin/statements/validationchain/{chain.pk}/delete/").status_code == 403
+    with pytest.raises(NotAllowedError):
+        services.chain_create(actor=people["expert"], data={"name": "Mine"})
+    with pytest.raises(NotAllowedError):
+        services.chain_delete(actor=people["expert"], chain=chain)
+    assert ValidationChain.objects.filter(name="Mine").count() == 0
+    # The DCO deletes an unused chain (audited), never one that ran.
+    spare = services.chain_create(actor=people["dco"], data={"name": "Spare"})
+    services.chain_delete(actor=people["dco"], chain=spare)
+    assert AuditEntry.objects.filter(action="chain.delete", object_id=str(spare.pk)).count() == 1
+    from apps.statements.models import ApprovalRequest
+
+    if ApprovalRequest.objects.filter(chain=chain).exists():
+        with pytest.raises(ConflictError):
+            services.chain_delete(actor=people["dco"], chain=chain)
