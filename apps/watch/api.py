@@ -113,7 +113,8 @@ class SightingOutput(serializers.ModelSerializer):
     class Meta:
         model = Sighting
         fields = [
-            "id", "account", "account_url", "owners", "crisis", "url", "text", "published_at", "seen_at",
+            "id", "account", "account_url", "owners", "crisis", "url", "text", "published_at",
+            "published_estimated", "seen_at",
             "kind", "boost_of_official", "verdict", "reasons", "status", "comment", "reviewed_by",
             "reviewed_at",
         ]  # fmt: skip

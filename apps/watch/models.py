@@ -64,8 +64,9 @@ class WatchedAccount(models.Model):
 
     # Reader state. remote_id: the Mastodon account id or the Bluesky DID, found once.
     remote_id = models.CharField(max_length=200, blank=True)
-    # The newest post id already read (Mastodon since_id; Bluesky/feeds: the newest post's id).
-    cursor = models.CharField(max_length=300, blank=True)
+    # The newest post id already read (Mastodon since_id; Bluesky: the newest post's time; feeds:
+    # the last read's time and its undated entries, readers.FeedReader).
+    cursor = models.TextField(blank=True)
     etag = models.CharField(max_length=300, blank=True)
     last_modified = models.CharField(max_length=100, blank=True)
     last_read_at = models.DateTimeField(_("last read"), null=True, blank=True)
@@ -111,6 +112,8 @@ class Sighting(models.Model):
     url = models.URLField(_("URL"), max_length=1000, blank=True)
     text = models.TextField(_("text"), blank=True)
     published_at = models.DateTimeField(_("published at"))
+    # The entry carried no date (some feeds): published_at is when the watch first saw it.
+    published_estimated = models.BooleanField(default=False)
     seen_at = models.DateTimeField(_("seen at"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=8, choices=SightingKind.choices)
     # A boost of an official account's post or of an approved statement: not an offence.

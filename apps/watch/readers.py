@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import hashlib
 import html
+import json
 import re
 import threading
 import time
@@ -63,6 +65,7 @@ class SeenPost:
     kind: str = SightingKind.POST
     boosted_author: str = ""  # acct / handle of the boosted post's author
     boosted_url: str = ""
+    published_estimated: bool = False  # no date in the source: published_at is when first seen
 
 
 @dataclass
@@ -477,14 +480,41 @@ class BlueskyReader(Reader):
         )
 
 
+def _undated_key(post_id: str) -> str:
+    return hashlib.sha256(post_id.encode()).hexdigest()[:16]
+
+
+def _feed_memory(cursor: str) -> tuple[datetime | None, set[str]]:
+    """(time of the last read, keys of the undated entries it found) from a feed's cursor."""
+    try:
+        memory = json.loads(cursor) if cursor else {}
+        return _aware(memory.get("read_at")), set(memory.get("undated") or ())
+    except (ValueError, TypeError, AttributeError):  # an older cursor: no memory
+        return None, set()
+
+
+def _feed_cursor(read_at: datetime, undated: set[str]) -> str:
+    return json.dumps({"read_at": read_at.isoformat(), "undated": sorted(undated)}, separators=(",", ":"))
+
+
 @register
 class FeedReader(Reader):
     """RSS/Atom (blogs, YouTube channels, Mastodon's .rss) with a conditional GET: ETag and
-    Last-Modified sent back, 304 read as "nothing new"."""
+    Last-Modified sent back, 304 read as "nothing new".
+
+    An entry with no date (neither published nor updated) is placed by the reads that saw it:
+    one already there at the first read of the crisis (or before the declaration) is the
+    baseline, never a sighting; one that first appears at a later read appeared during the
+    crisis: a sighting dated when it was first seen, marked `published_estimated`. The cursor
+    keeps the last read's time and its undated entries (hashed) for that."""
 
     kind = WatchKind.FEED
 
     def read(self, state, *, since, fetch):
+        read_at = datetime.now(UTC)
+        last_read_at, undated_before = _feed_memory(state.cursor)
+        # No read since the declaration yet: what is undated now may predate it.
+        baseline = last_read_at is None or last_read_at < since
         headers = {}
         if state.etag:
             headers["If-None-Match"] = state.etag
@@ -492,7 +522,8 @@ class FeedReader(Reader):
             headers["If-Modified-Since"] = state.last_modified
         response = fetch.get(state.url, headers=headers)
         result = ReadResult(cursor=state.cursor, etag=state.etag, last_modified=state.last_modified)
-        if response.status_code == 304:
+        if response.status_code == 304:  # the same entries as at the last read, now
+            result.cursor = _feed_cursor(read_at, undated_before)
             return result
         if response.status_code in (404, 410):
             raise ReadError(f"The feed is gone (HTTP {response.status_code}).")
@@ -506,12 +537,21 @@ class FeedReader(Reader):
             raise ReadError(f"The feed does not parse: {problem or 'no RSS or Atom document'}.")
         result.etag = response.headers.get("ETag", "")
         result.last_modified = response.headers.get("Last-Modified", "")
+        undated_now = set()
         for entry in parsed.entries:
             stamp = entry.get("published_parsed") or entry.get("updated_parsed")
             post_id = entry.get("id") or entry.get("link")
-            if stamp is None or not post_id:
-                continue  # an entry with no date cannot be placed before or after the declaration
-            published = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC)
+            if not post_id:
+                continue
+            estimated = stamp is None
+            if estimated:
+                key = _undated_key(post_id)
+                undated_now.add(key)
+                if baseline or key in undated_before:
+                    continue
+                published = read_at
+            else:
+                published = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC)
             if published < since:
                 continue
             title = html_to_text(entry.get("title") or "")
@@ -523,8 +563,10 @@ class FeedReader(Reader):
                     url=entry.get("link") or "",
                     text=text or summary,
                     published_at=published,
+                    published_estimated=estimated,
                 )
             )
+        result.cursor = _feed_cursor(read_at, undated_now)
         return result
 
 

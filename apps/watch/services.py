@@ -799,6 +799,7 @@ def _record_sightings(account, result: ReadResult, *, crisis, official, now) -> 
                 url=safe_http_url(post.url)[:1000],
                 text=post.text,
                 published_at=post.published_at,
+                published_estimated=post.published_estimated,
                 seen_at=now,
                 kind=post.kind,
                 boost_of_official=official_boost,

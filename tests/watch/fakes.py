@@ -256,12 +256,14 @@ class FakeNetworks:
                     return self._send(200, "<html><body><p>Maintenance <b>unclosed", "application/rss+xml")
                 if self.headers.get("If-None-Match") == feed["etag"]:
                     return self._send(304, b"", headers={"ETag": feed["etag"]})
-                last = max((e[3] for e in feed["entries"]), default=datetime(2026, 1, 1, tzinfo=UTC))
+                # An entry whose `when` is None carries no date at all (some feeds do that).
+                last = max((e[3] for e in feed["entries"] if e[3]), default=datetime(2026, 1, 1, tzinfo=UTC))
                 headers = {"ETag": feed["etag"], "Last-Modified": format_datetime(last, usegmt=True)}
                 if feed["atom"]:
                     entries = "".join(
                         f"<entry><id>{i}</id><title>{t}</title><link href='{lnk}'/>"
-                        f"<updated>{iso(w)}</updated></entry>"
+                        + (f"<updated>{iso(w)}</updated>" if w else "")
+                        + "</entry>"
                         for i, t, lnk, w in feed["entries"]
                     )
                     xml = (
@@ -271,7 +273,8 @@ class FakeNetworks:
                     return self._send(200, xml, "application/atom+xml", headers)
                 items = "".join(
                     f"<item><guid>{i}</guid><title>{t}</title><link>{lnk}</link>"
-                    f"<pubDate>{format_datetime(w, usegmt=True)}</pubDate></item>"
+                    + (f"<pubDate>{format_datetime(w, usegmt=True)}</pubDate>" if w else "")
+                    + "</item>"
                     for i, t, lnk, w in feed["entries"]
                 )
                 xml = (

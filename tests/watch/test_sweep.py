@@ -518,3 +518,34 @@ def test_a_recording_failure_shows_on_the_account_and_the_sweep_goes_on(fake, dc
     bad.refresh_from_db()
     assert bad.consecutive_errors == 0
     assert Sighting.objects.filter(account=bad, text="breaks the check").exists()
+
+
+def test_an_undated_feed_entry_first_seen_during_the_crisis_is_a_sighting_the_baseline_never(
+    fake, dco, declare, api
+):
+    """The rule for feed entries with no date: what the first read of the crisis finds is the
+    baseline (it may predate the declaration: never a sighting); an entry that appears at a
+    later read appeared during the crisis: a sighting dated when first seen, marked as such.
+    Mutation: the `baseline` check removed from FeedReader -> the old entry becomes a sighting,
+    this test fails. Mutation: undated entries skipped as before -> the new one is never seen,
+    this test fails."""
+    notes = register(dco, fake.feed("notes"), "feed")
+    fake.feed_entry("notes", "Undated page from last year", None)
+    fake.feed_entry("notes", "Dated old article", ago(days=3))
+    declare(minutes_ago=10)
+
+    first = services.watch_sweep()
+    assert (first["errors"], first["sightings"]) == (0, 0)  # the baseline
+
+    before = timezone.now()
+    fake.feed_entry("notes", "Undated note written during the freeze", None)
+    second = services.watch_sweep()
+    after = timezone.now()
+    assert (second["errors"], second["sightings"]) == (0, 1)
+    sighting = Sighting.objects.get()
+    assert sighting.text == "Undated note written during the freeze" and sighting.account_id == notes.pk
+    assert sighting.published_estimated and before <= sighting.published_at <= after
+
+    assert services.watch_sweep()["sightings"] == 0  # once
+    body = api.as_user(dco).get(f"/api/v1/sightings/{sighting.pk}/").json()
+    assert body["published_estimated"] is True
