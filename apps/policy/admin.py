@@ -5,7 +5,6 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.roles import DCO, has_role
 from apps.core.errors import ServiceError
 from apps.posts.models import Network
 
@@ -14,10 +13,14 @@ from .models import Embargo, PolicyRule, Ruling
 
 
 class DCOAdminMixin:
-    """Only the DCO (or a superuser) sees or changes the policy in the admin."""
+    """Only those the policy services let act (policy_allowed_actions: the DCO) see or change the
+    policy in the admin. Saves and deletions go through the services each admin names
+    (service_create/update/delete), which check the same right and audit."""
+
+    service_fields: tuple[str, ...] = ()  # the fields a change form passes to service_update
 
     def _allowed(self, request):
-        return request.user.is_active and (request.user.is_superuser or has_role(request.user, DCO))
+        return bool(services.policy_allowed_actions(user=request.user))
 
     def has_module_permission(self, request):
         return self._allowed(request)
@@ -41,6 +44,34 @@ class DCOAdminMixin:
             # Validation already ran in the form; this is a rights or state error: say it, save nothing.
             self.message_user(request, exc.message, level=messages.ERROR)
             return None
+
+    def _changes(self, form) -> dict:
+        return {name: form.cleaned_data[name] for name in form.changed_data if name in self.service_fields}
+
+    def service_create(self, *, actor, obj):
+        raise NotImplementedError
+
+    def service_update(self, *, actor, obj, data):
+        raise NotImplementedError
+
+    def service_delete(self, *, actor, obj):
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            data = self._changes(form)
+            self._run(request, lambda: self.service_update(actor=request.user, obj=obj, data=data))
+        else:
+            created = self._run(request, lambda: self.service_create(actor=request.user, obj=obj))
+            if created is not None:
+                obj.pk = created.pk
+
+    def delete_model(self, request, obj):
+        self._run(request, lambda: self.service_delete(actor=request.user, obj=obj))
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 class PolicyRuleForm(forms.ModelForm):
@@ -77,6 +108,7 @@ class PolicyRuleForm(forms.ModelForm):
 @admin.register(PolicyRule)
 class PolicyRuleAdmin(DCOAdminMixin, admin.ModelAdmin):
     form = PolicyRuleForm
+    service_fields = services.RULE_FIELDS
     list_display = ["code", "kind", "severity", "condition", "account_kind", "enabled", "updated_at"]
     list_filter = ["enabled", "kind", "severity", "condition", "account_kind"]
     search_fields = ["code", "patterns", "message_fr", "message_en"]
@@ -123,7 +155,7 @@ class PolicyRuleAdmin(DCOAdminMixin, admin.ModelAdmin):
 
         obj = self.get_object(request, object_id)
         if obj is not None and request.method == "GET" and self._allowed(request):
-            impact = selectors.rule_change_impact(selectors.rules_with_change(code=obj.code, delete=True))
+            impact = selectors.rule_change_preview(code=obj.code, delete=True)
             extra_context = {**(extra_context or {}), "impact": impact}
         return super().delete_view(request, object_id, extra_context)
 
@@ -139,7 +171,7 @@ class PolicyRuleAdmin(DCOAdminMixin, admin.ModelAdmin):
 
     def preview_view(self, request, object_id=None):
         """The change as posted by the change form, replayed against the recorded rulings; nothing saved."""
-        from django.core.exceptions import PermissionDenied, ValidationError
+        from django.core.exceptions import PermissionDenied
         from django.template.response import TemplateResponse
         from django.urls import reverse
 
@@ -154,16 +186,11 @@ class PolicyRuleAdmin(DCOAdminMixin, admin.ModelAdmin):
             if obj is None:
                 code, changes = form.cleaned_data["code"], dict(form.cleaned_data)
             else:
-                code = obj.code
-                changes = {
-                    name: form.cleaned_data[name]
-                    for name in form.changed_data
-                    if name in services.RULE_FIELDS
-                }
+                code, changes = obj.code, self._changes(form)
             try:
-                impact = selectors.rule_change_impact(selectors.rules_with_change(code=code, changes=changes))
-            except ValidationError as exc:
-                errors = exc.messages
+                impact = selectors.rule_change_preview(code=code, changes=changes)
+            except ServiceError as exc:
+                errors = [exc.message]
         else:
             errors = [f"{name}: {' '.join(messages)}" for name, messages in form.errors.items()]
         target = (
@@ -192,26 +219,16 @@ class PolicyRuleAdmin(DCOAdminMixin, admin.ModelAdmin):
             request, "admin/policy/policyrule/preview.html", context, status=400 if errors else 200
         )
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            changes = {
-                name: form.cleaned_data[name] for name in form.changed_data if name in services.RULE_FIELDS
-            }
-            self._run(
-                request, lambda: services.policy_rule_update(actor=request.user, rule=obj, changes=changes)
-            )
-        else:
-            fields = {name: getattr(obj, name) for name in services.RULE_FIELDS}
-            created = self._run(request, lambda: services.policy_rule_create(actor=request.user, **fields))
-            if created is not None:
-                obj.pk = created.pk
+    def service_create(self, *, actor, obj):
+        return services.policy_rule_create(
+            actor=actor, **{name: getattr(obj, name) for name in services.RULE_FIELDS}
+        )
 
-    def delete_model(self, request, obj):
-        self._run(request, lambda: services.policy_rule_delete(actor=request.user, rule=obj))
+    def service_update(self, *, actor, obj, data):
+        return services.policy_rule_update(actor=actor, rule=obj, data=data)
 
-    def delete_queryset(self, request, queryset):
-        for rule in queryset:
-            self.delete_model(request, rule)
+    def service_delete(self, *, actor, obj):
+        return services.policy_rule_delete(actor=actor, rule=obj)
 
 
 class EmbargoForm(forms.ModelForm):
@@ -229,6 +246,7 @@ class EmbargoForm(forms.ModelForm):
 @admin.register(Embargo)
 class EmbargoAdmin(DCOAdminMixin, admin.ModelAdmin):
     form = EmbargoForm
+    service_fields = services.EMBARGO_FIELDS
     list_display = ["topic", "until", "is_running", "created_by", "updated_at"]
     search_fields = ["topic", "terms"]
     date_hierarchy = "until"
@@ -238,30 +256,16 @@ class EmbargoAdmin(DCOAdminMixin, admin.ModelAdmin):
     def is_running(self, obj):
         return obj.until > timezone.now()
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            changes = {
-                name: form.cleaned_data[name] for name in form.changed_data if name in services.EMBARGO_FIELDS
-            }
-            self._run(
-                request, lambda: services.embargo_update(actor=request.user, embargo=obj, changes=changes)
-            )
-        else:
-            created = self._run(
-                request,
-                lambda: services.embargo_create(
-                    actor=request.user, topic=obj.topic, terms=obj.terms, until=obj.until, note=obj.note
-                ),
-            )
-            if created is not None:
-                obj.pk = created.pk
+    def service_create(self, *, actor, obj):
+        return services.embargo_create(
+            actor=actor, topic=obj.topic, terms=obj.terms, until=obj.until, note=obj.note
+        )
 
-    def delete_model(self, request, obj):
-        self._run(request, lambda: services.embargo_delete(actor=request.user, embargo=obj))
+    def service_update(self, *, actor, obj, data):
+        return services.embargo_update(actor=actor, embargo=obj, data=data)
 
-    def delete_queryset(self, request, queryset):
-        for embargo in queryset:
-            self.delete_model(request, embargo)
+    def service_delete(self, *, actor, obj):
+        return services.embargo_delete(actor=actor, embargo=obj)
 
 
 @admin.register(Ruling)
@@ -307,9 +311,5 @@ class RulingAdmin(DCOAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def delete_model(self, request, obj):
-        self._run(request, lambda: services.ruling_delete(actor=request.user, ruling=obj))
-
-    def delete_queryset(self, request, queryset):
-        for ruling in queryset:
-            self.delete_model(request, ruling)
+    def service_delete(self, *, actor, obj):
+        return services.ruling_delete(actor=actor, ruling=obj)

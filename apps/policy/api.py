@@ -4,7 +4,6 @@ import csv
 import io
 import json
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 from django.utils import timezone, translation
@@ -82,7 +81,7 @@ class PrecheckView(APIView):
     def post(self, request):
         data = PrecheckInput(data=request.data)
         data.is_valid(raise_exception=True)
-        language = selectors.caller_language(request)
+        language = selectors.caller_language(request=request)
         with translation.override(language):
             result = selectors.precheck(**data.validated_data)
             body = {
@@ -164,7 +163,10 @@ class PolicyRuleViewSet(viewsets.ReadOnlyModelViewSet):
         return queryset
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "language": selectors.caller_language(self.request)}
+        return {
+            **super().get_serializer_context(),
+            "language": selectors.caller_language(request=self.request),
+        }
 
 
 class TermsField(serializers.ListField):
@@ -221,9 +223,7 @@ class EmbargoViewSet(viewsets.ModelViewSet):
         embargo = self.get_object()
         serializer = self.get_serializer(embargo, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        embargo = services.embargo_update(
-            actor=request.user, embargo=embargo, changes=serializer.validated_data
-        )
+        embargo = services.embargo_update(actor=request.user, embargo=embargo, data=serializer.validated_data)
         return Response(self.get_serializer(embargo).data)
 
     def destroy(self, request, *args, **kwargs):
@@ -306,15 +306,6 @@ def _rule_changes(data) -> dict:
     return dict(serializer.validated_data)
 
 
-def _impact_of(*, code: str, changes: dict, delete: bool = False) -> dict:
-    try:
-        proposed = selectors.rules_with_change(code=code, changes=changes, delete=delete)
-    except DjangoValidationError as exc:
-        field, messages = next(iter(exc.message_dict.items()))
-        raise ServiceError(f"{field}: {messages[0]}", field=field) from exc
-    return selectors.rule_change_impact(proposed)
-
-
 class PolicyRuleEditViewSet(PolicyRuleViewSet, viewsets.GenericViewSet):
     """The rules: staff read them; the DCO changes one (PATCH) and previews any change first
     (POST preview/): which recorded rulings it would newly break or fix. Nothing is saved by a preview."""
@@ -342,7 +333,7 @@ class PolicyRuleEditViewSet(PolicyRuleViewSet, viewsets.GenericViewSet):
         if not isinstance(confirm, bool):
             raise ServiceError(_("confirm: true or false."), field="confirm")
         changes = _rule_changes(data)
-        impact = impact_body(_impact_of(code=rule.code, changes=changes))
+        impact = impact_body(selectors.rule_change_preview(code=rule.code, changes=changes))
         if not confirm:
             return Response(
                 {
@@ -352,7 +343,7 @@ class PolicyRuleEditViewSet(PolicyRuleViewSet, viewsets.GenericViewSet):
                 },
                 status=status.HTTP_409_CONFLICT,
             )
-        rule = services.policy_rule_update(actor=request.user, rule=rule, changes=changes)
+        rule = services.policy_rule_update(actor=request.user, rule=rule, data=changes)
         return Response({**self.get_serializer(rule).data, "impact": impact})
 
     @extend_schema(request=RulePreviewInput, responses={200: dict})
@@ -363,7 +354,7 @@ class PolicyRuleEditViewSet(PolicyRuleViewSet, viewsets.GenericViewSet):
         data = RulePreviewInput(data=request.data)
         data.is_valid(raise_exception=True)
         changes = {} if data.validated_data["delete"] else _rule_changes(data.validated_data["changes"])
-        impact = _impact_of(
+        impact = selectors.rule_change_preview(
             code=data.validated_data["code"], changes=changes, delete=data.validated_data["delete"]
         )
         return Response(impact_body(impact))
@@ -495,7 +486,7 @@ class FiguresView(APIView):
         of = request.query_params.get("of", "recorded")
         if of not in ("recorded", "corpus"):
             raise ServiceError(_("of: recorded or corpus."), field="of")
-        figures = selectors.figures_of(of)
+        figures = selectors.figures_of(of=of)
         return Response(
             {
                 **{k: figures[k] for k in ("total", "agreed", "agreement", "too_strict", "missed", "rules")},

@@ -13,10 +13,12 @@ from datetime import datetime
 from pathlib import Path
 
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.errors import ServiceError
 from apps.crises.selectors import crisis_open
 
 from . import matcher
@@ -99,7 +101,7 @@ def bump_rules_version():
     transaction.on_commit(_bump)
 
 
-def rule_text(rule: PolicyRule) -> RuleText:
+def rule_text(*, rule: PolicyRule) -> RuleText:
     return RuleText(
         message_fr=rule.message_fr,
         message_en=rule.message_en,
@@ -112,14 +114,14 @@ def rule_text(rule: PolicyRule) -> RuleText:
     )
 
 
-def rule_spec(rule: PolicyRule) -> matcher.RuleSpec:
+def rule_spec(*, rule: PolicyRule) -> matcher.RuleSpec:
     """A (non-embargo) rule as the matcher sees it; also used on unsaved rules to preview a change."""
     return matcher.RuleSpec(
         key=f"rule:{rule.pk or rule.code}",
         code=rule.code,
         kind=rule.kind,
         patterns=tuple(rule.pattern_list()),
-        ref=rule_text(rule),
+        ref=rule_text(rule=rule),
         **_scope(rule),
     )
 
@@ -135,16 +137,16 @@ def _scope(rule: PolicyRule) -> dict:
     }
 
 
-def rule_specs(now: datetime | None = None) -> list[matcher.RuleSpec]:
+def rule_specs(*, now: datetime | None = None) -> list[matcher.RuleSpec]:
     """Every enabled rule, plus one spec per embargo still running, as the matcher sees them."""
     now = now or timezone.now()
     specs = []
     embargo_templates = []
     for rule in PolicyRule.objects.filter(enabled=True).order_by("code"):
         if rule.kind == RuleKind.EMBARGO:
-            embargo_templates.append((rule, rule_text(rule), _scope(rule)))
+            embargo_templates.append((rule, rule_text(rule=rule), _scope(rule)))
             continue
-        specs.append(rule_spec(rule))
+        specs.append(rule_spec(rule=rule))
     if not embargo_templates:
         # The registry is enforced even if its message rule was deleted: fall back to built-in words.
         fallback = RuleText(
@@ -205,7 +207,7 @@ def _when(value: datetime | None) -> str:
     return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
 
 
-def render_reason(hit: matcher.Hit, *, crisis=None) -> Reason:
+def render_reason(*, hit: matcher.Hit, crisis=None) -> Reason:
     """A hit as a reason, in the active language (callers wrap in translation.override)."""
     text: RuleText = hit.spec.ref or RuleText(message_fr=hit.spec.code, message_en=hit.spec.code)
     language = (translation.get_language() or "fr").split("-")[0]
@@ -264,7 +266,7 @@ def precheck(
     )
     return PrecheckResult(
         verdict=matcher.verdict_of(hits),
-        reasons=[render_reason(hit, crisis=crisis) for hit in hits],
+        reasons=[render_reason(hit=hit, crisis=crisis) for hit in hits],
         crisis=crisis,
     )
 
@@ -280,7 +282,7 @@ def embargo_list():
     return Embargo.objects.select_related("created_by").order_by("until", "pk")
 
 
-def caller_language(request) -> str:
+def caller_language(*, request) -> str:
     """The caller's language: an explicit choice on the site (language cookie), else the request's
     Accept-Language, else the staff profile's language, else the default."""
     from django.conf import settings
@@ -315,19 +317,19 @@ VERDICT_RANK = {"allowed": 0, "warn": 1, "blocked": 2}
 CORPUS_PATH = Path(__file__).resolve().parent / "fixtures" / "rulings.json"
 
 
-def ruling_state(crisis: bool) -> str:
+def ruling_state(*, crisis: bool) -> str:
     """A ruling records only whether a crisis was open; it is replayed in the freeze, when the crisis
     rules bite hardest (and the relay rule matters most)."""
     return matcher.FREEZE if crisis else matcher.NO_CRISIS
 
 
-def guide_rules_compiled(rules=None) -> matcher.CompiledRules:
+def guide_rules_compiled(*, rules=None) -> matcher.CompiledRules:
     """The enabled rules (or `rules`), without the embargo registry: an embargo ends, a ruling stays,
     so rulings are replayed against the guide's rules only."""
     if rules is None:
         rules = PolicyRule.objects.filter(enabled=True).order_by("code")
     return matcher.CompiledRules.build(
-        rule_spec(rule) for rule in rules if rule.enabled and rule.kind != RuleKind.EMBARGO
+        rule_spec(rule=rule) for rule in rules if rule.enabled and rule.kind != RuleKind.EMBARGO
     )
 
 
@@ -371,13 +373,13 @@ class Replayed:
         return self.verdict == self.draft.verdict
 
 
-def replay(draft: Draft, compiled: matcher.CompiledRules) -> Replayed:
+def replay(*, draft: Draft, compiled: matcher.CompiledRules) -> Replayed:
     hits = compiled.match(
         draft.text,
         network=draft.network,
         account_kind=draft.account_kind,
         has_photo=draft.has_photo,
-        crisis_state=ruling_state(draft.crisis),
+        crisis_state=ruling_state(crisis=draft.crisis),
         quote=False,
     )
     return Replayed(
@@ -388,12 +390,12 @@ def replay(draft: Draft, compiled: matcher.CompiledRules) -> Replayed:
     )
 
 
-def replay_all(drafts, compiled: matcher.CompiledRules | None = None) -> list[Replayed]:
+def replay_all(*, drafts, compiled: matcher.CompiledRules | None = None) -> list[Replayed]:
     compiled = compiled if compiled is not None else guide_rules_compiled()
-    return [replay(Draft.of(d), compiled) for d in drafts]
+    return [replay(draft=Draft.of(d), compiled=compiled) for d in drafts]
 
 
-def ruling_figures(replayed: list[Replayed]) -> dict:
+def ruling_figures(*, replayed: list[Replayed]) -> dict:
     """Agreement overall and per rule: how often each rule fired, and how often a ruling overturned it
     (the rule fired, and the DCO's verdict is milder than the rule's severity: the rule went too far).
     `missed` counts the rulings stricter than the check (no rule went far enough)."""
@@ -424,12 +426,12 @@ def ruling_list():
     return Ruling.objects.select_related("created_by").order_by("-created_at", "-pk")
 
 
-def rule_change_impact(proposed: list[PolicyRule], *, rulings=None) -> dict:
+def rule_change_impact(*, proposed: list[PolicyRule], rulings=None) -> dict:
     """Which recorded rulings the rule set `proposed` (in place of the current enabled rules) would
     newly break (agreed now, not after) or newly fix (the reverse). Nothing is saved."""
     drafts = [Draft.of(r) for r in (rulings if rulings is not None else ruling_list())]
-    before = replay_all(drafts, guide_rules_compiled())
-    after = replay_all(drafts, guide_rules_compiled(proposed))
+    before = replay_all(drafts=drafts, compiled=guide_rules_compiled())
+    after = replay_all(drafts=drafts, compiled=guide_rules_compiled(rules=proposed))
     broken, fixed = [], []
     for old, new in zip(before, after, strict=True):
         if old.agrees and not new.agrees:
@@ -464,6 +466,18 @@ def rules_with_change(*, code: str, changes: dict | None = None, delete: bool = 
     return [rule for rule in rules.values() if rule.enabled]
 
 
+def rule_change_preview(*, code: str, changes: dict | None = None, delete: bool = False) -> dict:
+    """rule_change_impact of changing (or deleting) the rule `code`: what the admin's preview and
+    the API's preview and PATCH show before a change is saved. A bad change is refused with a
+    ServiceError naming the field."""
+    try:
+        proposed = rules_with_change(code=code, changes=changes, delete=delete)
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise ServiceError(f"{field}: {messages[0]}", field=field) from exc
+    return rule_change_impact(proposed=proposed)
+
+
 def _copy(rule: PolicyRule) -> PolicyRule:
     copy = PolicyRule()
     for model_field in PolicyRule._meta.concrete_fields:
@@ -475,6 +489,6 @@ def corpus_entries() -> list[dict]:
     return json.loads(CORPUS_PATH.read_text(encoding="utf-8"))
 
 
-def figures_of(of: str = "recorded") -> dict:
+def figures_of(*, of: str = "recorded") -> dict:
     """ruling_figures of the recorded rulings, or of the repository's corpus (`of="corpus"`)."""
-    return ruling_figures(replay_all(corpus_entries() if of == "corpus" else ruling_list()))
+    return ruling_figures(replayed=replay_all(drafts=corpus_entries() if of == "corpus" else ruling_list()))

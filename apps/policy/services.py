@@ -12,9 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.accounts.roles import DCO, has_role
 from apps.audit.services import audit_record
-from apps.core.errors import NotAllowedError, ServiceError
+from apps.core.errors import ServiceError
+from apps.core.roles import DCO, has_role, require_role
+from apps.core.updates import model_update
 
 from .models import AccountKind, Embargo, PolicyRule, Ruling, RulingSource, Verdict
 
@@ -41,9 +42,31 @@ RULE_FIELDS = (
 EMBARGO_FIELDS = ("topic", "terms", "until", "note")
 
 
+# What a user may do with the policy: the same verbs as the audit trail. The admin, the API and the
+# pages ask policy_allowed_actions; each service checks the same rule (_require_dco).
+POLICY_ACTIONS = frozenset(
+    {
+        "policy.rule_create",
+        "policy.rule_update",
+        "policy.rule_delete",
+        "policy.embargo_create",
+        "policy.embargo_update",
+        "policy.embargo_delete",
+        "policy.ruling_record",
+        "policy.ruling_delete",
+    }
+)
+
+
+def policy_allowed_actions(*, user) -> frozenset[str]:
+    """The policy actions `user` may take: all of them for a DCO, none for anyone else."""
+    return POLICY_ACTIONS if has_role(user, DCO) else frozenset()
+
+
 def _require_dco(actor):
-    if not (actor is not None and actor.is_authenticated and (has_role(actor, DCO) or actor.is_superuser)):
-        raise NotAllowedError(_("Only a communication directorate officer (dco) may change the policy."))
+    require_role(
+        actor, DCO, message=_("Only a communication directorate officer (dco) may change the policy.")
+    )
 
 
 def _validate(instance, *, exclude=()):
@@ -72,6 +95,10 @@ def _terms_text(terms) -> str:
 @transaction.atomic
 def policy_rule_create(*, actor, **fields) -> PolicyRule:
     _require_dco(actor)
+    return _rule_create(actor=actor, fields=fields)
+
+
+def _rule_create(*, actor, fields: dict) -> PolicyRule:
     unknown = set(fields) - set(RULE_FIELDS)
     if unknown:
         raise ServiceError(_("Unknown field."), field=sorted(unknown)[0])
@@ -89,35 +116,47 @@ def policy_rule_create(*, actor, **fields) -> PolicyRule:
     return rule
 
 
-def _locked_apply(model, pk, changes: dict, *, allowed, terms_field: str):
-    """Lock the stored row, apply `changes` to it; return (row, {field: [before, after]})."""
-    unknown = set(changes) - set(allowed)
-    if unknown:
-        raise ServiceError(_("Unknown field."), field=sorted(unknown)[0])
+@transaction.atomic
+def policy_rules_seed(*, actor=None) -> int:
+    """Create the staff guide's rules that are missing (by code), each audited as
+    `policy.rule_create`; existing rules are never touched. → how many were created. `actor` None
+    is the system (`manage.py policy_seed_rules`); otherwise a DCO. (The data migrations seed
+    with guide.seed_rules on historical models, before there is a trail to write to.)"""
+    from .guide import GUIDE_RULES
+
+    if actor is not None:
+        _require_dco(actor)
+    existing = set(PolicyRule.objects.values_list("code", flat=True))
+    created = 0
+    for data in GUIDE_RULES:
+        if data["code"] not in existing:
+            _rule_create(actor=actor, fields=dict(data))
+            created += 1
+    return created
+
+
+def _locked_update(model, pk, data: dict, *, fields, terms_field: str):
+    """Lock the stored row and apply `data` to it (model_update: a key outside `fields` refused,
+    validated, only changed fields saved); → (row, {field: [before, after]} for the audit)."""
     current = model.objects.select_for_update().get(pk=pk)
-    if terms_field in changes:
-        changes = {**changes, terms_field: _terms_text(changes[terms_field])}
-    diff = {}
-    for name, value in changes.items():
-        before = getattr(current, name)
-        if before != value:
-            diff[name] = [_jsonable(before), _jsonable(value)]
-            setattr(current, name, value)
-    return current, diff
+    if terms_field in data:
+        data = {**data, terms_field: _terms_text(data[terms_field])}
+    current, changes = model_update(instance=current, fields=fields, data=data)
+    return current, {name: [_jsonable(before), _jsonable(after)] for name, (before, after) in changes.items()}
 
 
 @transaction.atomic
-def policy_rule_update(*, actor, rule: PolicyRule, changes: dict) -> PolicyRule:
-    """Apply `changes` to the rule as stored (locked), whatever the in-memory `rule` holds."""
+def policy_rule_update(*, actor, rule: PolicyRule, data: dict) -> PolicyRule:
+    """Apply `data` to the rule as stored (locked), whatever the in-memory `rule` holds."""
     _require_dco(actor)
-    current, diff = _locked_apply(PolicyRule, rule.pk, changes, allowed=RULE_FIELDS, terms_field="patterns")
-    if not diff:
-        return current
-    _validate(current)
-    current.save(update_fields=[*diff, "updated_at"])
-    audit_record(
-        actor=actor, action="policy.rule_update", obj=current, details={"code": current.code, "changes": diff}
-    )
+    current, diff = _locked_update(PolicyRule, rule.pk, data, fields=RULE_FIELDS, terms_field="patterns")
+    if diff:
+        audit_record(
+            actor=actor,
+            action="policy.rule_update",
+            obj=current,
+            details={"code": current.code, "changes": diff},
+        )
     return current
 
 
@@ -155,21 +194,18 @@ def embargo_create(*, actor, topic: str, terms, until: datetime, note: str = "")
 
 
 @transaction.atomic
-def embargo_update(*, actor, embargo: Embargo, changes: dict) -> Embargo:
+def embargo_update(*, actor, embargo: Embargo, data: dict) -> Embargo:
     """Change an embargo. Moving `until` into the past ends it early (recorded as such)."""
     _require_dco(actor)
-    current, diff = _locked_apply(Embargo, embargo.pk, changes, allowed=EMBARGO_FIELDS, terms_field="terms")
-    if not diff:
-        return current
-    _validate(current, exclude=["created_by"])
-    current.save(update_fields=[*diff, "updated_at"])
-    ended = "until" in diff and current.until <= timezone.now()
-    audit_record(
-        actor=actor,
-        action="policy.embargo_end" if ended else "policy.embargo_update",
-        obj=current,
-        details={"topic": current.topic, "changes": diff},
-    )
+    current, diff = _locked_update(Embargo, embargo.pk, data, fields=EMBARGO_FIELDS, terms_field="terms")
+    if diff:
+        ended = "until" in diff and current.until <= timezone.now()
+        audit_record(
+            actor=actor,
+            action="policy.embargo_end" if ended else "policy.embargo_update",
+            obj=current,
+            details={"topic": current.topic, "changes": diff},
+        )
     return current
 
 
@@ -227,7 +263,9 @@ def ruling_record(
         text=text, network=network, account_kind=account_kind, crisis=bool(crisis), has_photo=bool(has_photo)
     )
     # `compiled`: the rules already compiled by a caller recording many rulings at once.
-    checked = selectors.replay(draft, compiled if compiled is not None else selectors.guide_rules_compiled())
+    checked = selectors.replay(
+        draft=draft, compiled=compiled if compiled is not None else selectors.guide_rules_compiled()
+    )
     ruling = Ruling(
         text=text,
         network=network,

@@ -19,7 +19,7 @@ from .forms import PrecheckForm, RulingForm
 
 
 def _render(request, template, context, *, status=200):
-    language = selectors.caller_language(request)
+    language = selectors.caller_language(request=request)
     with translation.override(language):
         response = render(request, template, context, status=status)
     response["Content-Language"] = language
@@ -29,8 +29,8 @@ def _render(request, template, context, *, status=200):
 @login_required
 @require_http_methods(["GET", "POST"])
 def precheck_page(request):
-    language = selectors.caller_language(request)
-    can_rule = has_role(request.user, DCO)
+    language = selectors.caller_language(request=request)
+    can_rule = "policy.ruling_record" in services.policy_allowed_actions(user=request.user)
     with translation.override(language):
         result = None
         ruling_form = None
@@ -71,7 +71,8 @@ def _require(request, *roles):
 @require_POST
 def ruling_record_page(request):
     """The ruling form's target (the pre-check page, or the rulings page for a draft typed by hand)."""
-    _require(request, DCO)
+    if "policy.ruling_record" not in services.policy_allowed_actions(user=request.user):
+        raise PermissionDenied
     form = RulingForm(request.POST)
     if form.is_valid():
         try:
@@ -79,7 +80,7 @@ def ruling_record_page(request):
         except ServiceError as exc:
             form.add_error(None, exc.message)
         else:
-            with translation.override(selectors.caller_language(request)):
+            with translation.override(selectors.caller_language(request=request)):
                 messages.success(request, _("Ruling #%(id)s recorded.") % {"id": ruling.pk})
             return redirect("policy-rulings")
     return _render(request, "policy/rulings.html", _rulings_context(request, form), status=400)
@@ -89,7 +90,7 @@ def _rulings_context(request, form=None):
     page = Paginator(selectors.ruling_list(), 50).get_page(request.GET.get("page"))
     return {
         "page": page,
-        "can_rule": has_role(request.user, DCO),
+        "can_rule": "policy.ruling_record" in services.policy_allowed_actions(user=request.user),
         "ruling_form": form if form is not None else RulingForm(initial={"source": "manual"}),
     }
 
@@ -108,6 +109,6 @@ def figures_page(request):
     repository's corpus."""
     _require(request, DCO, AUDITOR)
     of = "corpus" if request.GET.get("of") == "corpus" else "recorded"
-    figures = selectors.figures_of(of)
+    figures = selectors.figures_of(of=of)
     percent = 100 * figures["agreement"] if figures["total"] else None
     return _render(request, "policy/figures.html", {"figures": figures, "of": of, "percent": percent})

@@ -227,7 +227,7 @@ def test_staff_read_the_rules_in_their_language(api, employee, dco, django_asser
     from apps.policy.models import PolicyRule
 
     services.policy_rule_update(
-        actor=dco, rule=PolicyRule.objects.get(code="account.dedicated"), changes={"enabled": False}
+        actor=dco, rule=PolicyRule.objects.get(code="account.dedicated"), data={"enabled": False}
     )
     client = api.as_user(employee)
     with django_assert_max_num_queries(4):  # auth, roles, profile, rules: not one per rule

@@ -38,8 +38,8 @@ def test_the_corpus_covers_both_languages_times_and_account_kinds():
 def test_the_rules_agree_with_the_rulings(capsys):
     """Mutation: crisis.relay_official disabled -> agreement falls to 89 % (89/100) and this test
     fails; confidential.credential back at `warn` -> 87 % (87/100), it fails."""
-    replayed = selectors.replay_all(corpus())
-    figures = selectors.ruling_figures(replayed)
+    replayed = selectors.replay_all(drafts=corpus())
+    figures = selectors.ruling_figures(replayed=replayed)
     with capsys.disabled():
         print(
             f"\nruling corpus: {figures['agreed']}/{figures['total']} rulings agree with the check "

@@ -57,7 +57,7 @@ def test_another_process_sees_a_rule_change_at_once(dco):
         assert ask(text) == "warn"
         assert ask(text) == "warn"  # served from the checker's compiled rules
         services.policy_rule_update(
-            actor=dco, rule=PolicyRule.objects.get(code="equipment.weakness"), changes={"severity": "block"}
+            actor=dco, rule=PolicyRule.objects.get(code="equipment.weakness"), data={"severity": "block"}
         )
         assert ask(text) == "blocked"
     finally:

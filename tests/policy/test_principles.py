@@ -212,7 +212,7 @@ def test_the_principles_are_data_the_dco_can_edit(dco):
     text = "Official statement from the agency: an anomaly occurred during the test."
     assert run(text, crisis=True).verdict == "warn"
     rule = PolicyRule.objects.get(code="crisis.relay_official")
-    services.policy_rule_update(actor=dco, rule=rule, changes={"suppresses": []})
+    services.policy_rule_update(actor=dco, rule=rule, data={"suppresses": []})
     assert run(text, crisis=True).verdict == "blocked"
 
 
@@ -222,5 +222,5 @@ def test_a_rule_cannot_lift_itself(dco):
 
     rule = PolicyRule.objects.get(code="crisis.relay_official")
     with pytest.raises(ServiceError) as caught:
-        services.policy_rule_update(actor=dco, rule=rule, changes={"suppresses": ["crisis.relay_official"]})
+        services.policy_rule_update(actor=dco, rule=rule, data={"suppresses": ["crisis.relay_official"]})
     assert caught.value.field == "suppresses"

@@ -28,21 +28,19 @@ def test_dco_raises_a_rule_to_blocking_and_it_applies_at_once(dco, check):
     text = "Le banc d'essai a révélé une faiblesse du réservoir"
     assert check(text).verdict == "warn"
     rule = PolicyRule.objects.get(code="equipment.weakness")
-    services.policy_rule_update(actor=dco, rule=rule, changes={"severity": "block"})
+    services.policy_rule_update(actor=dco, rule=rule, data={"severity": "block"})
     assert check(text).verdict == "blocked"
     entry = AuditEntry.objects.get(action="policy.rule_update")
     assert entry.actor_id == dco.pk
     assert entry.details == {"code": "equipment.weakness", "changes": {"severity": ["warn", "block"]}}
 
-    services.policy_rule_update(actor=dco, rule=rule, changes={"enabled": False})
+    services.policy_rule_update(actor=dco, rule=rule, data={"enabled": False})
     assert "equipment.weakness" not in {r.code for r in check(text).reasons}
 
 
 def test_dco_adds_a_term_and_a_new_rule(dco, check):
     rule = PolicyRule.objects.get(code="equipment.weakness")
-    services.policy_rule_update(
-        actor=dco, rule=rule, changes={"patterns": [*rule.pattern_list(), "surchauffe"]}
-    )
+    services.policy_rule_update(actor=dco, rule=rule, data={"patterns": [*rule.pattern_list(), "surchauffe"]})
     assert "equipment.weakness" in {r.code for r in check("Légère SURCHAUFFE du calculateur").reasons}
 
     services.policy_rule_create(
@@ -63,7 +61,7 @@ def test_dco_adds_a_term_and_a_new_rule(dco, check):
 def test_only_the_dco_changes_rules(employee):
     rule = PolicyRule.objects.get(code="equipment.weakness")
     with pytest.raises(NotAllowedError):
-        services.policy_rule_update(actor=employee, rule=rule, changes={"enabled": False})
+        services.policy_rule_update(actor=employee, rule=rule, data={"enabled": False})
     with pytest.raises(NotAllowedError):
         services.embargo_create(
             actor=employee, topic="t", terms=["t"], until=timezone.now() + timedelta(days=1)
@@ -87,7 +85,7 @@ def test_only_the_dco_changes_rules(employee):
 def test_invalid_rule_changes_are_refused_naming_the_field(dco, changes, field):
     rule = PolicyRule.objects.get(code="equipment.weakness")
     with pytest.raises(ServiceError) as error:
-        services.policy_rule_update(actor=dco, rule=rule, changes=changes)
+        services.policy_rule_update(actor=dco, rule=rule, data=changes)
     assert error.value.field == field
     rule.refresh_from_db()
     assert rule.kind == "term" and rule.severity == "warn"
@@ -100,7 +98,7 @@ def test_compiled_rules_are_cached_until_a_change(dco, django_assert_num_queries
     with django_assert_num_queries(1):  # the open crisis, nothing else: rules come from the cache
         check("Le moteur est en panne")
     rule = PolicyRule.objects.get(code="equipment.weakness")
-    services.policy_rule_update(actor=dco, rule=rule, changes={"severity": "block"})
+    services.policy_rule_update(actor=dco, rule=rule, data={"severity": "block"})
     assert selectors.compiled_rules() is not first
 
 
@@ -110,7 +108,7 @@ def test_another_process_recompiles_after_commit(dco, django_capture_on_commit_c
     version_before = selectors.rules_version()
     with django_capture_on_commit_callbacks(execute=True):
         rule = PolicyRule.objects.get(code="equipment.weakness")
-        services.policy_rule_update(actor=dco, rule=rule, changes={"severity": "block"})
+        services.policy_rule_update(actor=dco, rule=rule, data={"severity": "block"})
     version_after = selectors.rules_version()
     assert version_after != version_before
     # Simulate the other process: its local cache still holds the old version and rules.
@@ -125,7 +123,7 @@ def test_embargo_changes_apply_at_once(dco, check):
         actor=dco, topic="Lancement Ariane 6 VA999", terms="VA999", until=timezone.now() + timedelta(days=3)
     )
     assert check("Rendez-vous pour VA999 !").verdict == "blocked"
-    services.embargo_update(actor=dco, embargo=embargo, changes={"terms": ["VA1000"]})
+    services.embargo_update(actor=dco, embargo=embargo, data={"terms": ["VA1000"]})
     assert check("Rendez-vous pour VA999 !").verdict == "allowed"
     assert check("Rendez-vous pour va1000 !").verdict == "blocked"
     services.embargo_delete(actor=dco, embargo=embargo)
@@ -148,7 +146,7 @@ def test_embargo_still_enforced_if_its_message_rule_is_deleted(dco, check):
 def test_seed_command_restores_a_deleted_guide_rule_and_keeps_edits(dco):
     services.policy_rule_delete(actor=dco, rule=PolicyRule.objects.get(code="agency.voice"))
     rule = PolicyRule.objects.get(code="equipment.weakness")
-    services.policy_rule_update(actor=dco, rule=rule, changes={"severity": "block"})
+    services.policy_rule_update(actor=dco, rule=rule, data={"severity": "block"})
     call_command("policy_seed_rules", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert PolicyRule.objects.filter(code="agency.voice").exists()
     assert PolicyRule.objects.get(code="equipment.weakness").severity == "block"

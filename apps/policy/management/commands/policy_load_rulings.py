@@ -30,7 +30,7 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: {exc}") from exc
         except ServiceError as exc:
             raise CommandError(exc.message) from exc
-        figures = selectors.figures_of("recorded")
+        figures = selectors.figures_of(of="recorded")
         self.stdout.write(
             f"{len(rulings)} ruling(s) recorded; "
             f"the check agrees with {figures['agreed']}/{figures['total']}."

@@ -1,12 +1,14 @@
 from django.core.management.base import BaseCommand
 
-from apps.policy.guide import seed_rules
 from apps.policy.models import PolicyRule
+from apps.policy.services import policy_rules_seed
 
 
 class Command(BaseCommand):
-    help = "Create the staff guide's pre-publication rules that are missing (existing rules are kept)."
+    help = (
+        "Create the staff guide's pre-publication rules that are missing (existing rules are kept; audited)."
+    )
 
     def handle(self, *args, **options):
-        created = seed_rules(PolicyRule)
+        created = policy_rules_seed(actor=None)
         self.stdout.write(f"{created} rule(s) created, {PolicyRule.objects.count()} in total.")
