@@ -8,6 +8,34 @@ Keys are optional (a caller may leave one out), never unknown. Adding an action 
 here, in the same commit as the code that writes it.
 """
 
+# A policy rule's fields, recorded whole when it is created or deleted.
+RULE = (
+    "account_kind",
+    "advice_en",
+    "advice_fr",
+    "code",
+    "condition",
+    "enabled",
+    "guide",
+    "kind",
+    "message_en",
+    "message_fr",
+    "networks",
+    "on_photo",
+    "passage_en",
+    "passage_fr",
+    "patterns",
+    "quote_match",
+    "severity",
+    "suppresses",
+)
+
+# A decision at one step of a statement's validation chain.
+STEP_DECISION = ("comment", "decision", "final", "request", "revision", "status", "step", "step_order")
+
+# A decision at one step of a calendar post's approval chain.
+POST_STEP_DECISION = ("comment", "decision", "final", "post", "released", "status", "step", "step_order")
+
 ACTIONS: dict[str, frozenset[str]] = {
     name: frozenset(keys)
     for name, keys in {
@@ -82,46 +110,8 @@ ACTIONS: dict[str, frozenset[str]] = {
         "policy.embargo_delete": ("terms", "topic", "until"),
         "policy.embargo_end": ("changes", "topic"),
         "policy.embargo_update": ("changes", "topic"),
-        "policy.rule_create": (
-            "account_kind",
-            "advice_en",
-            "advice_fr",
-            "code",
-            "condition",
-            "enabled",
-            "guide",
-            "kind",
-            "message_en",
-            "message_fr",
-            "networks",
-            "on_photo",
-            "passage_en",
-            "passage_fr",
-            "patterns",
-            "quote_match",
-            "severity",
-            "suppresses",
-        ),
-        "policy.rule_delete": (
-            "account_kind",
-            "advice_en",
-            "advice_fr",
-            "code",
-            "condition",
-            "enabled",
-            "guide",
-            "kind",
-            "message_en",
-            "message_fr",
-            "networks",
-            "on_photo",
-            "passage_en",
-            "passage_fr",
-            "patterns",
-            "quote_match",
-            "severity",
-            "suppresses",
-        ),
+        "policy.rule_create": RULE,
+        "policy.rule_delete": RULE,
         "policy.rule_update": ("changes", "code"),
         "policy.ruling_delete": ("text_sha256", "verdict"),
         "policy.ruling_record": (
@@ -157,26 +147,8 @@ ACTIONS: dict[str, frozenset[str]] = {
         "post.uncertain": ("why",),
         "post.update": ("fields", "status"),
         # post_approval
-        "post_approval.approve": (
-            "comment",
-            "decision",
-            "final",
-            "post",
-            "released",
-            "status",
-            "step",
-            "step_order",
-        ),
-        "post_approval.reject": (
-            "comment",
-            "decision",
-            "final",
-            "post",
-            "released",
-            "status",
-            "step",
-            "step_order",
-        ),
+        "post_approval.approve": POST_STEP_DECISION,
+        "post_approval.reject": POST_STEP_DECISION,
         "post_approval.release": ("post", "scheduled_at"),
         "post_approval.request": ("account", "body", "chain", "post", "scheduled_at"),
         "post_approval.void": ("post", "reason", "was"),
@@ -191,16 +163,7 @@ ACTIONS: dict[str, frozenset[str]] = {
             "updated",
         ),
         # statement
-        "statement.approve": (
-            "comment",
-            "decision",
-            "final",
-            "request",
-            "revision",
-            "status",
-            "step",
-            "step_order",
-        ),
+        "statement.approve": STEP_DECISION,
         "statement.create": ("accounts", "body", "crisis", "planned_at", "revision"),
         "statement.edit": (
             "accounts",
@@ -215,26 +178,8 @@ ACTIONS: dict[str, frozenset[str]] = {
         "statement.post_retry": ("account", "attempts", "error", "post"),
         "statement.publish": ("accounts", "at", "automatic", "posts", "request", "revision"),
         "statement.published": ("posts", "published_at", "revision"),
-        "statement.reject": (
-            "comment",
-            "decision",
-            "final",
-            "request",
-            "revision",
-            "status",
-            "step",
-            "step_order",
-        ),
-        "statement.request_changes": (
-            "comment",
-            "decision",
-            "final",
-            "request",
-            "revision",
-            "status",
-            "step",
-            "step_order",
-        ),
+        "statement.reject": STEP_DECISION,
+        "statement.request_changes": STEP_DECISION,
         "statement.submit": ("chain", "request", "revision"),
         "statement.withdraw": ("cancelled_posts", "cancelled_requests", "reason", "revision"),
         # watch
