@@ -50,10 +50,10 @@ def _record(*, actor, action, whom=None, details):
         audit_record(actor=actor, action=action, obj=whom, details=details)
 
 
-def on_login(sender, request, user, **kwargs):
+def _record_session(action, request, user):
     _record(
         actor=user,
-        action="account.login",
+        action=action,
         whom=user,
         details={
             "who": user.get_username(),
@@ -62,22 +62,16 @@ def on_login(sender, request, user, **kwargs):
             "client": client_address(request) if request is not None else "",
         },
     )
+
+
+def on_login(sender, request, user, **kwargs):
+    _record_session("account.login", request, user)
 
 
 def on_logout(sender, request, user, **kwargs):
     if user is None or not getattr(user, "is_authenticated", False):
         return
-    _record(
-        actor=user,
-        action="account.logout",
-        whom=user,
-        details={
-            "who": user.get_username(),
-            "whom": user.get_username(),
-            "door": door_of(request),
-            "client": client_address(request) if request is not None else "",
-        },
-    )
+    _record_session("account.logout", request, user)
 
 
 def on_login_failed(sender, credentials, request=None, **kwargs):
