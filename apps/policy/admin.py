@@ -286,20 +286,7 @@ class RulingAdmin(DCOAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["verdict", "check_verdict", "crisis", "account_kind", "network", "source"]
     search_fields = ["text", "comment"]
-    readonly_fields = [
-        "text",
-        "network",
-        "account_kind",
-        "crisis",
-        "has_photo",
-        "verdict",
-        "comment",
-        "source",
-        "check_verdict",
-        "check_codes",
-        "created_by",
-        "created_at",
-    ]
+    readonly_fields = Ruling.RECORD_FIELDS
 
     @admin.display(description=_("text"))
     def short_text(self, obj):

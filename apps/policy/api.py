@@ -362,21 +362,7 @@ class PolicyRuleEditViewSet(PolicyRuleViewSet, viewsets.GenericViewSet):
 
 # --- Rulings ------------------------------------------------------------------------------------------
 
-EXPORT_FIELDS = [
-    "id",
-    "text",
-    "network",
-    "account_kind",
-    "crisis",
-    "has_photo",
-    "verdict",
-    "comment",
-    "source",
-    "check_verdict",
-    "check_codes",
-    "created_by",
-    "created_at",
-]
+EXPORT_FIELDS = ["id", *Ruling.RECORD_FIELDS]
 
 
 class RulingInput(serializers.Serializer):

@@ -200,6 +200,22 @@ class Ruling(models.Model):
     """The verdict the guide calls for on one draft, as the DCO rules it. Rulings are the regression
     corpus of the rules: every rule change is replayed against them (selectors.ruling_replay)."""
 
+    # What a ruling records, in the order the admin shows and the export writes it.
+    RECORD_FIELDS = (
+        "text",
+        "network",
+        "account_kind",
+        "crisis",
+        "has_photo",
+        "verdict",
+        "comment",
+        "source",
+        "check_verdict",
+        "check_codes",
+        "created_by",
+        "created_at",
+    )
+
     text = models.TextField(_("text"))
     network = models.CharField(_("network"), max_length=16, choices=Network.choices)
     account_kind = models.CharField(_("account kind"), max_length=16, choices=AccountKind.choices)
