@@ -285,3 +285,30 @@ def test_the_decision_publishes_nothing_itself_its_callers_do(api, client, peopl
     by_page.refresh_from_db()
     assert by_page.status == "publishing"
     assert Post.objects.filter(statement_link__statement=by_page, exempt=True).count() == 1
+
+
+def test_the_database_keeps_an_exempt_post_the_approved_text(api, people, crisis, chain, accounts):
+    """Every door, the bulk UPDATE that bypasses the services included: an exempt post's body and
+    account stay its statement's, and no existing post becomes exempt. Its time may still change
+    (a new time given through the statement). Mutation: the trigger of migration 0007 dropped ->
+    the bulk UPDATE rewrites the approved text; this test fails."""
+    from django.db import IntegrityError, transaction
+
+    later = (timezone.now() + timedelta(hours=1)).isoformat()
+    statement = _approved(api, people, crisis, [accounts["x"]], planned_at=later)
+    [post] = Post.objects.filter(statement_link__statement=statement)
+    for change in ({"body": "Rewritten in bulk"}, {"account": accounts["mastodon"]}):
+        with pytest.raises(IntegrityError, match="approved text"), transaction.atomic():
+            Post.objects.filter(pk=post.pk).update(**change)
+    post.refresh_from_db()
+    assert post.body == "Official: the launch is postponed." and post.account_id == accounts["x"].pk
+    ordinary = post_create(
+        actor=people["dco"],
+        account=accounts["x"],
+        body="Calendar",
+        scheduled_at=timezone.now() + timedelta(hours=2),
+    )
+    with pytest.raises(IntegrityError, match="approved text"), transaction.atomic():
+        Post.objects.filter(pk=ordinary.pk).update(exempt=True)
+    assert Post.objects.filter(pk=post.pk).update(scheduled_at=timezone.now() + timedelta(hours=4)) == 1
+    assert Post.objects.filter(pk=post.pk).update(attempts=1) == 1
