@@ -179,6 +179,197 @@ def _validate(rows: list[StaffRow], columns: set[str]) -> tuple[list[_Person], l
     return people, errors
 
 
+class _Directory:
+    """The whole directory in a few queries: users by lower-cased email (and by username for
+    the rows no email matches), their profile, their roles; and the role groups."""
+
+    def __init__(self, people: list[_Person]):
+        self.groups = {g.name: g for g in Group.objects.filter(name__in=ROLES)}
+        for name in set(ROLES) - set(self.groups):  # a database flushed by tests lacks the data migration
+            self.groups[name] = Group.objects.create(name=name)
+        group_names_by_id = {g.pk: name for name, g in self.groups.items()}
+        self.by_email: dict[str, list] = {}
+        for user in User.objects.select_related("staff_profile").exclude(email=""):
+            self.by_email.setdefault(user.email.lower(), []).append(user)
+        # Accounts whose username is the email but whose email field is blank or different.
+        unmatched = [p.email for p in people if p.email not in self.by_email]
+        self.by_username = {}
+        for start in range(0, len(unmatched), 2000):  # SQLite caps the parameters of one query
+            chunk = unmatched[start : start + 2000]
+            self.by_username.update(
+                (u.username.lower(), u)
+                for u in User.objects.select_related("staff_profile").filter(username__in=chunk)
+            )
+        self.through = User.groups.through
+        self.roles_of: dict[int, set[str]] = {}
+        for user_id, group_id in self.through.objects.filter(group_id__in=group_names_by_id).values_list(
+            "user_id", "group_id"
+        ):
+            self.roles_of.setdefault(user_id, set()).add(group_names_by_id[group_id])
+
+    def match(self, people: list[_Person]) -> tuple[dict[str, object], dict[int, int]]:
+        """Which existing account each row updates → ({email: user}, {user pk: line}); two rows
+        may not land on the same account, nor one row on several (StaffImportError, every line)."""
+        target: dict[str, object] = {}
+        claimed: dict[int, int] = {}
+        conflicts = []
+        for p in people:
+            if len(self.by_email.get(p.email, [])) > 1:
+                conflicts.append(
+                    (p.line, _("several users already have the email %(email)s") % {"email": p.email})
+                )
+                continue
+            user = (self.by_email.get(p.email) or [None])[0] or self.by_username.get(p.email)
+            if user is not None and user.pk in claimed:
+                conflicts.append(
+                    (
+                        p.line,
+                        _("this row and line %(line)d both match the account %(username)s")
+                        % {"line": claimed[user.pk], "username": user.username},
+                    )
+                )
+                continue
+            if user is not None:
+                claimed[user.pk] = p.line
+                target[p.email] = user
+        if conflicts:
+            raise StaffImportError(conflicts)
+        return target, claimed
+
+    def link(self, user, role: str):
+        return self.through(user_id=user.pk, group_id=self.groups[role].pk)
+
+
+@dataclass
+class _Writes:
+    """What the import will write, gathered row by row, then written in bulk."""
+
+    audit_items: list = field(default_factory=list)
+    to_create: list = field(default_factory=list)  # (person, unsaved user)
+    changed_users: list = field(default_factory=list)
+    profiles_new: list = field(default_factory=list)
+    profiles_changed: list = field(default_factory=list)
+    links_add: list = field(default_factory=list)
+    links_remove: list = field(default_factory=list)  # (user pk, group pk)
+
+
+def _plan_update(p: _Person, user, directory: _Directory, writes: _Writes, actor) -> bool:
+    """Bring the existing `user` in line with row `p` (in memory, recorded in `writes`); → whether
+    anything changed."""
+    changes = {}
+    for attr, value in (("email", p.email), ("first_name", p.first_name), ("last_name", p.last_name)):
+        if getattr(user, attr) != value:
+            changes[attr] = [getattr(user, attr), value]
+            setattr(user, attr, value)
+    if not user.is_active:
+        changes["is_active"] = [False, True]
+        user.is_active = True
+    if changes:
+        writes.changed_users.append(user)
+    try:
+        profile = user.staff_profile
+    except StaffProfile.DoesNotExist:
+        profile = None
+    if profile is None:
+        profile = StaffProfile(user=user)
+        writes.profiles_new.append(profile)
+        if p.department is None:
+            profile.department = ""
+        if p.language is None:
+            profile.language = StaffProfile.DEFAULT_LANGUAGE
+    profile_changed = False
+    for attr in ("department", "language"):
+        value = getattr(p, attr)
+        if value is not None and getattr(profile, attr) != value:
+            changes[attr] = [getattr(profile, attr), value]
+            setattr(profile, attr, value)
+            profile_changed = True
+    if profile_changed and profile.pk:
+        writes.profiles_changed.append(profile)
+    held = directory.roles_of.get(user.pk, set())
+    if held != p.roles:
+        changes["roles"] = [sorted(held), sorted(p.roles)]
+        writes.audit_items.append(_roles_change_item(actor, user, held, p.roles, door="import"))
+        writes.links_add += [directory.link(user, r) for r in p.roles - held]
+        writes.links_remove += [(user.pk, directory.groups[r].pk) for r in held - p.roles]
+    if changes:
+        writes.audit_items.append(
+            {"action": "account.update", "obj": user, "details": {"email": p.email, "changes": changes}}
+        )
+    return bool(changes)
+
+
+def _create_all(writes: _Writes, directory: _Directory, actor) -> None:
+    """Insert the new users (their ids needed by their profiles and role links), and plan those."""
+    created = User.objects.bulk_create([u for _p, u in writes.to_create], batch_size=1000)
+    if created and created[0].pk is None:  # a backend that does not return ids
+        ids = dict(
+            User.objects.filter(username__in=[u.username for u in created]).values_list("username", "id")
+        )
+        for u in created:
+            u.pk = u.id = ids[u.username]
+    for p, user in writes.to_create:
+        writes.profiles_new.append(
+            StaffProfile(
+                user=user, department=p.department or "", language=p.language or StaffProfile.DEFAULT_LANGUAGE
+            )
+        )
+        writes.links_add += [directory.link(user, r) for r in p.roles]
+        if p.roles != {EMPLOYEE}:  # the default grant of every newcomer is in account.create
+            writes.audit_items.append(_roles_change_item(actor, user, set(), p.roles, door="import"))
+        writes.audit_items.append(
+            {
+                "action": "account.create",
+                "obj": user,
+                "details": {
+                    "email": p.email,
+                    "department": p.department or "",
+                    "language": p.language or StaffProfile.DEFAULT_LANGUAGE,
+                    "roles": sorted(p.roles),
+                },
+            }
+        )
+
+
+def _write(writes: _Writes, directory: _Directory) -> None:
+    if writes.changed_users:
+        User.objects.bulk_update(
+            writes.changed_users, ["email", "first_name", "last_name", "is_active"], batch_size=1000
+        )
+    if writes.profiles_new:
+        StaffProfile.objects.bulk_create(writes.profiles_new, batch_size=1000)
+    if writes.profiles_changed:
+        StaffProfile.objects.bulk_update(writes.profiles_changed, ["department", "language"], batch_size=1000)
+    for user_id, group_id in writes.links_remove:
+        directory.through.objects.filter(user_id=user_id, group_id=group_id).delete()
+    if writes.links_add:
+        directory.through.objects.bulk_create(writes.links_add, batch_size=1000, ignore_conflicts=True)
+    # Bulk rows send no m2m_changed: the dco role's admin access is set here.
+    sync_is_staff(
+        {link.user_id for link in writes.links_add} | {user_id for user_id, _g in writes.links_remove}
+    )
+
+
+def _deactivate_missing(directory: _Directory, claimed: dict[int, int], writes: _Writes, actor) -> int:
+    """Deactivate the active users no row matched (never a superuser, nor the importer)."""
+    leaving = [
+        u
+        for users in directory.by_email.values()
+        for u in users
+        if u.is_active and not u.is_superuser and u.pk not in claimed and u != actor
+    ]
+    leaving += [
+        u
+        for u in User.objects.filter(email="", is_active=True, is_superuser=False)
+        if u.pk not in claimed and u != actor
+    ]
+    for u in leaving:
+        u.is_active = False
+        writes.audit_items.append({"action": "account.deactivate", "obj": u, "details": {"email": u.email}})
+    User.objects.bulk_update(leaving, ["is_active"], batch_size=1000)
+    return len(leaving)
+
+
 @transaction.atomic
 def staff_import(
     *,
@@ -206,61 +397,9 @@ def staff_import(
         raise StaffImportError(errors)
 
     result = StaffImportResult(rows=len(people))
-    groups = {g.name: g for g in Group.objects.filter(name__in=ROLES)}
-    for name in set(ROLES) - set(groups):  # a database flushed by tests lacks the data migration
-        groups[name] = Group.objects.create(name=name)
-    group_names_by_id = {g.pk: name for name, g in groups.items()}
-
-    # The whole directory in a few queries: users by lower-cased email, their profile and roles.
-    by_email: dict[str, list] = {}
-    for user in User.objects.select_related("staff_profile").exclude(email=""):
-        by_email.setdefault(user.email.lower(), []).append(user)
-    # Accounts whose username is the email but whose email field is blank or different.
-    unmatched = [p.email for p in people if p.email not in by_email]
-    by_username = {}
-    for start in range(0, len(unmatched), 2000):  # SQLite caps the parameters of one query
-        chunk = unmatched[start : start + 2000]
-        by_username.update(
-            (u.username.lower(), u)
-            for u in User.objects.select_related("staff_profile").filter(username__in=chunk)
-        )
-    through = User.groups.through
-    roles_of: dict[int, set[str]] = {}
-    for user_id, group_id in through.objects.filter(group_id__in=group_names_by_id).values_list(
-        "user_id", "group_id"
-    ):
-        roles_of.setdefault(user_id, set()).add(group_names_by_id[group_id])
-
-    # Which existing account each row updates; two rows may not land on the same one.
-    target: dict[str, object] = {}
-    claimed: dict[int, int] = {}
-    conflicts = []
-    for p in people:
-        if len(by_email.get(p.email, [])) > 1:
-            conflicts.append(
-                (p.line, _("several users already have the email %(email)s") % {"email": p.email})
-            )
-            continue
-        user = (by_email.get(p.email) or [None])[0] or by_username.get(p.email)
-        if user is not None and user.pk in claimed:
-            conflicts.append(
-                (
-                    p.line,
-                    _("this row and line %(line)d both match the account %(username)s")
-                    % {"line": claimed[user.pk], "username": user.username},
-                )
-            )
-            continue
-        if user is not None:
-            claimed[user.pk] = p.line
-            target[p.email] = user
-    if conflicts:
-        raise StaffImportError(conflicts)
-
-    audit_items: list[dict] = []
-    to_create: list[tuple[_Person, object]] = []
-    changed_users, profiles_new, profiles_changed = [], [], []
-    links_add, links_remove = [], []
+    directory = _Directory(people)
+    target, claimed = directory.match(people)
+    writes = _Writes()
     for p in people:
         user = target.get(p.email)
         if user is None:
@@ -268,119 +407,19 @@ def staff_import(
             # No password: they sign in through SSO or a password reset. (set_unusable_password
             # draws 40 characters one urandom call each: a fifth of a 35,000-row import.)
             user.password = UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
-            to_create.append((p, user))
-            continue
-        changes = {}
-        for attr, value in (("email", p.email), ("first_name", p.first_name), ("last_name", p.last_name)):
-            if getattr(user, attr) != value:
-                changes[attr] = [getattr(user, attr), value]
-                setattr(user, attr, value)
-        if not user.is_active:
-            changes["is_active"] = [False, True]
-            user.is_active = True
-        if changes:
-            changed_users.append(user)
-        try:
-            profile = user.staff_profile
-        except StaffProfile.DoesNotExist:
-            profile = None
-        if profile is None:
-            profile = StaffProfile(user=user)
-            profiles_new.append(profile)
-            if p.department is None:
-                profile.department = ""
-            if p.language is None:
-                profile.language = StaffProfile.DEFAULT_LANGUAGE
-        profile_changed = False
-        for attr in ("department", "language"):
-            value = getattr(p, attr)
-            if value is not None and getattr(profile, attr) != value:
-                changes[attr] = [getattr(profile, attr), value]
-                setattr(profile, attr, value)
-                profile_changed = True
-        if profile_changed and profile.pk:
-            profiles_changed.append(profile)
-        held = roles_of.get(user.pk, set())
-        if held != p.roles:
-            changes["roles"] = [sorted(held), sorted(p.roles)]
-            audit_items.append(_roles_change_item(actor, user, held, p.roles, door="import"))
-            links_add += [through(user_id=user.pk, group_id=groups[r].pk) for r in p.roles - held]
-            links_remove += [(user.pk, groups[r].pk) for r in held - p.roles]
-        if changes:
+            writes.to_create.append((p, user))
+        elif _plan_update(p, user, directory, writes, actor):
             result.updated += 1
-            audit_items.append(
-                {"action": "account.update", "obj": user, "details": {"email": p.email, "changes": changes}}
-            )
         else:
             result.unchanged += 1
-
-    if to_create:
-        created = User.objects.bulk_create([u for _p, u in to_create], batch_size=1000)
-        if created and created[0].pk is None:  # a backend that does not return ids
-            ids = dict(
-                User.objects.filter(username__in=[u.username for u in created]).values_list("username", "id")
-            )
-            for u in created:
-                u.pk = u.id = ids[u.username]
-        for p, user in to_create:
-            profiles_new.append(
-                StaffProfile(
-                    user=user,
-                    department=p.department or "",
-                    language=p.language or StaffProfile.DEFAULT_LANGUAGE,
-                )
-            )
-            links_add += [through(user_id=user.pk, group_id=groups[r].pk) for r in p.roles]
-            if p.roles != {EMPLOYEE}:  # the default grant of every newcomer is in account.create
-                audit_items.append(_roles_change_item(actor, user, set(), p.roles, door="import"))
-            audit_items.append(
-                {
-                    "action": "account.create",
-                    "obj": user,
-                    "details": {
-                        "email": p.email,
-                        "department": p.department or "",
-                        "language": p.language or StaffProfile.DEFAULT_LANGUAGE,
-                        "roles": sorted(p.roles),
-                    },
-                }
-            )
-        result.created = len(to_create)
-
-    if changed_users:
-        User.objects.bulk_update(
-            changed_users, ["email", "first_name", "last_name", "is_active"], batch_size=1000
-        )
-    if profiles_new:
-        StaffProfile.objects.bulk_create(profiles_new, batch_size=1000)
-    if profiles_changed:
-        StaffProfile.objects.bulk_update(profiles_changed, ["department", "language"], batch_size=1000)
-    for user_id, group_id in links_remove:
-        through.objects.filter(user_id=user_id, group_id=group_id).delete()
-    if links_add:
-        through.objects.bulk_create(links_add, batch_size=1000, ignore_conflicts=True)
-    # Bulk rows send no m2m_changed: the dco role's admin access is set here.
-    sync_is_staff({link.user_id for link in links_add} | {user_id for user_id, _g in links_remove})
-
+    if writes.to_create:
+        _create_all(writes, directory, actor)
+        result.created = len(writes.to_create)
+    _write(writes, directory)
     if deactivate_missing:
-        leaving = [
-            u
-            for users in by_email.values()
-            for u in users
-            if u.is_active and not u.is_superuser and u.pk not in claimed and u != actor
-        ]
-        leaving += [
-            u
-            for u in User.objects.filter(email="", is_active=True, is_superuser=False)
-            if u.pk not in claimed and u != actor
-        ]
-        for u in leaving:
-            u.is_active = False
-            audit_items.append({"action": "account.deactivate", "obj": u, "details": {"email": u.email}})
-        User.objects.bulk_update(leaving, ["is_active"], batch_size=1000)
-        result.deactivated = len(leaving)
+        result.deactivated = _deactivate_missing(directory, claimed, writes, actor)
 
-    audit_items.append(
+    writes.audit_items.append(
         {
             "action": "staff.import",
             "object_type": "staff_file",
@@ -388,5 +427,5 @@ def staff_import(
             "details": {**result.as_dict(), "source": source, "deactivate_missing": deactivate_missing},
         }
     )
-    audit_record_many(actor=actor, entries=audit_items)
+    audit_record_many(actor=actor, entries=writes.audit_items)
     return result
