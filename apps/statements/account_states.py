@@ -88,7 +88,7 @@ def _safe_url(url: str) -> str:
     return url if (url or "").lower().startswith(("http://", "https://")) else ""
 
 
-def post_state(post, *, user=None, closure=_UNSET) -> dict:
+def post_state(*, post, user=None, closure=_UNSET) -> dict:
     """One statement post as its account's state, with what `user` may do about it. `closure`:
     the gate closure in force (read once by the caller for many posts)."""
     is_dco = user is not None and has_role(user, DCO)
@@ -140,7 +140,7 @@ def post_state(post, *, user=None, closure=_UNSET) -> dict:
     }
 
 
-def statement_account_states(statement, *, user=None, closure=_UNSET) -> list[dict]:
+def statement_account_states(*, statement, user=None, closure=_UNSET) -> list[dict]:
     """Each chosen account's state, in account order. Uses prefetched post_links when present
     (see _statement_base), so a list of statements costs no query per row."""
     links = sorted(statement.post_links.all(), key=lambda link: link.pk)
@@ -162,18 +162,18 @@ def statement_account_states(statement, *, user=None, closure=_UNSET) -> list[di
                 }
             )
         else:
-            out.append(post_state(post, user=user, closure=closure))
+            out.append(post_state(post=post, user=user, closure=closure))
     # Posts on an account no longer chosen (edited after publishing is refused, but be truthful).
-    out += [post_state(p, user=user, closure=closure) for p in posts.values()]
+    out += [post_state(post=p, user=user, closure=closure) for p in posts.values()]
     return out
 
 
-def statements_with_states(statements, *, user) -> list:
+def statements_with_states(*, statements, user) -> list:
     """Attach `account_states` to each statement (for templates: web/_statement_rows.html)."""
     rows = list(statements)
     closure = gate_closure_current()
     for s in rows:
         s.account_states = (
-            statement_account_states(s, user=user, closure=closure) if s.post_links.all() else []
+            statement_account_states(statement=s, user=user, closure=closure) if s.post_links.all() else []
         )
     return rows

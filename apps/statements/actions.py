@@ -63,7 +63,7 @@ def statement_allowed_actions(*, user, statement, run=None, account_states=None)
     if account_states is None and StatementPost.objects.filter(statement=statement).exists():
         from .account_states import statement_account_states
 
-        account_states = statement_account_states(statement, user=user)
+        account_states = statement_account_states(statement=statement, user=user)
     for state in account_states or ():
         for flag, action in POST_ACTIONS.items():
             if state.get(flag):

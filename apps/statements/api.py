@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -211,7 +212,7 @@ class StatementSerializer(serializers.ModelSerializer):
         if "gate_closure" not in self.context:  # read once for a whole list, not once per row
             self.context["gate_closure"] = gate_closure_current()
         states = selectors.statement_account_states(
-            s, user=getattr(request, "user", None), closure=self.context["gate_closure"]
+            statement=s, user=getattr(request, "user", None), closure=self.context["gate_closure"]
         )
         return AccountStateSerializer(states, many=True).data
 
@@ -504,6 +505,10 @@ def _post_decision_view(verdict, name):
         run = services.post_approval_decide(
             actor=request.user, approval=self.get_object(), verdict=verdict, **data.validated_data
         )
+        if run.status == ApprovalStatus.VOIDED:  # the void stands (committed); the decision does not
+            raise services.ConflictError(
+                _("The post changed since approval was requested; request it again.")
+            )
         return Response(PostApprovalSerializer(self.get_queryset().get(pk=run.pk)).data)
 
     view.__name__ = name

@@ -2,7 +2,9 @@
 live here and watch the Post model; connected in StatementsConfig.ready()).
 
 - guard_statement_post (pre_save): a post is exempt only as the approved text of a statement;
-  refuse any save that would make it say something else, or go to another account.
+  refuse any save that would make it say something else, or go to another account (in words,
+  409; the trigger of migration 0007 refuses every other door). To be replaced by posts' own
+  check in post_update (the exempt flag is posts' data), see the issue-15 statements report.
 - guard_approved_post (pre_save): a calendar post's approval is bound to what was approved (body,
   account, time); a save that changes one of them voids the run and holds the post again.
 - sync_statement_published (post_save): a statement is `published` once its last post is out;

@@ -153,9 +153,10 @@ def post_approval_decide(
     *, actor, approval: ApprovalRequest, verdict: str, comment: str = "", step=None, scheduled_at=None
 ) -> ApprovalRequest:
     """Decide the current step of a post run. A post changed since approval was asked voids the
-    run (kept, then 409), so an approval never covers a text nobody reviewed."""
+    run instead (an approval never covers a text nobody reviewed): the run comes back `voided`,
+    committed, and the caller says so (the API answers 409). Never commit-then-raise."""
     with transaction.atomic():
-        run, voided = _post_decide(
+        return _post_decide(
             actor=actor,
             approval=approval,
             verdict=verdict,
@@ -163,9 +164,6 @@ def post_approval_decide(
             step=step,
             scheduled_at=scheduled_at,
         )
-    if voided:
-        raise ConflictError(_("The post changed since approval was requested; request it again."))
-    return run
 
 
 def _post_decide(*, actor, approval, verdict, comment, step, scheduled_at):
@@ -186,7 +184,7 @@ def _post_decide(*, actor, approval, verdict, comment, step, scheduled_at):
             obj=run,
             details={"post": post.pk, "reason": "post changed"},
         )
-        return run, True
+        return run
     outcome = _run_decide(
         actor=actor, run=run, verdict=verdict, comment=comment, author_id=post.created_by_id, step=step
     )
@@ -228,7 +226,7 @@ def _post_decide(*, actor, approval, verdict, comment, step, scheduled_at):
     )
     if outcome.advanced:
         _notify_reviewers(run=run, author_id=post.created_by_id, post=post)
-    return run, False
+    return run
 
 
 def post_approval_check_release(*, actor, run: ApprovalRequest, post: Post) -> None:

@@ -168,7 +168,7 @@ def _report_post(link, closure) -> dict:
     """A statement post in the report: the account's state as the statement page shows it (sent
     with its link, to do by hand with whom, failing with the error in plain words)."""
     post = link.post
-    state = post_state(post, closure=closure)
+    state = post_state(post=post, closure=closure)
     return {
         "id": post.pk,
         "account": str(post.account),
@@ -186,8 +186,8 @@ def _report_post(link, closure) -> dict:
     }
 
 
-def crisis_statements(crisis, *, user, limit=50) -> list:
+def crisis_statements(*, crisis, user, limit=50) -> list:
     """The control room's statements block: this crisis's statements, latest first, each with
     `account_states` (render with templates/web/_statement_rows.html)."""
     qs = _statement_base().filter(crisis=crisis).order_by("-updated_at", "-id")[:limit]
-    return statements_with_states(qs, user=user)
+    return statements_with_states(statements=qs, user=user)

@@ -256,7 +256,7 @@ def test_every_post_status_reads_as_an_account_state(people, crisis, chain, acco
     for fields, state, extra in cases:
         for name, value in fields.items():
             setattr(post, name, value)
-        seen = post_state(post, user=people["dco"], closure=None)
+        seen = post_state(post=post, user=people["dco"], closure=None)
         assert seen["state"] == state, fields
         for key, value in extra.items():
             assert seen[key] == value, (fields, key)
@@ -265,7 +265,7 @@ def test_every_post_status_reads_as_an_account_state(people, crisis, chain, acco
     from apps.posts.models import GateClosure
 
     later = GateClosure(pk=post.exempt_closure_id + 1000)
-    assert post_state(post, user=people["dco"], closure=later)["label"] == "frozen"
+    assert post_state(post=post, user=people["dco"], closure=later)["label"] == "frozen"
 
 
 def test_the_list_with_account_states_is_bounded_in_queries(
@@ -315,7 +315,7 @@ def test_the_ready_made_scenario_for_the_browser_tests(people, crisis, chain, ma
 def services_states(statement):
     from apps.statements.selectors import statement_account_states
 
-    return statement_account_states(Statement.objects.get(pk=statement.pk))
+    return statement_account_states(statement=Statement.objects.get(pk=statement.pk))
 
 
 def test_nothing_more_goes_out_once_the_statements_crisis_is_over(api, people, crisis, chain, desk):

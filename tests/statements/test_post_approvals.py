@@ -234,3 +234,39 @@ def test_the_dco_asks_again_from_the_approvals_page(api, client, people, chain, 
         run.pk != run_id and run.status == "pending" and run.post_snapshot["body"] == "Changed after approval"
     )
     assert "Ask for approval again" not in client.get("/approvals/").content.decode()
+
+
+def test_a_decision_on_a_run_whose_snapshot_no_longer_matches_voids_it_and_says_409(
+    api, client, people, chain, accounts
+):
+    """The decision re-checks the post against what approval was asked for; on a mismatch the
+    run is voided (kept, audited) and nothing is decided. The service returns the voided run
+    (never commits, then raises); the API answers 409 and the page says it. Mutation: the API's
+    `voided` check removed -> the API answers 200 to a decision that was not taken; this test
+    fails."""
+    from apps.audit.models import AuditEntry
+
+    def run_out_of_step():
+        post = _post(people["dco"], accounts["x"])
+        run_id = (
+            api.as_user(people["dco"])
+            .post("/api/v1/post-approvals/", {"post": post.pk}, format="json")
+            .json()["id"]
+        )
+        # What approval was asked for no longer matches the post (a door no hook or trigger saw).
+        run = ApprovalRequest.objects.get(pk=run_id)
+        ApprovalRequest.objects.filter(pk=run_id).update(post_snapshot={**run.post_snapshot, "body": "other"})
+        return run_id
+
+    run_id = run_out_of_step()
+    res = _act(api, people["expert"], run_id, "approve")
+    assert res.status_code == 409
+    assert ApprovalRequest.objects.get(pk=run_id).status == "voided"
+    assert not Decision.objects.filter(request_id=run_id).exists()
+    assert AuditEntry.objects.filter(action="post_approval.void", object_id=str(run_id)).count() == 1
+
+    run_id = run_out_of_step()
+    client.force_login(people["expert"])
+    page = client.post(f"/approvals/{run_id}/decide/", {"verdict": "approve", "comment": ""}, follow=True)
+    assert "The post changed since approval was requested" in page.content.decode()
+    assert ApprovalRequest.objects.get(pk=run_id).status == "voided"

@@ -208,6 +208,10 @@ def test_approved_after_its_planned_time_waits_for_a_new_time(api, people, crisi
 
 
 def test_a_published_statement_post_cannot_be_rewritten(api, people, crisis, chain, accounts):
+    """An exempt post is its statement's approved text: the posts service refuses a new text
+    with 409 (the database refuses it anyway, migration 0007). Mutation: guard_statement_post not
+    connected (StatementsConfig.ready) -> the trigger refuses with an IntegrityError, the API
+    answers 500, not 409; this test fails."""
     from apps.posts.services import post_update
 
     later = (timezone.now() + timedelta(hours=1)).isoformat()

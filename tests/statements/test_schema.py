@@ -31,7 +31,7 @@ def test_statement_answers_with_account_states_match_the_schema(live, people, cr
         people, crisis, [desk["manual"], desk["refusing"], accounts["x"], unreachable]
     )
     services.statement_create(actor=people["author"], crisis=crisis, body="draft", accounts=[accounts["x"]])
-    states = {a["state"] for s in Statement.objects.all() for a in statement_account_states(s)}
+    states = {a["state"] for s in Statement.objects.all() for a in statement_account_states(statement=s)}
     assert states == {"by_hand", "failing", "sent", "not_started"}
 
     schema = schemathesis.openapi.from_url(f"{live.url}/api/schema/")

@@ -28,4 +28,4 @@ def with_account_states(context, rows):
         ),
     )
     request = context.get("request")
-    return statements_with_states(rows, user=getattr(request, "user", None))
+    return statements_with_states(statements=rows, user=getattr(request, "user", None))

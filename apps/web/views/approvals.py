@@ -3,6 +3,7 @@ a validation chain, posts to publish by hand, and for the DCO what needs a new t
 approval (apps.statements.selectors.awaiting_user). Reviewers decide held posts here; rights and
 states are the statements services' (any signed-in person may read what awaits them)."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -68,15 +69,18 @@ def approvals(request):
 @require_POST
 def approval_decide(request, approval_id):
     run = get_object_or_404(ApprovalRequest, pk=approval_id, kind="post")
-    submit_form(
+    decided = submit_form(
         request,
         VerdictForm(request.POST),
         st_services.post_approval_decide,
-        success=_("Decision recorded."),
         actor=request.user,
         approval=run,
         step=request.POST.get("step") or None,
     )
+    if decided and decided.status == ApprovalStatus.VOIDED:
+        messages.error(request, _("The post changed since approval was requested; request it again."))
+    elif decided:
+        messages.success(request, _("Decision recorded."))
     return redirect("web:approvals")
 
 

@@ -87,7 +87,7 @@ def _can_write(user, crisis) -> bool:
 def statement_list(request):
     crisis = crisis_open()
     statements = st_selectors.statements_with_states(
-        st_selectors.statement_list(user=request.user)[:100], user=request.user
+        statements=st_selectors.statement_list(user=request.user)[:100], user=request.user
     )
     mine = [s for s in statements if s.author_id == request.user.pk]
     others = [s for s in statements if s.author_id != request.user.pk]
@@ -129,7 +129,7 @@ def statement_detail(request, statement_id):
     statement = _visible(request, statement_id)
     user = request.user
     run = st_services.statement_pending_run(statement=statement)
-    states = st_selectors.statement_account_states(statement, user=user)
+    states = st_selectors.statement_account_states(statement=statement, user=user)
     context = {
         "statement": statement,
         "revisions": list(st_selectors.statement_revisions(statement=statement))[::-1],
