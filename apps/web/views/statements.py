@@ -23,7 +23,7 @@ from apps.statements.models import ApprovalRequest, Mandate, StatementPost, Stat
 from ..forms import PublishForm, StatementForm, VerdictForm
 from ..helpers import call_service, submit_form
 
-# What really happens (statement_decide publishes per the chosen plan on the final approval).
+# What really happens (on the final approval the decide view calls statement_publish_planned).
 PLANNED_HELP = gettext_lazy(
     "Leave empty: it goes out on every chosen account as soon as the last approval is given. "
     "With a time: it goes out then, if approved before; approved after it, it waits for a new time."
