@@ -36,3 +36,16 @@ def test_the_seed_command_writes_each_restored_rule_with_its_audit_entry(dco):
     assert entry.actor_id is None and entry.details["code"] == "agency.voice"
     call_command("policy_seed_rules", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert AuditEntry.objects.filter(action="policy.rule_create").count() == 1
+
+
+def test_the_pages_offer_exactly_the_policy_actions_the_services_allow(client, dco, make_user):
+    """Mutation: the rulings page's `can_rule` set to True for every reader -> the auditor is
+    offered policy.ruling_record, which the service refuses -> this test fails."""
+    import re
+
+    auditor = make_user("auditor", username="reader")
+    for user in (dco, auditor):
+        client.force_login(user)
+        page = client.get("/precheck/rulings/").content.decode()
+        offered = set(re.findall(r'data-action="([^"]+)"', page))
+        assert offered == set(services.policy_allowed_actions(user=user)) & {"policy.ruling_record"}
