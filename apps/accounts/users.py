@@ -21,7 +21,7 @@ from .roles import ROLES, combines_exclusive_roles, exclusive_roles_message, is_
 User = get_user_model()
 
 
-def _roles_change_item(actor, user, before, after, *, door: str) -> dict:
+def roles_change_item(actor, user, before, after, *, door: str) -> dict:
     """The audit item of a change of someone's roles (for audit_record_many)."""
     who = actor.get_username() if actor is not None and actor.is_authenticated else "system"
     return {
@@ -39,7 +39,7 @@ def _roles_change_item(actor, user, before, after, *, door: str) -> dict:
 
 def audit_roles_change(*, actor, user, before, after, door: str):
     if set(before) != set(after):
-        item = _roles_change_item(actor, user, before, after, door=door)
+        item = roles_change_item(actor, user, before, after, door=door)
         audit_record(actor=actor, action=item["action"], obj=user, details=item["details"])
 
 
