@@ -262,7 +262,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "crisiscomm.api.exception_handler",
+    "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     # accounts (issue 10): a JSON body must be an object (a list body is a 400, not a 500).
     "DEFAULT_PARSER_CLASSES": [
         "crisiscomm.parsers.ObjectJSONParser",
@@ -366,6 +366,11 @@ CELERY_BEAT_SCHEDULE = {
     "send-acknowledgement-reminders": {
         "task": "apps.notifications.tasks.send_reminders",
         "schedule": 300.0,
+    },
+    # Sign-in deletes its caller's expired tokens; this catches those who never sign in again.
+    "sweep-expired-tokens": {
+        "task": "apps.accounts.tasks.sweep_expired_tokens",
+        "schedule": 24 * 3600.0,
     },
 }
 

@@ -59,4 +59,4 @@ handler404 = "apps.web.errors.page_not_found"
 handler500 = "apps.web.errors.server_error"
 
 # accounts (issue 10): a malformed request under /api/ gets the JSON error too.
-handler400 = "crisiscomm.api.bad_request"
+handler400 = "apps.core.api.bad_request"

@@ -61,3 +61,10 @@ def delete_expired_tokens(user) -> int:
     """Delete `user`'s expired tokens (called at sign-in); returns how many went."""
     deleted, _per_model = get_token_model().objects.filter(user=user, expiry__lte=timezone.now()).delete()
     return deleted
+
+
+def delete_all_expired_tokens() -> int:
+    """Delete every expired token (the nightly beat task): people who never sign in again leave
+    none behind. Expired tokens are refused anyway; this only keeps the table small."""
+    deleted, _per_model = get_token_model().objects.filter(expiry__lte=timezone.now()).delete()
+    return deleted

@@ -249,3 +249,24 @@ def test_each_token_authenticates_its_own_user(api, make_user):
         api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         assert api.get("/api/v1/users/me/").json()["username"] == name
         assert api.get("/api/v1/gate/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_nightly_sweep_deletes_every_expired_token_and_keeps_the_live_ones(api, make_user):
+    """People who never sign in again leave no expired token behind (beat task
+    apps.accounts.tasks.sweep_expired_tokens, in CELERY_BEAT_SCHEDULE). Mutation: the sweep's
+    `expiry__lte` filter dropped (every token deleted) -> the live token is gone -> this test
+    fails."""
+    from django.conf import settings
+
+    from apps.accounts.tasks import sweep_expired_tokens
+
+    make_user("employee", username="sched")
+    make_user("employee", username="gone")
+    live = obtain(api, "sched").json()["token"]
+    expired = obtain(api, "gone").json()["token"]
+    AuthToken.objects.filter(token_key=expired[:KEY]).update(expiry=timezone.now() - timedelta(days=2))
+    assert sweep_expired_tokens.apply().get() == 1
+    assert list(AuthToken.objects.values_list("token_key", flat=True)) == [live[:KEY]]
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "apps.accounts.tasks.sweep_expired_tokens" in scheduled
