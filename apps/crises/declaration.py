@@ -1,0 +1,95 @@
+"""A crisis begins: declare it (close the gate, in the same transaction) and extend its freeze."""
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from apps.audit.services import audit_record
+from apps.core.errors import ConflictError, ServiceError
+from apps.core.roles import DCO, require_role
+from apps.notifications.services import notify_event
+from apps.posts.services import gate_close, local_time
+
+from .common import aware, locked, notice_context, require_open
+from .ending import withdraw_end_request
+from .models import Crisis
+
+
+@transaction.atomic
+def crisis_declare(*, actor, title, summary, severity, topics=()) -> Crisis:
+    """Create the crisis and close the gate, in this one transaction: the closure, the crisis,
+    the audit entry and the notification outbox row. No post row is touched (the freeze is
+    derived from the closed gate), so this costs the same at any calendar size; it waits at most
+    the send deadline for the sends in flight, and says how many there were. A second
+    declaration while one is open gets 409; the unique `is_open` constraint holds that even
+    against a race."""
+    require_role(actor, DCO)
+    title = (title or "").strip()
+    if not title:
+        raise ServiceError(_("A title is required."), field="title")
+    if len(title) > 200:
+        raise ServiceError(_("The title is too long (200 characters at most)."), field="title")
+    if isinstance(severity, bool) or severity not in (1, 2, 3):
+        raise ServiceError(_("Severity is 1, 2 or 3 (3 the gravest)."), field="severity")
+    if isinstance(topics, str) or not all(isinstance(t, str) and t.strip() for t in topics):
+        raise ServiceError(_("Topics are a list of non-empty words."), field="topics")
+    topics = sorted({t.strip().lower() for t in topics})
+    try:
+        with transaction.atomic():  # a savepoint, so a lost race is a clean 409
+            closure, in_flight = gate_close(actor=actor, reason=_("Crisis: %(title)s") % {"title": title})
+            declared_at = closure.closed_at
+            crisis = Crisis.objects.create(
+                title=title,
+                summary=summary or "",
+                severity=severity,
+                topics=topics,
+                declared_by=actor,
+                declared_at=declared_at,
+                freeze_until=declared_at + settings.CRISIS_MIN_FREEZE,
+                gate_closure=closure,
+            )
+    except (IntegrityError, ConflictError) as exc:
+        raise ConflictError(_("A crisis is already in force."), code="crisis_in_force") from exc
+    audit_record(
+        actor=actor,
+        action="crisis.declare",
+        obj=crisis,
+        details={
+            "title": title,
+            "severity": severity,
+            "topics": topics,
+            "freeze_until": crisis.freeze_until.isoformat(),
+            "sends_in_flight": in_flight,
+        },
+    )
+    notify_event(event="crisis.declared", crisis_id=crisis.pk, context=notice_context(crisis), actor=actor)
+    crisis.sends_in_flight = in_flight
+    return crisis
+
+
+@transaction.atomic
+def crisis_extend(*, actor, crisis, freeze_until) -> Crisis:
+    """Move freeze_until later; never earlier. Withdraws a pending lift or stand-down."""
+    require_role(actor, DCO)
+    crisis = locked(crisis)
+    require_open(crisis)
+    freeze_until = aware(freeze_until, "freeze_until")
+    if freeze_until <= crisis.freeze_until:
+        raise ServiceError(
+            _("The freeze can only be extended: give a time after %(current)s.")
+            % {"current": local_time(crisis.freeze_until)},
+            field="freeze_until",
+        )
+    previous = crisis.freeze_until
+    crisis.freeze_until = freeze_until
+    crisis.save(update_fields=["freeze_until"])
+    audit_record(
+        actor=actor,
+        action="crisis.extend",
+        obj=crisis,
+        details={"from": previous.isoformat(), "to": freeze_until.isoformat()},
+    )
+    notify_event(event="crisis.extended", crisis_id=crisis.pk, context=notice_context(crisis), actor=actor)
+    # The situation changed: a pending lift or stand-down must be asked for again.
+    withdraw_end_request(crisis, actor, "freeze extended")
+    return crisis
