@@ -68,7 +68,9 @@ def naive_import(data):
             )
             names = [r for r in row["roles"].replace("|", ";").split(";") if r]
             user.groups.set([groups[r] for r in names])
-            audit_record(actor=None, action="account.create", obj=user, details=row)
+            # The registered keys of account.create (apps/audit/actions.py): the row minus its name.
+            details = {k: v for k, v in row.items() if k != "name"}
+            audit_record(actor=None, action="account.create", obj=user, details=details)
 
 
 def main():
