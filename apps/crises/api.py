@@ -16,7 +16,7 @@ from apps.accounts.roles import AUDITOR, DCO
 from apps.posts.models import Post
 from apps.posts.selectors import gate_read
 
-from .models import Crisis, Decision, PostDecision
+from .models import Crisis, PostDecision, PostFate
 from .selectors import (
     crisis_checklist,
     crisis_end_blockers,
@@ -128,7 +128,7 @@ class ExtendSerializer(serializers.Serializer):
 
 class PostDecisionInSerializer(serializers.Serializer):
     post = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
-    decision = serializers.ChoiceField(choices=Decision.choices)
+    decision = serializers.ChoiceField(choices=PostFate.choices)
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     publish_now = serializers.BooleanField(required=False, default=False)
 

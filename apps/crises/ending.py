@@ -19,7 +19,7 @@ from apps.posts.services import gate_open, local_time
 
 from .checklist import checklist_codes, checklist_items
 from .common import MIN_FREEZE, locked, notice_context, require_open
-from .models import Crisis, CrisisStatus, Decision, EndKind, PostDecision
+from .models import Crisis, CrisisStatus, EndKind, PostDecision, PostFate
 from .selectors import crisis_end_blockers, crisis_resume_plan
 
 
@@ -189,7 +189,7 @@ def _apply_resume(crisis, *, actor, now) -> dict:
         PostDecision.objects.bulk_create(
             [
                 PostDecision(
-                    crisis=crisis, post_id=pk, decision=Decision.RELEASE, decided_by=actor, decided_at=now
+                    crisis=crisis, post_id=pk, decision=PostFate.RELEASE, decided_by=actor, decided_at=now
                 )
                 for pk in undecided.values_list("pk", flat=True)
             ]
@@ -199,12 +199,12 @@ def _apply_resume(crisis, *, actor, now) -> dict:
     def decided(**kw):
         return frozen.filter(pk__in=decisions.filter(**kw).values("post"))
 
-    fates = {"cancelled": decided(decision=Decision.CANCEL).update(status=PostStatus.CANCELLED)}
+    fates = {"cancelled": decided(decision=PostFate.CANCEL).update(status=PostStatus.CANCELLED)}
     back = {"status": PostStatus.SCHEDULED, "assignee": None, "claimed_at": None, "send_started_at": None}
-    fates["rescheduled"] = decided(decision=Decision.RESCHEDULE).update(
+    fates["rescheduled"] = decided(decision=PostFate.RESCHEDULE).update(
         scheduled_at=Subquery(decisions.filter(post=OuterRef("pk")).values("scheduled_at")[:1]), **back
     )
-    fates["released"] = decided(decision=Decision.RELEASE).update(**back)
+    fates["released"] = decided(decision=PostFate.RELEASE).update(**back)
     # Due at once (publish now, or a time that passed since the decision): paced per account.
     paced = [item for item in crisis_resume_plan(crisis, at=now, limit=None) if item["paced"]]
     rows = Post.objects.in_bulk([item["post"] for item in paced])

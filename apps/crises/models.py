@@ -16,7 +16,7 @@ class EndKind(models.TextChoices):
     STAND_DOWN = "stand_down", _("stand-down")
 
 
-class Decision(models.TextChoices):
+class PostFate(models.TextChoices):
     RELEASE = "release", _("release")
     RESCHEDULE = "reschedule", _("reschedule")
     CANCEL = "cancel", _("cancel")
@@ -78,7 +78,7 @@ class PostDecision(models.Model):
 
     crisis = models.ForeignKey(Crisis, on_delete=models.PROTECT, related_name="decisions")
     post = models.ForeignKey("posts.Post", on_delete=models.PROTECT, related_name="crisis_decisions")
-    decision = models.CharField(max_length=16, choices=Decision.choices)
+    decision = models.CharField(max_length=16, choices=PostFate.choices)
     # reschedule: the new time; release: NULL (keeps its time) unless publish_now.
     scheduled_at = models.DateTimeField(null=True, blank=True)
     publish_now = models.BooleanField(default=False)

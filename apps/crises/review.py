@@ -14,17 +14,17 @@ from apps.posts.services import local_time
 
 from .common import aware, locked, require_open
 from .ending import withdraw_end_request
-from .models import Decision, PostDecision
+from .models import PostDecision, PostFate
 
 
 def _check_decision(*, crisis, post, decision, scheduled_at, publish_now, now):
     """Validate one decision; returns (scheduled_at, publish_now) cleaned."""
-    if decision not in Decision.values:
+    if decision not in PostFate.values:
         raise ServiceError(_("The decision is release, reschedule or cancel."), field="decision")
     if not post_is_frozen(post, crisis.gate_closure if crisis.gate_closure.is_current else None):
         raise ConflictError(_("This post is not frozen by this crisis."), field="post", code="not_frozen")
     publish_now = bool(publish_now)
-    if decision == Decision.RESCHEDULE:
+    if decision == PostFate.RESCHEDULE:
         if scheduled_at is None:
             raise ServiceError(_("Rescheduling needs a new time."), field="scheduled_at")
         scheduled_at = aware(scheduled_at, "scheduled_at")
@@ -37,7 +37,7 @@ def _check_decision(*, crisis, post, decision, scheduled_at, publish_now, now):
             raise ServiceError(_("Reschedule or publish now, not both."), field="publish_now")
     elif scheduled_at is not None:
         raise ServiceError(_("Only a reschedule takes a new time."), field="scheduled_at")
-    if decision == Decision.RELEASE and post.scheduled_at <= now and not publish_now:
+    if decision == PostFate.RELEASE and post.scheduled_at <= now and not publish_now:
         raise ConflictError(
             _(
                 "This post's time (%(at)s) passed during the freeze: reschedule it, or release it "
@@ -47,7 +47,7 @@ def _check_decision(*, crisis, post, decision, scheduled_at, publish_now, now):
             field="decision",
             code="time_passed",
         )
-    if decision == Decision.CANCEL and publish_now:
+    if decision == PostFate.CANCEL and publish_now:
         raise ServiceError(_("A cancelled post is not published."), field="publish_now")
     return scheduled_at, publish_now
 
@@ -180,7 +180,7 @@ def crisis_decide_matching(
     of a post whose time has passed needs publish_now, as one by one: the whole call is refused
     naming the first such post. Returns how many posts were decided."""
     crisis = _open_for_decisions(actor, crisis)
-    if decision not in Decision.values:
+    if decision not in PostFate.values:
         raise ServiceError(_("The decision is release, reschedule or cancel."), field="decision")
     matching = posts_frozen(crisis.gate_closure).order_by("scheduled_at", "id")
     if account is not None:

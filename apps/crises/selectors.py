@@ -19,7 +19,7 @@ from apps.posts.selectors import (
 )
 
 from .checklist import checklist_items
-from .models import Crisis, CrisisStatus, Decision, EndKind, PostDecision
+from .models import Crisis, CrisisStatus, EndKind, PostDecision, PostFate
 from .report import report_sections
 
 
@@ -126,10 +126,10 @@ def crisis_resume_plan(crisis: Crisis, *, at=None, limit: int | None = 500) -> l
     plan, next_slot = [], {}
     spacing = resume_spacing()
     for row in rows:
-        kind = row["decision"] or Decision.RELEASE
-        if kind == Decision.CANCEL:
+        kind = row["decision"] or PostFate.RELEASE
+        if kind == PostFate.CANCEL:
             continue
-        wanted = row["decision_at"] if kind == Decision.RESCHEDULE else row["scheduled_at"]
+        wanted = row["decision_at"] if kind == PostFate.RESCHEDULE else row["scheduled_at"]
         paced = bool(row["publish_now"]) or wanted <= at
         if paced:
             leaves_at = max(at, next_slot.get(row["account_id"], at))

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.roles import AUDITOR, DCO, has_role
 from apps.crises import services as crisis_services
 from apps.crises.checklist import checklist_items
-from apps.crises.models import Crisis, CrisisStatus, Decision
+from apps.crises.models import Crisis, CrisisStatus, PostFate
 from apps.crises.selectors import (
     crisis_frozen_posts,
     crisis_open,
@@ -112,7 +112,7 @@ def _review_context(request, crisis, *, matching_form=None):
     )
     now = timezone.now()
     posts = list(page.object_list)
-    labels = dict(Decision.choices)
+    labels = dict(PostFate.choices)
     for post in posts:
         post.time_passed = post.scheduled_at <= now
         post.decision_label = labels.get(post.decision, post.decision)
