@@ -132,6 +132,14 @@ def post_update(*, actor, post, **changes) -> Post:
         )
     if "body" in changes and not (changes["body"] or "").strip():
         raise ServiceError(_("The post is empty."), field="body")
+    for field, now in (("body", post.body), ("account", post.account)):
+        # An exempt post is the approved text of a statement (only the statements service makes
+        # one, from the approved revision): its words and account are fixed; the database agrees.
+        if post.exempt and field in changes and changes[field] != now:
+            raise ConflictError(
+                _("This post is the approved text of a statement; change the statement instead."),
+                field=field,
+            )
     if "scheduled_at" in changes:
         _aware(changes["scheduled_at"], "scheduled_at")
         if frozen:

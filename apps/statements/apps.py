@@ -13,11 +13,10 @@ class StatementsConfig(AppConfig):
         from apps.crises.report import register_report_section
         from apps.posts.models import Post
 
-        from .guards import guard_approved_post, guard_statement_post, sync_statement_published
+        from .guards import guard_approved_post, sync_statement_published
         from .selectors import statements_report
 
         register_report_section("statements", statements_report)
-        pre_save.connect(guard_statement_post, sender=Post, dispatch_uid="statements.guard_statement_post")
         pre_save.connect(guard_approved_post, sender=Post, dispatch_uid="statements.guard_approved_post")
         post_save.connect(
             sync_statement_published, sender=Post, dispatch_uid="statements.sync_statement_published"

@@ -1,42 +1,17 @@
 """Hooks statements puts on posts.Post (posts knows nothing of statements or approvals, so they
 live here and watch the Post model; connected in StatementsConfig.ready()).
 
-- guard_statement_post (pre_save): a post is exempt only as the approved text of a statement;
-  refuse any save that would make it say something else, or go to another account (in words,
-  409; the trigger of migration 0007 refuses every other door). To be replaced by posts' own
-  check in post_update (the exempt flag is posts' data), see the issue-15 statements report.
 - guard_approved_post (pre_save): a calendar post's approval is bound to what was approved (body,
   account, time); a save that changes one of them voids the run and holds the post again.
 - sync_statement_published (post_save): a statement is `published` once its last post is out;
   a statement post that now waits for a person (a to-do by hand, a refusal for good) tells them.
+
+An exempt post's text and account need no hook: posts' post_update refuses to change them (the
+exempt flag is posts' own data) and the trigger of migration 0007 refuses every other door.
 """
 
-from django.utils.translation import gettext as _
-
-from apps.core.errors import ConflictError
-
-WATCHED = {"body", "account", "account_id"}
 # What a calendar post's approval covers.
 APPROVAL_BOUND = {"body", "account", "account_id", "scheduled_at"}
-
-
-def guard_statement_post(sender, instance, update_fields=None, **kwargs):
-    # Only exempt posts pass the closed gate; a non-exempt post needs no check (and no query).
-    if not instance.exempt or instance.pk is None:
-        return
-    if update_fields is not None and not (set(update_fields) & WATCHED):
-        return
-    from .models import StatementPost
-
-    link = StatementPost.objects.filter(post_id=instance.pk).select_related("revision").first()
-    if link is None:
-        return
-    rev = link.revision
-    if instance.body != rev.body or instance.account_id not in rev.account_ids:
-        raise ConflictError(
-            _("This post is the approved text of statement #%(id)s; change the statement instead.")
-            % {"id": link.statement_id}
-        )
 
 
 def guard_approved_post(sender, instance, update_fields=None, raw=False, **kwargs):
