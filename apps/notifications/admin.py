@@ -115,7 +115,7 @@ class TeamWebhookAdmin(admin.ModelAdmin):
             stored = TeamWebhook.objects.get(pk=obj.pk)
             if not fields["url"]:
                 fields["url"] = stored.url
-            services.team_webhook_update(actor=request.user, webhook=stored, **fields)
+            services.team_webhook_update(actor=request.user, webhook=stored, data=fields)
             obj.pk = stored.pk
         else:
             created = services.team_webhook_create(actor=request.user, **fields)

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from apps.accounts.permissions import IsDCO, role_permission
 from apps.accounts.roles import AUDITOR, DCO
-from crisiscomm.api import ServiceError
+from apps.core.errors import ServiceError
 
 from . import selectors, services
 from .messages import MessageBook
@@ -326,7 +326,7 @@ class TeamWebhookViewSet(
 
     def perform_update(self, serializer):
         serializer.instance = services.team_webhook_update(
-            actor=self.request.user, webhook=serializer.instance, **serializer.validated_data
+            actor=self.request.user, webhook=serializer.instance, data=serializer.validated_data
         )
 
     def destroy(self, request, *args, **kwargs):

@@ -14,6 +14,7 @@ from django.contrib.postgres.aggregates import ArrayAgg
 from django.core.cache import cache
 from django.db.models import Count, Max, Q
 
+from . import broker
 from .models import Acknowledgement, Notice, NoticeEvent, NoticeStatus
 
 # The events whose notices the figures are about: the crisis being on.
@@ -88,12 +89,11 @@ def notice_figures(*, crisis_id: int, event_id: int | None = None, include: tupl
         if time.time() - cached["at"] < ttl:
             return cached["figures"]
         # Stale: one caller has it recomputed in the background; all read the stale copy.
-        if cache.add(key + ":lock", 1, timeout=max(10, int(ttl * 4))):
-            from . import tasks
-
-            if not tasks.enqueue(tasks.refresh_figures, crisis_id, event.pk, list(include)):
-                cache.delete(key + ":lock")
-                return refresh_figures(crisis_id=crisis_id, event_id=event.pk, include=include)
+        if cache.add(key + ":lock", 1, timeout=max(10, int(ttl * 4))) and not broker.enqueue(
+            broker.REFRESH_FIGURES, crisis_id, event.pk, list(include)
+        ):
+            cache.delete(key + ":lock")
+            return refresh_figures(crisis_id=crisis_id, event_id=event.pk, include=include)
         return cached["figures"]
     return refresh_figures(crisis_id=crisis_id, event_id=event.pk, include=include)
 

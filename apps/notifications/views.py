@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from apps.accounts.models import profile_of
-from crisiscomm.api import ServiceError
+from apps.core.errors import ServiceError
 
 from . import services
 from .messages import language_of, page_message

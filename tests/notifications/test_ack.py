@@ -3,8 +3,10 @@
 import re
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
@@ -102,15 +104,26 @@ def test_acknowledgements_take_no_chain_lock_and_the_relay_seals_them_in_one_ent
     assert audit_chain_verify().valid
 
 
+def move_signing_clock(monkeypatch, ahead: timedelta):
+    """The clock signed links are checked against (django.core.signing reads time.time()),
+    moved `ahead` for this test only: an expiry is tested without waiting for it."""
+    real = time.time
+    monkeypatch.setattr(signing, "time", SimpleNamespace(time=lambda: real() + ahead.total_seconds()))
+
+
 @pytest.mark.django_db
-def test_tampered_and_expired_links_are_refused(client, smtp_sink, settings):
+def test_tampered_and_expired_links_are_refused(client, smtp_sink, settings, monkeypatch):
+    """Mutation: max_age dropped from read_ack_token's signing.loads -> the day-old link is
+    accepted and this test fails."""
+    settings.CRISISCOMM_ACK_LINK_MAX_AGE = timedelta(days=1)
     make_staff(1)
     declare()
     path = link_in(smtp_sink.messages[0][1], settings.CRISISCOMM_BASE_URL.rstrip("/"))
     assert client.get(path[:-3] + "xx/").status_code == 400
     assert client.post(path[:-3] + "xx/", {"token": "forged"}).status_code == 400
-    settings.CRISISCOMM_ACK_LINK_MAX_AGE = timedelta(seconds=1)
-    time.sleep(2.1)
+    move_signing_clock(monkeypatch, timedelta(days=1) - timedelta(minutes=1))
+    assert client.get(path).status_code == 200  # a minute before it expires: still asked
+    move_signing_clock(monkeypatch, timedelta(days=1, seconds=1))
     assert client.get(path).status_code == 410
     response = client.post(path, {"token": path.rstrip("/").rsplit("/", 1)[1]})
     assert response.status_code == 410

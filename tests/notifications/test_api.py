@@ -5,6 +5,7 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from apps.audit.models import AuditEntry
+from apps.core.errors import NotAllowedError, ServiceError
 from apps.notifications import services
 from apps.notifications.models import Acknowledgement, Notice, NoticeEvent, TeamWebhook
 from apps.notifications.selectors import notice_figures
@@ -141,6 +142,42 @@ def test_dco_configures_team_webhooks_and_never_sees_the_url_again(api, dco, emp
         "notification.webhook_delete",
     ]
     assert all("s3cr3t" not in str(e.details) for e in AuditEntry.objects.all())
+
+
+@pytest.mark.django_db
+def test_only_a_dco_manages_webhooks_even_calling_the_services(dco, employee):
+    """The services check the role themselves (the admin and any other caller rely on them).
+    Mutation: require_role removed from team_webhook_update (resp. _create, _delete) -> this
+    test fails."""
+    hook = services.team_webhook_create(actor=dco, name="Ops", kind="slack", url="https://chat.example/h")
+    with pytest.raises(NotAllowedError):
+        services.team_webhook_create(actor=employee, name="x", kind="slack", url="https://chat.example/x")
+    with pytest.raises(NotAllowedError):
+        services.team_webhook_update(actor=employee, webhook=hook, data={"is_active": False})
+    with pytest.raises(NotAllowedError):
+        services.team_webhook_delete(actor=employee, webhook=hook)
+    hook.refresh_from_db()
+    assert hook.is_active is True and TeamWebhook.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_webhook_field_the_services_do_not_know_is_refused_not_dropped(dco):
+    """A caller that believes it set a field hears that it did not (400 naming it), and nothing
+    is written. Mutation: the unknown-key check removed from team_webhook_create -> the hook is
+    created without it and this test fails; model_update in team_webhook_update replaced by a
+    loop over WEBHOOK_FIELDS only -> the update goes through and this test fails."""
+    with pytest.raises(ServiceError) as refused:
+        services.team_webhook_create(
+            actor=dco, name="Ops", kind="slack", url="https://chat.example/h", secret="s"
+        )
+    assert refused.value.field == "secret" and not TeamWebhook.objects.exists()
+    hook = services.team_webhook_create(actor=dco, name="Ops", kind="slack", url="https://chat.example/h")
+    with pytest.raises(ServiceError) as refused:
+        services.team_webhook_update(actor=dco, webhook=hook, data={"name": "Ops 2", "channel": "#x"})
+    assert refused.value.field == "channel"
+    hook.refresh_from_db()
+    assert hook.name == "Ops"
+    assert not AuditEntry.objects.filter(action="notification.webhook_update").exists()
 
 
 ADMIN_FORM = {"kind": "slack", "department": "Ops", "language": "en", "is_active": "on"}

@@ -135,7 +135,7 @@ def test_a_webhook_deactivated_after_materialising_gets_nothing(smtp_sink, webho
         actor=dco, name="mm", kind="mattermost", url=webhook_receiver.url("/mm")
     )
     event = declare()
-    services.team_webhook_update(actor=dco, webhook=hook, is_active=False)
+    services.team_webhook_update(actor=dco, webhook=hook, data={"is_active": False})
     result = services.notices_deliver(event_id=event.pk, channel="webhook")
     assert result["cancelled"] == 1 and webhook_receiver.requests == []
 

@@ -9,6 +9,7 @@ import pytest
 from django.db import transaction
 
 from apps.audit.models import AuditEntry
+from apps.core.errors import NotAllowedError
 from apps.notifications import services
 from apps.notifications.channels import EmailChannel
 from apps.notifications.models import Notice, NoticeEvent
@@ -144,6 +145,18 @@ def test_remind_them_now_reaches_only_those_who_have_not_acknowledged_and_is_aud
     assert services.reminders_start(now=event.created_at) == []
     bad = api.as_user(dco).post("/api/v1/notifications/remind/", {"crisis": "x"}, format="json")
     assert bad.status_code == 400 and "crisis" in bad.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_only_a_dco_starts_a_reminder_round_even_calling_the_service(smtp_sink, dco, employee):
+    """The service checks the role itself (the page and the API only ask it).
+    Mutation: require_role removed from reminders_send_now -> this test fails."""
+    make_staff(2)
+    event = record(crisis_id=6)
+    with pytest.raises(NotAllowedError):
+        services.reminders_send_now(actor=employee, event=event)
+    assert not NoticeEvent.objects.filter(parent=event).exists()
+    assert services.reminders_send_now(actor=dco, event=event).parent_id == event.pk
 
 
 @pytest.mark.django_db
