@@ -1,12 +1,16 @@
-"""Loopback test doubles for outbound tests: an HTTP(S) server that records what it receives on
-a chosen 127.x address, and a scripted resolver standing in for DNS (the outside world)."""
+"""The outside world on loopback: one HTTP(S) server every test double is built on (the fakes of
+Mastodon, Bluesky, feeds, webhooks, an OIDC provider are thin `respond` methods on it), a scripted
+resolver standing in for DNS, free ports and a self-signed TLS context."""
 
+import contextlib
 import json
 import socket
 import ssl
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 # CRISISCOMM_OUTBOUND_RESOLVER = "tests.core.servers.scripted_resolve": each lookup takes the
 # next answer of DNS_SCRIPT (the last one repeats); DNS_QUERIES records the names asked.
@@ -33,13 +37,140 @@ def offline_resolve(host, port):
     return [info[4][0] for info in infos]
 
 
-class RecordingServer:
-    """Answers every request with `status` (and a JSON body, or a Location for redirects)."""
+class Request(dict):
+    """One request as the server received it: method, path (as sent, with its query), route (the
+    path without the query), query (last value of each key), headers, body (bytes), at
+    (time.monotonic()) and wall (time.time(): compared with times the database records)."""
 
-    def __init__(self, address="127.0.0.1", port=0, *, status=200, body=None, location=None, tls=None):
-        self.received = []
-        self.status, self.body, self.location = status, body or {"ok": True}, location
-        server = self
+    def json(self):
+        return json.loads(self["body"] or b"null")
+
+    def form(self) -> dict:
+        return {k: v[-1] for k, v in parse_qs(self["body"].decode()).items()}
+
+
+def _parts(answer) -> tuple:
+    """status | (status, body) | (status, body, headers) -> (status, body, headers)."""
+    if not isinstance(answer, tuple):
+        return answer, None, None
+    status, body, headers = (*answer, None, None)[:3]
+    return status, body, headers
+
+
+def _encode(body) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    return json.dumps(body).encode()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a handler still sleeping or reading never holds the teardown
+    request_queue_size = 128  # bursts of parallel sends (set before listen(), unlike after)
+
+    def __init__(self, address, owner):
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.owner = owner
+        super().__init__(address, owner.handler_class)
+
+    def handle_error(self, request, client_address):
+        pass  # a client that connects and gives up (a frozen send, a deadline) is part of the tests
+
+
+class LoopbackServer:
+    """THE loopback HTTP(S) server of the tests: serving from construction on `address` (a free
+    port unless `port` is given), until `stop()` or the end of a `with` block.
+
+    Every request is recorded in `received` (Request dicts, in arrival order). The answer is, in
+    order: the next entry of `script` (one per request, then the usual answer), else `respond()`:
+    `handler(request)` when given, else `(status, body, headers)`. An answer is `status`,
+    `(status, body)` or `(status, body, headers)`; a dict/list body goes as JSON, str/bytes as is,
+    Content-Type application/json unless the headers say otherwise. A fake for a protocol is a
+    subclass overriding `respond`.
+
+    Faults: `request_delay` (seconds before a request counts as arrived), `delay` (seconds before
+    answering), `trickle` (seconds between the answer's bytes), `stop()` (the server dies: open
+    connections are cut, the port refuses)."""
+
+    def __init__(
+        self,
+        address="127.0.0.1",
+        port=0,
+        *,
+        handler=None,
+        status=200,
+        body=None,
+        headers=None,
+        location=None,
+        script=(),
+        tls=None,
+    ):
+        self.lock = threading.Lock()
+        self.received: list[Request] = []
+        self.errors: list[BaseException] = []  # exceptions raised by respond() (answered 500)
+        self.handler = handler
+        self.status, self.body = status, {"ok": True} if body is None else body
+        self.headers = dict(headers or {})
+        if location:
+            self.headers["Location"] = location
+        self.script = list(script)
+        self.request_delay = self.delay = self.trickle = 0.0
+        self._connections: set[socket.socket] = set()
+        self.httpd = _Server((address, port), self)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.address, self.port = address, self.httpd.server_address[1]
+        host = f"[{address}]" if ":" in address else address
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}"
+        # poll_interval: shutdown() waits up to one interval (0.5 s by default, paid by every test).
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
+        self.thread.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        """Stop listening and cut the open (kept-alive) connections: the port now refuses."""
+        self.httpd.shutdown()
+        with self.lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        self.httpd.server_close()
+        self.thread.join(1)
+
+    def respond(self, request: Request):
+        if self.handler is not None:
+            return self.handler(request)
+        return self.status, self.body, self.headers
+
+    def json_bodies(self) -> list:
+        with self.lock:
+            return [request.json() for request in self.received]
+
+    def _answer(self, request):
+        with self.lock:
+            self.received.append(request)
+            scripted = self.script.pop(0) if self.script else None
+        if scripted is not None:
+            return scripted
+        try:
+            return self.respond(request)
+        except Exception as error:  # a broken fake answers 500 and says why (captured output)
+            traceback.print_exc()
+            self.errors.append(error)
+            return 500, {"error": f"test double failed: {error!r}"}
+
+    @property
+    def handler_class(self):
+        owner = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -47,44 +178,71 @@ class RecordingServer:
             def log_message(self, *args):
                 pass
 
+            def setup(self):
+                super().setup()
+                with owner.lock:
+                    owner._connections.add(self.connection)
+
+            def finish(self):
+                with contextlib.suppress(OSError):
+                    super().finish()
+                with owner.lock:
+                    owner._connections.discard(self.connection)
+
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                server.received.append(
-                    {
-                        "method": self.command,
-                        "path": self.path,
-                        "headers": dict(self.headers),
-                        "body": self.rfile.read(length) if length else b"",
-                    }
+                body = self.rfile.read(length) if length else b""
+                if owner.request_delay:
+                    time.sleep(owner.request_delay)
+                parts = urlsplit(self.path)
+                request = Request(
+                    method=self.command,
+                    path=self.path,
+                    route=parts.path,
+                    query={k: v[-1] for k, v in parse_qs(parts.query).items()},
+                    headers=dict(self.headers),
+                    body=body,
+                    at=time.monotonic(),
+                    wall=time.time(),
                 )
-                raw = json.dumps(server.body).encode()
-                self.send_response(server.status)
-                if server.location:
-                    self.send_header("Location", server.location)
-                self.send_header("Content-Type", "application/json")
+                status, payload, headers = _parts(owner._answer(request))
+                if owner.delay:
+                    time.sleep(owner.delay)
+                self._reply(status, _encode(payload), {"Content-Type": "application/json", **(headers or {})})
+
+            def _reply(self, status, raw, headers):
+                if self.command == "HEAD":
+                    raw = b""
+                if owner.trickle:
+                    lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+                    lines += [f"{k}: {v}" for k, v in headers.items()]
+                    lines += [f"Content-Length: {len(raw)}", "Connection: close", "", ""]
+                    self.close_connection = True
+                    try:
+                        for byte in "\r\n".join(lines).encode() + raw:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(owner.trickle)
+                    except OSError:
+                        pass  # the client gave up: what the trickle tests want
+                    return
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
 
-            do_GET = do_POST = do_DELETE = _handle
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
-        server_class = ThreadingHTTPServer
-        if ":" in address:
+        return Handler
 
-            class server_class(ThreadingHTTPServer):
-                address_family = socket.AF_INET6
 
-        self.httpd = server_class((address, port), Handler)
-        self.httpd.daemon_threads = True
-        if tls is not None:
-            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def free_port() -> int:
+    """A port nobody listens on (bound once, released): connections to it are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def self_signed_tls(hostname: str, directory):

@@ -10,7 +10,7 @@ from apps.posts.models import PostStatus, SocialAccount
 from apps.posts.services import SendOutcome, post_send, posts_claim_due
 from tests.posts.factories import PostFactory
 
-from .servers import RecordingServer
+from .servers import LoopbackServer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_outbound_allow")]
 
@@ -34,7 +34,7 @@ def test_a_status_url_that_is_not_http_is_not_kept(settings):
     """Mutation: post_send storing result.external_url without outbound.safe_http_url -> the
     javascript: URL is kept and this test fails."""
     settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"
-    server = RecordingServer("127.0.0.1", body={"id": "109", "url": "javascript:alert(document.cookie)"})
+    server = LoopbackServer("127.0.0.1", body={"id": "109", "url": "javascript:alert(document.cookie)"})
     try:
         post = _claimed(_mastodon(f"http://127.0.0.1:{server.port}"))
         assert post_send(post_id=post.pk) == SendOutcome.PUBLISHED
@@ -47,8 +47,8 @@ def test_a_status_url_that_is_not_http_is_not_kept(settings):
 @pytest.fixture
 def twin_servers():
     """The target on 127.0.0.2 (allowed) and an 'internal' server on 127.0.0.3, same port."""
-    public = RecordingServer("127.0.0.2", body={"id": "1", "url": "https://social.example/@agency/1"})
-    internal = RecordingServer("127.0.0.3", public.port)
+    public = LoopbackServer("127.0.0.2", body={"id": "1", "url": "https://social.example/@agency/1"})
+    internal = LoopbackServer("127.0.0.3", public.port)
     yield public, internal
     public.stop()
     internal.stop()
@@ -59,7 +59,7 @@ def test_a_send_to_a_loopback_target_is_refused_and_not_retried():
 
     Mutation: open_connection without the outbound judgement -> the loopback server receives
     the post and this test fails."""
-    server = RecordingServer("127.0.0.1")
+    server = LoopbackServer("127.0.0.1")
     try:
         post = _claimed(_mastodon(f"http://127.0.0.1:{server.port}"))
         assert post_send(post_id=post.pk) == SendOutcome.FAILED
@@ -113,7 +113,7 @@ def test_a_remote_reply_reaches_the_dco_but_not_the_audit_trail(settings, api, d
     from apps.audit.models import AuditEntry
 
     settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"
-    server = RecordingServer("127.0.0.1", status=403, body={"error": "ECHOED-INTERNAL-DETAIL"})
+    server = LoopbackServer("127.0.0.1", status=403, body={"error": "ECHOED-INTERNAL-DETAIL"})
     try:
         post = _claimed(_mastodon(f"http://127.0.0.1:{server.port}"))
         assert post_send(post_id=post.pk) == SendOutcome.FAILED
@@ -130,7 +130,7 @@ def test_a_remote_reply_reaches_the_dco_but_not_the_audit_trail(settings, api, d
 
 def test_a_connector_reaches_an_allowed_ipv6_target(settings):
     settings.CRISISCOMM_OUTBOUND_ALLOW = "::1"
-    server = RecordingServer("::1", body={"id": "6", "url": "https://social.example/@agency/6"})
+    server = LoopbackServer("::1", body={"id": "6", "url": "https://social.example/@agency/6"})
     try:
         post = _claimed(_mastodon(f"http://[::1]:{server.port}"))
         assert post_send(post_id=post.pk) == SendOutcome.PUBLISHED

@@ -7,7 +7,7 @@ import requests
 from apps.core import outbound
 from apps.core.outbound import OutboundRefused
 
-from .servers import RecordingServer, self_signed_tls
+from .servers import LoopbackServer, self_signed_tls
 
 pytestmark = pytest.mark.usefixtures("no_outbound_allow")
 
@@ -96,7 +96,7 @@ def test_the_allow_list_takes_addresses_cidrs_and_names(settings):
 
 @pytest.fixture
 def loopback_server():
-    server = RecordingServer("127.0.0.1")
+    server = LoopbackServer("127.0.0.1")
     yield server
     server.stop()
 
@@ -126,8 +126,8 @@ def test_redirects_are_not_followed(settings):
     """Mutation: allow_redirects=False removed from OutboundSession.request and .send -> the
     second server receives the redirected request and this test fails."""
     settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"
-    inner = RecordingServer("127.0.0.1")
-    outer = RecordingServer("127.0.0.1", status=302, location=f"http://127.0.0.1:{inner.port}/admin")
+    inner = LoopbackServer("127.0.0.1")
+    outer = LoopbackServer("127.0.0.1", status=302, location=f"http://127.0.0.1:{inner.port}/admin")
     try:
         with outbound.session() as http:
             response = http.get(f"http://127.0.0.1:{outer.port}/", timeout=5)
@@ -145,7 +145,7 @@ def test_no_proxy_from_the_environment(settings, monkeypatch, loopback_server):
     Mutation: trust_env=False removed from OutboundSession and PinnedAdapter passing on `proxies`
     -> the request goes to the dead proxy and this test fails."""
     settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"
-    dead = RecordingServer("127.0.0.1")
+    dead = LoopbackServer("127.0.0.1")
     dead.stop()  # a proxy address where nobody listens
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{dead.port}")
     monkeypatch.setenv("NO_PROXY", "")
@@ -156,8 +156,8 @@ def test_no_proxy_from_the_environment(settings, monkeypatch, loopback_server):
 def twin_servers():
     """The public-looking target on 127.0.0.2 (allowed) and an 'internal' one on 127.0.0.3, same
     port: a rebinding that reaches the wrong address is seen in .received."""
-    public = RecordingServer("127.0.0.2")
-    internal = RecordingServer("127.0.0.3", public.port)
+    public = LoopbackServer("127.0.0.2")
+    internal = LoopbackServer("127.0.0.3", public.port)
     yield public, internal
     public.stop()
     internal.stop()
@@ -210,7 +210,7 @@ def test_https_to_the_pinned_address_keeps_sni_and_certificate_check(settings, s
     context, ca_file = self_signed_tls("tls.example", tmp_path)
     names = []
     context.sni_callback = lambda sock, name, ctx: names.append(name)
-    server = RecordingServer("127.0.0.2", tls=context)
+    server = LoopbackServer("127.0.0.2", tls=context)
     try:
         scripted_dns.DNS_SCRIPT.append(["127.0.0.2"])
         response = outbound.request("GET", f"https://tls.example:{server.port}/x", verify=ca_file, timeout=5)
@@ -237,7 +237,7 @@ def test_safe_http_url_keeps_only_http_links():
 def test_ipv6_targets_are_judged_and_reached_by_address(settings):
     """::1 is refused like 127.0.0.1; allowed, the request reaches it ([::1] in the URL, the
     name in the Host header)."""
-    server = RecordingServer("::1")
+    server = LoopbackServer("::1")
     try:
         with pytest.raises(OutboundRefused, match="loopback"):
             outbound.request("GET", f"http://[::1]:{server.port}/", timeout=5)

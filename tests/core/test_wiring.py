@@ -9,7 +9,7 @@ from apps.notifications.models import Notice, NoticeStatus, TeamWebhook
 from apps.posts.models import SocialAccount
 from tests.posts.factories import PostFactory
 
-from .servers import RecordingServer
+from .servers import LoopbackServer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_outbound_allow")]
 
@@ -145,8 +145,8 @@ def test_team_webhook_send_is_checked_again(scripted_dns, settings):
 
     Mutation: WebhookChannel.session back to a plain requests.Session -> the internal server
     (or the DNS failure) shows in this test and it fails."""
-    public = RecordingServer("127.0.0.2")
-    internal = RecordingServer("127.0.0.3", public.port)
+    public = LoopbackServer("127.0.0.2")
+    internal = LoopbackServer("127.0.0.3", public.port)
     try:
         settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.2"
         scripted_dns.DNS_SCRIPT.append(["127.0.0.2"])
@@ -163,8 +163,8 @@ def test_team_webhook_send_is_checked_again(scripted_dns, settings):
 
 def test_team_webhook_send_goes_to_the_checked_address(scripted_dns, settings):
     """Rebinding between the check and the connect: the post reaches the checked address."""
-    public = RecordingServer("127.0.0.2")
-    internal = RecordingServer("127.0.0.3", public.port)
+    public = LoopbackServer("127.0.0.2")
+    internal = LoopbackServer("127.0.0.3", public.port)
     try:
         settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.2"
         scripted_dns.DNS_SCRIPT[:] = [["127.0.0.2"], ["127.0.0.3"]]
