@@ -73,7 +73,7 @@ class CrisisSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ChecklistItemSerializer(many=True))
     def get_checklist(self, crisis):
-        return crisis_checklist(crisis)
+        return crisis_checklist(crisis=crisis)
 
     def to_representation(self, crisis):
         data = super().to_representation(crisis)
@@ -213,12 +213,14 @@ class CrisisViewSet(
         crisis = self.get_object()
         data = CrisisSerializer(crisis).data
         if crisis.is_open:
-            data["undecided_posts"] = crisis_undecided_posts(crisis).count()
+            data["undecided_posts"] = crisis_undecided_posts(crisis=crisis).count()
             data["lift_blockers"] = [
-                {"code": code, "message": message} for code, message in crisis_end_blockers(crisis)
+                {"code": code, "message": message} for code, message in crisis_end_blockers(crisis=crisis)
             ]
             if crisis.status == "lifting":
-                data["resume_plan"] = ResumePlanItemSerializer(crisis_resume_plan(crisis), many=True).data
+                data["resume_plan"] = ResumePlanItemSerializer(
+                    crisis_resume_plan(crisis=crisis), many=True
+                ).data
         return Response(data)
 
     def _reply(self, crisis, code=status.HTTP_200_OK):
@@ -264,9 +266,8 @@ class CrisisViewSet(
         publish_now."""
         crisis = self.get_object()
         if request.method == "GET":
-            posts = crisis_review_posts(crisis)
-            if request.query_params.get("undecided") in ("1", "true"):
-                posts = posts.filter(state="frozen", decision__isnull=True)
+            undecided = request.query_params.get("undecided") in ("1", "true")
+            posts = crisis_review_posts(crisis=crisis, undecided=undecided)
             page = self.paginate_queryset(posts)
             return self.get_paginated_response(ReviewPostSerializer(page, many=True).data)
         if isinstance(request.data, list):

@@ -7,6 +7,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ConflictError, ServiceError
+from apps.core.roles import DCO, require_role
 
 from .models import Crisis
 
@@ -40,3 +41,10 @@ def locked(crisis) -> Crisis:
 def require_open(crisis):
     if not crisis.is_open:
         raise ConflictError(_("This crisis is closed."), code="crisis_closed")
+
+
+def crisis_check_change(*, actor, crisis) -> None:
+    """Who may extend the freeze or decide a frozen post's fate: a dco, while the crisis is open
+    (a pending end is then withdrawn). Raises the service's error."""
+    require_role(actor, DCO)
+    require_open(crisis)

@@ -10,9 +10,18 @@ from apps.core.roles import DCO, require_role
 from apps.notifications.services import notify_event
 from apps.posts.services import gate_close, local_time
 
-from .common import aware, locked, notice_context, require_open
+from .common import aware, crisis_check_change, locked, notice_context
 from .ending import withdraw_end_request
 from .models import Crisis
+from .selectors import crisis_open
+
+
+def crisis_check_declare(*, actor) -> None:
+    """Who may declare, and when: a dco, with no crisis in force (the unique `is_open`
+    constraint holds it against a race too). Raises the service's error."""
+    require_role(actor, DCO)
+    if crisis_open() is not None:
+        raise ConflictError(_("A crisis is already in force."), code="crisis_in_force")
 
 
 @transaction.atomic
@@ -23,7 +32,7 @@ def crisis_declare(*, actor, title, summary, severity, topics=()) -> Crisis:
     the send deadline for the sends in flight, and says how many there were. A second
     declaration while one is open gets 409; the unique `is_open` constraint holds that even
     against a race."""
-    require_role(actor, DCO)
+    crisis_check_declare(actor=actor)
     title = (title or "").strip()
     if not title:
         raise ServiceError(_("A title is required."), field="title")
@@ -72,7 +81,7 @@ def crisis_extend(*, actor, crisis, freeze_until) -> Crisis:
     """Move freeze_until later; never earlier. Withdraws a pending lift or stand-down."""
     require_role(actor, DCO)
     crisis = locked(crisis)
-    require_open(crisis)
+    crisis_check_change(actor=actor, crisis=crisis)
     freeze_until = aware(freeze_until, "freeze_until")
     if freeze_until <= crisis.freeze_until:
         raise ServiceError(

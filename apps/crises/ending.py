@@ -20,7 +20,7 @@ from apps.posts.services import gate_open, local_time
 from .checklist import checklist_codes, checklist_items
 from .common import MIN_FREEZE, locked, notice_context, require_open
 from .models import Crisis, CrisisStatus, EndKind, PostDecision, PostFate
-from .selectors import crisis_end_blockers, crisis_resume_plan
+from .selectors import crisis_end_blockers, crisis_resume_plan, crisis_undecided_posts
 
 
 def withdraw_end_request(crisis, actor, why):
@@ -48,8 +48,48 @@ def withdraw_end_request(crisis, actor, why):
     audit_record(actor=actor, action="crisis.end_withdraw", obj=crisis, details={"kind": kind, "why": why})
 
 
+def crisis_check_request_end(*, actor, crisis) -> None:
+    """Who may ask for a lift or a stand-down, and when (before its own input is read): a dco,
+    the crisis open and no end already pending. Raises the service's error."""
+    require_role(actor, DCO)
+    require_open(crisis)
+    if crisis.status != CrisisStatus.ACTIVE:
+        raise ConflictError(_("An end of this crisis is already awaiting approval."), code="lifting")
+
+
+def crisis_check_approve_end(*, actor, crisis, now) -> None:
+    """Who may approve the pending end, and when: a dco other than the requester who held the
+    role when it was requested (four eyes), the 24 h minimum and freeze_until passed for a lift,
+    nothing blocking (crisis_end_blockers). Raises the service's error."""
+    require_role(actor, DCO)
+    require_open(crisis)
+    if crisis.status != CrisisStatus.LIFTING:
+        raise ConflictError(_("No lift or stand-down is awaiting approval."), code="not_lifting")
+    if crisis.end_requested_by_id == actor.pk:
+        raise NotAllowedError(
+            _("Four eyes: a second dco must approve; you made this request yourself."), code="four_eyes"
+        )
+    if actor.pk not in (crisis.end_eligible_approvers or []):
+        raise NotAllowedError(
+            _(
+                "Four eyes: only a person who already held the dco role when the end was requested "
+                "may approve it."
+            ),
+            code="four_eyes_not_eligible",
+        )
+    if crisis.end_kind == EndKind.LIFT and (
+        now < crisis.declared_at + MIN_FREEZE or now < crisis.freeze_until
+    ):
+        raise ConflictError(
+            _("The freeze lasts until %(until)s.")
+            % {"until": local_time(max(crisis.freeze_until, crisis.declared_at + MIN_FREEZE))},
+            code="freeze_in_force",
+        )
+    _refuse_if_blocked(crisis, kind=crisis.end_kind, now=now)
+
+
 def _refuse_if_blocked(crisis, *, kind, now):
-    reasons = crisis_end_blockers(crisis, kind=kind, now=now)
+    reasons = crisis_end_blockers(crisis=crisis, kind=kind, now=now)
     if reasons:
         code = reasons[0][0]
         raise ConflictError(" ".join(m for _c, m in reasons), code=code)
@@ -88,9 +128,7 @@ def crisis_request_lift(*, actor, crisis, comment, checklist) -> Crisis:
     `resume_plan`: when each released post will leave if approved now."""
     require_role(actor, DCO)
     crisis = locked(crisis)
-    require_open(crisis)
-    if crisis.status != CrisisStatus.ACTIVE:
-        raise ConflictError(_("An end of this crisis is already awaiting approval."), code="lifting")
+    crisis_check_request_end(actor=actor, crisis=crisis)
     if not isinstance(checklist, dict):
         raise ServiceError(_("The checklist is an object {code: true, …}."), field="checklist")
     unknown = sorted(set(checklist) - set(checklist_codes()))
@@ -128,7 +166,7 @@ def crisis_request_lift(*, actor, crisis, comment, checklist) -> Crisis:
     notify_event(
         event="crisis.lift_requested", crisis_id=crisis.pk, context=notice_context(crisis), actor=actor
     )
-    crisis.resume_plan = crisis_resume_plan(crisis, at=now)
+    crisis.resume_plan = crisis_resume_plan(crisis=crisis, at=now)
     return crisis
 
 
@@ -139,9 +177,7 @@ def crisis_request_stand_down(*, actor, crisis, reason) -> Crisis:
     dco is told at once (in-app and e-mail): a crisis declared in error must not wait for a call."""
     require_role(actor, DCO)
     crisis = locked(crisis)
-    require_open(crisis)
-    if crisis.status != CrisisStatus.ACTIVE:
-        raise ConflictError(_("An end of this crisis is already awaiting approval."), code="lifting")
+    crisis_check_request_end(actor=actor, crisis=crisis)
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError(_("Say why the crisis is stood down."), field="reason")
@@ -173,7 +209,7 @@ def crisis_request_stand_down(*, actor, crisis, reason) -> Crisis:
             },
             actor=actor,
         )
-    crisis.resume_plan = crisis_resume_plan(crisis, at=now)
+    crisis.resume_plan = crisis_resume_plan(crisis=crisis, at=now)
     return crisis
 
 
@@ -185,7 +221,7 @@ def _apply_resume(crisis, *, actor, now) -> dict:
     closure = crisis.gate_closure
     frozen = posts_frozen(closure)
     if crisis.end_kind == EndKind.STAND_DOWN:
-        undecided = frozen.exclude(pk__in=PostDecision.objects.filter(crisis=crisis).values("post"))
+        undecided = crisis_undecided_posts(crisis=crisis)
         PostDecision.objects.bulk_create(
             [
                 PostDecision(
@@ -206,7 +242,7 @@ def _apply_resume(crisis, *, actor, now) -> dict:
     )
     fates["released"] = decided(decision=PostFate.RELEASE).update(**back)
     # Due at once (publish now, or a time that passed since the decision): paced per account.
-    paced = [item for item in crisis_resume_plan(crisis, at=now, limit=None) if item["paced"]]
+    paced = [item for item in crisis_resume_plan(crisis=crisis, at=now, limit=None) if item["paced"]]
     rows = Post.objects.in_bulk([item["post"] for item in paced])
     for item in paced:
         rows[item["post"]].scheduled_at = item["leaves_at"]
@@ -224,30 +260,9 @@ def crisis_approve_lift(*, actor, crisis) -> Crisis:
     require_role(actor, DCO)
     gate_lock_exclusive()
     crisis = locked(crisis)
-    require_open(crisis)
-    if crisis.status != CrisisStatus.LIFTING:
-        raise ConflictError(_("No lift or stand-down is awaiting approval."), code="not_lifting")
-    if crisis.end_requested_by_id == actor.pk:
-        raise NotAllowedError(
-            _("Four eyes: a second dco must approve; you made this request yourself."), code="four_eyes"
-        )
-    if actor.pk not in (crisis.end_eligible_approvers or []):
-        raise NotAllowedError(
-            _(
-                "Four eyes: only a person who already held the dco role when the end was requested "
-                "may approve it."
-            ),
-            code="four_eyes_not_eligible",
-        )
     now = timezone.now()
+    crisis_check_approve_end(actor=actor, crisis=crisis, now=now)
     kind = crisis.end_kind
-    if kind == EndKind.LIFT and (now < crisis.declared_at + MIN_FREEZE or now < crisis.freeze_until):
-        raise ConflictError(
-            _("The freeze lasts until %(until)s.")
-            % {"until": local_time(max(crisis.freeze_until, crisis.declared_at + MIN_FREEZE))},
-            code="freeze_in_force",
-        )
-    _refuse_if_blocked(crisis, kind=kind, now=now)
     fates = _apply_resume(crisis, actor=actor, now=now)
     gate_open(actor=actor, closure=crisis.gate_closure)
     crisis.status, crisis.is_open, crisis.closed_at, crisis.end_approved_by = (

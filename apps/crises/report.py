@@ -17,3 +17,17 @@ def register_report_section(name: str, fn: Callable) -> None:
 
 def report_sections() -> dict[str, Callable]:
     return dict(_SECTIONS)
+
+
+# Audit entries other apps add to the crisis timeline (statements: each statement's entries):
+# fn(crisis) -> a Q over AuditEntry. One timeline for the API report and the pages.
+_TIMELINE_SUBJECTS: dict[str, Callable] = {}
+
+
+def register_timeline_subjects(name: str, fn: Callable) -> None:
+    """fn(crisis) -> Q on apps.audit.models.AuditEntry. Registering a name again replaces it."""
+    _TIMELINE_SUBJECTS[name] = fn
+
+
+def timeline_subjects() -> dict[str, Callable]:
+    return dict(_TIMELINE_SUBJECTS)

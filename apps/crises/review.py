@@ -12,7 +12,7 @@ from apps.posts.models import Post
 from apps.posts.selectors import post_is_frozen, posts_frozen
 from apps.posts.services import local_time
 
-from .common import aware, locked, require_open
+from .common import aware, crisis_check_change, locked
 from .ending import withdraw_end_request
 from .models import PostDecision, PostFate
 
@@ -55,7 +55,7 @@ def _check_decision(*, crisis, post, decision, scheduled_at, publish_now, now):
 def _open_for_decisions(actor, crisis):
     require_role(actor, DCO)
     crisis = locked(crisis)
-    require_open(crisis)
+    crisis_check_change(actor=actor, crisis=crisis)
     return crisis
 
 

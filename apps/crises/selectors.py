@@ -20,7 +20,7 @@ from apps.posts.selectors import (
 
 from .checklist import checklist_items
 from .models import Crisis, CrisisStatus, EndKind, PostDecision, PostFate
-from .report import report_sections
+from .report import report_sections, timeline_subjects
 
 
 def crisis_open() -> Crisis | None:
@@ -38,13 +38,13 @@ def crisis_list() -> QuerySet[Crisis]:
     ).order_by("-declared_at")
 
 
-def crisis_for_closure(closure) -> Crisis | None:
+def crisis_for_closure(*, closure) -> Crisis | None:
     if closure is None:
         return None
     return Crisis.objects.filter(gate_closure=closure).first()
 
 
-def crisis_checklist(crisis: Crisis) -> list[dict]:
+def crisis_checklist(*, crisis: Crisis) -> list[dict]:
     """[{code, label, confirmed}]: the resumption checklist and what the lift request confirmed."""
     confirmed = crisis.checklist_confirmed or {}
     return [{**item, "confirmed": item["code"] in confirmed} for item in checklist_items()]
@@ -55,12 +55,12 @@ def _closure_if_open(crisis):
     return crisis.gate_closure if crisis.is_open and crisis.gate_closure.is_current else None
 
 
-def crisis_frozen_posts(crisis: Crisis) -> QuerySet[Post]:
+def crisis_frozen_posts(*, crisis: Crisis) -> QuerySet[Post]:
     """What this crisis holds back now (nothing once it is over)."""
     return posts_frozen(_closure_if_open(crisis))
 
 
-def crisis_posts(crisis: Crisis) -> QuerySet[Post]:
+def crisis_posts(*, crisis: Crisis) -> QuerySet[Post]:
     """Every post this crisis froze: those it holds back now, and those decided in its review
     (the decisions are the record once it is over)."""
     closure = _closure_if_open(crisis)
@@ -69,19 +69,29 @@ def crisis_posts(crisis: Crisis) -> QuerySet[Post]:
     return with_state(posts.select_related("account"), closure).order_by("scheduled_at", "id")
 
 
-def crisis_review_posts(crisis: Crisis) -> QuerySet[Post]:
-    """The crisis's posts, each annotated with its review decision (one query)."""
+def _undecided_q(crisis: Crisis) -> Q:
+    """Frozen by this crisis now, and no decision yet: the one definition of "undecided"."""
+    decided = PostDecision.objects.filter(crisis=crisis).values("post")
+    return frozen_q(_closure_if_open(crisis)) & ~Q(pk__in=decided)
+
+
+def crisis_undecided_posts(*, crisis: Crisis) -> QuerySet[Post]:
+    """The frozen posts still without a decision: what blocks a lift, what a stand-down releases,
+    what the review's "undecided" filter shows (API and page)."""
+    return Post.objects.filter(_undecided_q(crisis))
+
+
+def crisis_review_posts(*, crisis: Crisis, undecided: bool = False) -> QuerySet[Post]:
+    """The crisis's posts, each annotated with its review decision (one query); `undecided`:
+    only those crisis_undecided_posts lists."""
     decision = PostDecision.objects.filter(crisis=crisis, post=OuterRef("pk"))
-    return crisis_posts(crisis).annotate(
+    posts = crisis_posts(crisis=crisis)
+    if undecided:
+        posts = posts.filter(_undecided_q(crisis))
+    return posts.annotate(
         decision=Subquery(decision.values("decision")[:1]),
         decision_scheduled_at=Subquery(decision.values("scheduled_at")[:1]),
         decision_publish_now=Subquery(decision.values("publish_now")[:1]),
-    )
-
-
-def crisis_undecided_posts(crisis: Crisis) -> QuerySet[Post]:
-    return crisis_frozen_posts(crisis).exclude(
-        pk__in=PostDecision.objects.filter(crisis=crisis).values("post")
     )
 
 
@@ -89,7 +99,7 @@ def resume_spacing() -> timedelta:
     return timedelta(minutes=getattr(settings, "CRISISCOMM_RESUME_SPACING_MINUTES", 15))
 
 
-def crisis_resume_plan(crisis: Crisis, *, at=None, limit: int | None = 500) -> list[dict]:
+def crisis_resume_plan(*, crisis: Crisis, at=None, limit: int | None = 500) -> list[dict]:
     """When each post the crisis holds will leave if the end is approved at `at` (default now):
     cancelled ones never; reschedules at their new time; releases at their own time (a
     stand-down releases the undecided ones). Those due at once (publish now, or a time already
@@ -154,27 +164,37 @@ def crisis_resume_plan(crisis: Crisis, *, at=None, limit: int | None = 500) -> l
 TIMELINE_NOTIFICATION_ACTIONS = ("notification.record", "notification.remind")
 
 
-def crisis_timeline(crisis: Crisis) -> list[dict]:
-    """The crisis's own audit entries, its gate's, and its notification rounds, in order."""
-    entries = AuditEntry.objects.filter(
+def crisis_timeline(*, crisis: Crisis, latest: int | None = None) -> list[AuditEntry]:
+    """The crisis's audit trail, oldest first: its own entries, its gate's, its notification
+    rounds, and the subjects other apps registered (statements: each statement's entries).
+    `latest`: only the most recent N. The one timeline of the API report and the pages."""
+    about = (
         Q(object_type="crises.crisis", object_id=str(crisis.pk))
         | Q(object_type="posts.gateclosure", object_id=str(crisis.gate_closure_id))
         # Event-level notification entries (not the one-per-person acknowledgements).
         | Q(action__in=TIMELINE_NOTIFICATION_ACTIONS, details__crisis=crisis.pk)
-    ).order_by("sequence")
-    return [
-        {
-            "sequence": e.sequence,
-            "at": e.created_at.isoformat(),
-            "action": e.action,
-            "actor": e.actor_repr,
-            "details": e.details,
-        }
-        for e in entries
-    ]
+    )
+    for subjects in timeline_subjects().values():
+        about |= subjects(crisis)
+    entries = AuditEntry.objects.filter(about)
+    if latest is None:
+        return list(entries.order_by("sequence"))
+    return list(entries.order_by("-sequence")[:latest])[::-1]
 
 
-def crisis_retraction_candidates(crisis: Crisis) -> list[dict]:
+def _timeline_row(entry: AuditEntry) -> dict:
+    return {
+        "sequence": entry.sequence,
+        "at": entry.created_at.isoformat(),
+        "action": entry.action,
+        "actor": entry.actor_repr,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "details": entry.details,
+    }
+
+
+def crisis_retraction_candidates(*, crisis: Crisis) -> list[dict]:
     """Posts not exempt for this crisis that reached a network in the window before the
     declaration, or may have: published; a request written whatever the answer; a to-do handed
     to a person; and any whose outcome was lost (`uncertain`) until the crisis ended."""
@@ -226,7 +246,7 @@ def crisis_report(crisis: Crisis) -> dict:
         for d in PostDecision.objects.filter(crisis=crisis).select_related("decided_by").order_by("post_id")
     }
     posts, fates = [], {}
-    for p in crisis_posts(crisis).values(
+    for p in crisis_posts(crisis=crisis).values(
         "id", "account_id", "account__network", "account__handle", "scheduled_at", "state"
     ):
         d = decisions.get(p["id"])
@@ -263,11 +283,11 @@ def crisis_report(crisis: Crisis) -> dict:
             "end_requested_at": _iso(crisis.end_requested_at),
             "end_comment": crisis.end_comment,
             "end_approved_by": crisis.end_approved_by.get_username() if crisis.end_approved_by else None,
-            "checklist": crisis_checklist(crisis),
+            "checklist": crisis_checklist(crisis=crisis),
         },
-        "timeline": crisis_timeline(crisis),
+        "timeline": [_timeline_row(e) for e in crisis_timeline(crisis=crisis)],
         "posts": {"total": len(posts), "by_fate": fates, "items": posts},
-        "retraction_candidates": crisis_retraction_candidates(crisis),
+        "retraction_candidates": crisis_retraction_candidates(crisis=crisis),
         "notifications": notice_figures(crisis_id=crisis.pk, include=COUNTED_WITH_STAFF_NOTICE),
     }
     for name, fn in report_sections().items():
@@ -279,7 +299,7 @@ def local_time(value) -> str:
     return date_format(timezone.localtime(value), "DATETIME_FORMAT")
 
 
-def crisis_end_blockers(crisis, *, kind=EndKind.LIFT, now=None) -> list[tuple[str, str]]:
+def crisis_end_blockers(*, crisis, kind=EndKind.LIFT, now=None) -> list[tuple[str, str]]:
     """Why the crisis cannot end (lift or stand-down) now, as (code, message), first reason
     first; the checklist is confirmed with the request itself. Posts due at once when the end is
     approved are not a blocker: they leave paced (crisis_resume_plan)."""
@@ -292,7 +312,7 @@ def crisis_end_blockers(crisis, *, kind=EndKind.LIFT, now=None) -> list[tuple[st
                 _("The freeze lasts until %(until)s.") % {"until": local_time(crisis.freeze_until)},
             )
         )
-    undecided = crisis_undecided_posts(crisis)
+    undecided = crisis_undecided_posts(crisis=crisis)
     if kind == EndKind.STAND_DOWN:
         # Standing down puts undecided posts back as they were, unless their time has passed.
         undecided = undecided.filter(scheduled_at__lte=now)

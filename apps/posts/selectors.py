@@ -51,6 +51,12 @@ def frozen_q(closure: GateClosure | None) -> Q:
     return Q(status__in=FREEZABLE_STATUSES) & (Q(exempt_closure__isnull=True) | ~Q(exempt_closure=closure))
 
 
+def posts_to_freeze() -> QuerySet[Post]:
+    """What closing the gate now would freeze (what the declare page counts): frozen_q for a
+    closure no post is exempt for yet, i.e. every post waiting to go out, claimed ones too."""
+    return Post.objects.filter(status__in=FREEZABLE_STATUSES)
+
+
 def posts_frozen(closure=_UNSET) -> QuerySet[Post]:
     """Every post the closed gate holds back now (none while the gate is open)."""
     if closure is _UNSET:

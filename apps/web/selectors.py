@@ -2,15 +2,13 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
-from apps.audit.models import AuditEntry
 from apps.notifications.models import Acknowledgement, NoticeEvent
 from apps.posts.models import Post, PostStatus, SocialAccount
 from apps.posts.selectors import with_state
-from apps.statements.models import Statement
 
 
 def ack_series(*, crisis_id: int, event_id: int | None = None) -> list[tuple[datetime, int]]:
@@ -31,18 +29,6 @@ def ack_series(*, crisis_id: int, event_id: int | None = None) -> list[tuple[dat
         .order_by("minute")
     )
     return [(row["minute"], row["n"]) for row in rows]
-
-
-def crisis_timeline(crisis, *, limit: int = 200) -> list[AuditEntry]:
-    """The audit entries of this crisis: the crisis itself, its gate closure, and its statements.
-    Most recent first."""
-    statement_ids = [str(pk) for pk in Statement.objects.filter(crisis=crisis).values_list("pk", flat=True)]
-    about = (
-        Q(object_type="crises.crisis", object_id=str(crisis.pk))
-        | Q(object_type="posts.gateclosure", object_id=str(crisis.gate_closure_id))
-        | Q(object_type="statements.statement", object_id__in=statement_ids)
-    )
-    return list(AuditEntry.objects.filter(about).order_by("-sequence")[:limit])
 
 
 def calendar_week(*, start: datetime, account_id: int | None = None) -> tuple[list, list]:
@@ -77,19 +63,18 @@ def waiting_for(user) -> list[dict]:
     from django.utils.formats import date_format
     from django.utils.translation import gettext as _
 
-    from apps.accounts.roles import DCO, has_role
+    from apps.crises.actions import APPROVE_ACTIONS
     from apps.crises.selectors import crisis_open
+    from apps.crises.services import crisis_allowed_actions
     from apps.statements import selectors as statement_selectors
 
     items: list[dict] = []
     crisis = crisis_open()
+    # The approval waits for whoever the crises service would let approve it (four eyes).
     if (
         crisis
         and crisis.status == "lifting"
-        and has_role(user, DCO)
-        and crisis.end_requested_by_id != user.pk
-        # Only officers who held the role when it was asked may approve (four eyes, issue 10).
-        and user.pk in (crisis.end_eligible_approvers or [])
+        and APPROVE_ACTIONS[crisis.end_kind] in crisis_allowed_actions(user=user, crisis=crisis)
     ):
         stand_down = crisis.end_kind == "stand_down"
         items.append(

@@ -316,7 +316,7 @@ def test_sender_session_killed_mid_send_makes_the_post_uncertain_listed_and_neve
     assert post.network_attempt_at is not None and "may have gone out" in post.last_error
     (crisis,) = declared
     crisis = Crisis.objects.get(pk=crisis.pk)
-    candidates = {c["post"]: c for c in crisis_retraction_candidates(crisis)}
+    candidates = {c["post"]: c for c in crisis_retraction_candidates(crisis=crisis)}
     assert candidates[post.pk]["reached"] == "may_have_gone_out"
     assert mastodon_server.received[0]["wall"] < _gate_closed_at(crisis)
 
@@ -395,7 +395,7 @@ def test_a_trickling_peer_holds_the_declaration_no_longer_than_the_send_deadline
     post.refresh_from_db()
     assert "deadline" in post.last_error and post.network_attempt_at is not None
     crisis = Crisis.objects.get(pk=crisis.pk)
-    assert [c["post"] for c in crisis_retraction_candidates(crisis)] == [post.pk]
+    assert [c["post"] for c in crisis_retraction_candidates(crisis=crisis)] == [post.pk]
     assert post_send(post_id=post.pk) == SendOutcome.FROZEN
     assert len(webhook_server.received) == 1
 

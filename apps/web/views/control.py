@@ -17,20 +17,24 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.roles import AUDITOR, DCO, has_role
 from apps.crises import services as crisis_services
+from apps.crises.actions import APPROVE_ACTIONS
 from apps.crises.checklist import checklist_items
-from apps.crises.models import Crisis, CrisisStatus, PostFate
+from apps.crises.models import Crisis, CrisisStatus, EndKind, PostFate
 from apps.crises.selectors import (
+    crisis_end_blockers,
     crisis_frozen_posts,
     crisis_open,
     crisis_posts,
     crisis_report,
     crisis_review_posts,
+    crisis_timeline,
     crisis_undecided_posts,
 )
+from apps.crises.services import crisis_allowed_actions
 from apps.notifications.selectors import COUNTED_WITH_STAFF_NOTICE, notice_figures, staff_count
 from apps.posts import services as post_services
-from apps.posts.models import Post, PostStatus
-from apps.posts.selectors import gate_state
+from apps.posts.models import Post
+from apps.posts.selectors import gate_state, posts_to_freeze
 from apps.statements.models import Statement
 
 from ..charts import ack_chart_svg
@@ -44,7 +48,7 @@ from ..forms import (
     ReviewFilterForm,
 )
 from ..helpers import call_service, form_errors_to_messages, roles_required
-from ..selectors import ack_series, crisis_timeline, waiting_for
+from ..selectors import ack_series, waiting_for
 
 # Readers: the DCO and auditors; writers: the DCO only (403 for anyone else).
 control_access = roles_required(DCO, AUDITOR, write_roles=(DCO,))
@@ -61,7 +65,7 @@ def _day_start(day):
 
 def _review_filtered(crisis, data):
     """The crisis's frozen posts matching a cleaned ReviewFilterForm, with their decisions."""
-    posts = crisis_review_posts(crisis)
+    posts = crisis_review_posts(crisis=crisis, undecided=bool(data.get("undecided")))
     if data.get("account"):
         posts = posts.filter(account=data["account"])
     if data.get("network"):
@@ -70,15 +74,13 @@ def _review_filtered(crisis, data):
         posts = posts.filter(scheduled_at__gte=_day_start(data["scheduled_from"]))
     if data.get("scheduled_to"):
         posts = posts.filter(scheduled_at__lte=_day_end(data["scheduled_to"]))
-    if data.get("undecided"):
-        posts = posts.filter(decision__isnull=True)
     return posts
 
 
 def _bulk_matching(crisis, data):
     """The posts "decide all matching" decides: those the crisis holds frozen now (decided or
     not) matching account, network and dates, as the crises service selects them."""
-    posts = crisis_frozen_posts(crisis)
+    posts = crisis_frozen_posts(crisis=crisis)
     if data.get("account"):
         posts = posts.filter(account=data["account"])
     if data.get("network"):
@@ -97,8 +99,8 @@ def _day_end(day):
 
 def _review_counts(crisis):
     return {
-        "frozen_total": crisis_posts(crisis).count(),
-        "undecided": crisis_undecided_posts(crisis).count(),
+        "frozen_total": crisis_posts(crisis=crisis).count(),
+        "undecided": crisis_undecided_posts(crisis=crisis).count(),
     }
 
 
@@ -178,8 +180,10 @@ def _control_context(request, declare_form=None):
         "gate": gate_state(),
         "crisis": crisis,
         "is_dco": has_role(request.user, DCO),
+        # What the page offers: the crises services' own answer (crisis_allowed_actions).
+        "actions": crisis_allowed_actions(user=request.user, crisis=crisis),
         "declare_form": declare_form or DeclareForm(),
-        "scheduled_count": Post.objects.filter(status=PostStatus.SCHEDULED, exempt=False).count(),
+        "scheduled_count": posts_to_freeze().count(),
         "recent": Crisis.objects.filter(status=CrisisStatus.CLOSED).order_by("-declared_at")[:5],
     }
     if crisis:
@@ -192,11 +196,14 @@ def _control_context(request, declare_form=None):
                 "lift_form": LiftForm(checklist=checklist_items()),
                 "stand_down_form": ReasonForm(),
                 "freeze_passed": crisis.freeze_until <= timezone.now(),
-                "can_approve": crisis.status == CrisisStatus.LIFTING
-                and crisis.end_requested_by_id != request.user.pk
-                and request.user.pk in (crisis.end_eligible_approvers or []),
+                "approve_action": next(
+                    (a for a in APPROVE_ACTIONS.values() if a in context["actions"]), None
+                ),
+                "end_blockers": crisis_end_blockers(crisis=crisis, kind=crisis.end_kind or EndKind.LIFT)
+                if crisis.status == CrisisStatus.LIFTING
+                else [],
                 "statements": _statements_queue(crisis),
-                "timeline": crisis_timeline(crisis, limit=30),
+                "timeline": crisis_timeline(crisis=crisis, latest=30)[::-1],
                 **_figures_context(crisis),
             }
         )
@@ -222,8 +229,8 @@ def control_declare(request):
         form_errors_to_messages(request, form)
         return render(request, "web/control.html", _control_context(request, form), status=400)
     if request.POST.get("confirm") != "yes":
-        scheduled = Post.objects.filter(status=PostStatus.SCHEDULED, exempt=False).count()
-        return render(request, "web/declare_confirm.html", {"form": form, "scheduled_count": scheduled})
+        context = {"form": form, "scheduled_count": posts_to_freeze().count()}
+        return render(request, "web/declare_confirm.html", context)
     data = form.cleaned_data
     crisis = call_service(
         request,
@@ -294,7 +301,7 @@ def control_decisions(request, crisis_id):
     # Only the posted ids are looked up (the review may hold 100,000 posts); a post that is not
     # (or no longer) frozen by this crisis is refused by the form, the service checks again.
     posted = [int(v) for v in request.POST.getlist("posts") if v.isdigit()][: REVIEW_PAGE_SIZE * 5]
-    frozen_ids = list(crisis_posts(crisis).filter(pk__in=posted).values_list("pk", flat=True))
+    frozen_ids = list(crisis_posts(crisis=crisis).filter(pk__in=posted).values_list("pk", flat=True))
     form = DecisionsForm(request.POST, post_ids=frozen_ids)
     if not form.is_valid():
         form_errors_to_messages(request, form)
@@ -449,7 +456,7 @@ def control_report(request, crisis_id):
         "crisis": crisis,
         "report": report,
         "is_dco": has_role(request.user, DCO),
-        "timeline": crisis_timeline(crisis, limit=500)[::-1],
+        "timeline": crisis_timeline(crisis=crisis, latest=500),
         **_figures_context(crisis),
     }
     return render(request, "web/report.html", context)
