@@ -93,8 +93,9 @@ def check_stage(client, users, crisis, post):
 def test_the_control_room_offers_exactly_what_the_crises_services_allow(client, dco, dco2, auditor):
     """Each stage of a crisis, each person: the buttons (data-action) are crisis_allowed_actions,
     and each of those the service accepts (tried, rolled back) while the others it refuses.
-    Mutation: the four-eyes check (end_requested_by == actor) removed from
-    crisis_check_approve_end -> the requester is offered "crisis.lift" and this test fails.
+    Mutation: crisis_allowed_actions offering the approval whenever the crisis is lifting
+    (not asking crisis_check_approve_end) -> the requester is offered "crisis.lift", which the
+    service refuses (four eyes), and this test fails.
     Mutation: `{% if approve_action %}` replaced by `{% if is_dco %}` in control.html -> the
     requester sees an approve button and this test fails."""
     account = make_account(dco)
