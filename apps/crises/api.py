@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 
 from apps.accounts.permissions import role_permission
 from apps.accounts.roles import AUDITOR, DCO
-from apps.posts.models import Post
 from apps.posts.selectors import gate_read
 
 from .models import Crisis, PostDecision, PostFate
@@ -137,10 +136,8 @@ MAX_DECISIONS_PER_CALL = 1000
 
 
 def _invalid(field, message):
-    return Response(
-        {"detail": f"{field}: {message}", "code": "invalid", "errors": {field: [message]}},
-        status=status.HTTP_400_BAD_REQUEST,
-    )
+    """A bad body, rendered by apps.core.api's handler like every other 400 (naming the field)."""
+    return serializers.ValidationError({field: [message]})
 
 
 class PostDecisionSerializer(serializers.ModelSerializer):
@@ -273,28 +270,22 @@ class CrisisViewSet(
         if isinstance(request.data, list):
             return self._decide_many(request, crisis)
         if not isinstance(request.data, dict):
-            return _invalid("non_field_errors", "The body is a decision object or a list of them.")
+            raise _invalid("non_field_errors", "The body is a decision object or a list of them.")
         data = PostDecisionInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
-        post = Post.objects.filter(pk=values.pop("post")).first()
-        if post is None:
-            return Response(
-                {"detail": "post: unknown post.", "code": "invalid", "errors": {"post": ["Unknown post."]}},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        row = crisis_decide_post(actor=request.user, crisis=crisis, post=post, **values)
+        # An unknown post is refused by the service (400 naming `post`).
+        row = crisis_decide_post(actor=request.user, crisis=crisis, **data.validated_data)
         return Response(PostDecisionSerializer(row).data)
 
     def _decide_many(self, request, crisis):
         if len(request.data) > MAX_DECISIONS_PER_CALL:
-            return _invalid("decisions", f"At most {MAX_DECISIONS_PER_CALL} decisions per call.")
+            raise _invalid("decisions", f"At most {MAX_DECISIONS_PER_CALL} decisions per call.")
         items = []
         for index, item in enumerate(request.data):
             data = PostDecisionInSerializer(data=item)
             if not data.is_valid():
                 field, messages = next(iter(data.errors.items()))
-                return _invalid(f"decisions[{index}].{field}", str(messages[0]))
+                raise _invalid(f"decisions[{index}].{field}", str(messages[0]))
             items.append(dict(data.validated_data))
         rows = crisis_decide_posts(actor=request.user, crisis=crisis, decisions=items)
         return Response(PostDecisionSerializer(rows, many=True).data)

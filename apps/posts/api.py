@@ -1,8 +1,10 @@
 import django_filters
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from apps.accounts.permissions import role_permission
@@ -89,6 +91,18 @@ class PostSerializer(serializers.ModelSerializer):
         # exempt / awaiting_approval are set by the server only (statements service).
         read_only_fields = [f for f in fields if f not in ("account", "body", "scheduled_at", "publish_now")]
         fields += ["publish_now"]
+
+    # What an edit may change (posts.calendar.post_update); anything else is refused, naming it.
+    EDITABLE = ("account", "body", "scheduled_at", "publish_now")
+
+    def validate(self, attrs):
+        if self.instance is not None and isinstance(self.initial_data, dict):
+            # DRF drops read-only keys silently: a caller sending `status` or `exempt` must learn
+            # that nothing of it was applied.
+            unknown = sorted(set(self.initial_data) - set(self.EDITABLE))
+            if unknown:
+                raise serializers.ValidationError({unknown[0]: [_("This field cannot be changed.")]})
+        return attrs
 
     def to_representation(self, post):
         data = super().to_representation(post)
@@ -201,7 +215,7 @@ class PostViewSet(
         """Manual connector: the assignee published it by hand."""
         post = Post.objects.filter(pk=pk).first()
         if post is None:
-            return Response({"detail": "Not found.", "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+            raise NotFound  # rendered by apps.core.api's handler
         data = MarkPublishedSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         post = post_mark_published(actor=request.user, post=post, **data.validated_data)

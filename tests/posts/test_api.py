@@ -181,6 +181,19 @@ def test_cancel_and_edit(api, dco):
     assert client.delete(f"/api/v1/posts/{post.pk}/").status_code == 405
 
 
+def test_an_edit_naming_a_field_it_cannot_change_is_refused_naming_it(api, dco):
+    """A PATCH with `status` or `exempt` (read-only: DRF would drop them and answer 200) is a
+    400 naming the field, and nothing of it is applied. Mutation: PostSerializer.validate's
+    refusal removed -> 200 with the post unchanged, this test fails."""
+    post = PostFactory(scheduled_at=timezone.now() + timedelta(hours=1))
+    client = api.as_user(dco)
+    for key, value in (("status", "cancelled"), ("exempt", True)):
+        r = client.patch(f"/api/v1/posts/{post.pk}/", {"body": "Edited", key: value}, format="json")
+        assert r.status_code == 400 and key in r.json()["errors"], r.content
+    post.refresh_from_db()
+    assert post.status == "scheduled" and post.exempt is False and post.body != "Edited"
+
+
 def test_manual_account_without_config_is_400_not_500(api, dco):
     r = api.as_user(dco).post(
         "/api/v1/social-accounts/",
