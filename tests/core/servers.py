@@ -91,6 +91,8 @@ class LoopbackServer:
     Content-Type application/json unless the headers say otherwise. A fake for a protocol is a
     subclass overriding `respond`.
 
+    `url` is the address to configure (`base` + the `path` given).
+
     Faults: `request_delay` (seconds before a request counts as arrived), `delay` (seconds before
     answering), `trickle` (seconds between the answer's bytes), `stop()` (the server dies: open
     connections are cut, the port refuses)."""
@@ -107,6 +109,7 @@ class LoopbackServer:
         location=None,
         script=(),
         tls=None,
+        path="",
     ):
         self.lock = threading.Lock()
         self.received: list[Request] = []
@@ -124,10 +127,16 @@ class LoopbackServer:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.address, self.port = address, self.httpd.server_address[1]
         host = f"[{address}]" if ":" in address else address
-        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://{host}:{self.port}"
+        self.path = path
         # poll_interval: shutdown() waits up to one interval (0.5 s by default, paid by every test).
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
         self.thread.start()
+
+    @property
+    def url(self) -> str:
+        """The address to configure: base (scheme://host:port) and the `path` given."""
+        return self.base + self.path
 
     def __enter__(self):
         return self

@@ -12,16 +12,14 @@ def _loopback_test_doubles(outbound_allow_loopback):
 
 @pytest.fixture
 def mastodon_server():
-    server = FakeMastodon().start()
-    yield server
-    server.stop()
+    with FakeMastodon() as server:
+        yield server
 
 
 @pytest.fixture
 def webhook_server():
-    server = WebhookReceiver().start()
-    yield server
-    server.stop()
+    with WebhookReceiver() as server:
+        yield server
 
 
 @pytest.fixture
