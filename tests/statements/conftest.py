@@ -2,12 +2,7 @@
 
 import hashlib
 import hmac
-import json
-import socket
-import threading
-import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import transaction
@@ -16,6 +11,8 @@ from django.utils import timezone
 from apps.posts.models import SocialAccount
 from apps.statements import services
 from apps.statements.models import ChainStep, ValidationChain
+from tests.core.servers import LoopbackServer
+from tests.statements.scenarios import RefusingNetwork
 
 
 def decide_as_callers_do(*, actor, statement, verdict="approve", **kwargs):
@@ -82,39 +79,33 @@ def crisis(people):
     )
 
 
-class _Hook(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        time.sleep(getattr(self.server, "delay", 0))
-        expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
-        message = json.loads(body or b"{}")
-        message["signed"] = hmac.compare_digest(self.headers.get("X-Crisiscomm-Signature", ""), expected)
-        self.server.received.append(message)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"id": "ext-1"}')
+class SignedWebhook(LoopbackServer):
+    """A webhook receiver that checks each delivery's signature (secret "s3cret")."""
 
-    def log_message(self, *args):
-        pass
+    def __init__(self):
+        super().__init__(body={"id": "ext-1"}, path="/hook")
+
+    def messages(self) -> list[dict]:
+        """Each delivery's JSON, with "signed": whether its X-Crisiscomm-Signature is right."""
+        with self.lock:
+            received = list(self.received)
+        messages = []
+        for request in received:
+            expected = "sha256=" + hmac.new(b"s3cret", request["body"], hashlib.sha256).hexdigest()
+            signature = request["headers"].get("X-Crisiscomm-Signature", "")
+            messages.append({**request.json(), "signed": hmac.compare_digest(signature, expected)})
+        return messages
 
 
 @pytest.fixture
 def webhook():
-    """A real loopback webhook receiver (port 0: the system picks a free one)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    server.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with SignedWebhook() as server:
+        yield server
 
 
 @pytest.fixture
 def accounts(db, webhook):
-    url = f"http://127.0.0.1:{webhook.server_address[1]}/hook"
-    cfg = {"url": url, "secret": "s3cret"}
+    cfg = {"url": webhook.url, "secret": "s3cret"}
     return {
         "x": SocialAccount.objects.create(network="x", handle="@agency", connector="webhook", config=cfg),
         "mastodon": SocialAccount.objects.create(
@@ -169,40 +160,11 @@ def live(transactional_db):
     plain_http.disable()
 
 
-class _Network(BaseHTTPRequestHandler):
-    """A webhook/Mastodon peer whose answer the test sets (server.answer = (status, body))."""
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        status, body = self.server.answer
-        self.server.hits += 1
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def network():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Network)
-    server.answer, server.hits = (422, b'{"error": "Validation failed: Text contains a secret token XYZ"}'), 0
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def closed_port() -> int:
-    """A port where a server of ours listened and is now stopped: connections are refused."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+    """A webhook peer refusing (422) until `network.accept()`."""
+    with RefusingNetwork() as server:
+        yield server
 
 
 @pytest.fixture
@@ -217,6 +179,6 @@ def desk(make_user, people, network):
         network="x",
         handle="@agency-news",
         connector="webhook",
-        config={"url": f"http://127.0.0.1:{network.server_address[1]}/hook", "secret": "s3cret"},
+        config={"url": network.url, "secret": "s3cret"},
     )
     return {"li_person": li_person, "manual": manual, "refusing": refusing}

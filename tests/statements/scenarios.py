@@ -3,9 +3,7 @@ account to publish by hand and one the network refuses. The network is a real se
 127.0.0.1 (port 0), refusing until told to accept; tests need CRISISCOMM_OUTBOUND_ALLOW to
 include 127.0.0.1 (the root conftest's `outbound_allow_loopback` fixture)."""
 
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,37 +11,18 @@ from django.utils import timezone
 from apps.posts.models import Post, SocialAccount
 from apps.posts.services import post_send, posts_claim_due
 from apps.statements import services
+from tests.core.servers import LoopbackServer
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        status, body = self.server.answer
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
+class RefusingNetwork(LoopbackServer):
+    """`with RefusingNetwork() as net:` a webhook peer at `net.url` answering 422 until
+    `net.accept()`."""
 
-    def log_message(self, *args):
-        pass
-
-
-class RefusingNetwork:
-    """`with RefusingNetwork() as net:` a webhook peer answering 422 until `net.accept()`."""
-
-    def __enter__(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.answer = (422, b'{"error": "Validation failed"}')
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        return self
+    def __init__(self):
+        super().__init__(status=422, body={"error": "Validation failed"}, path="/hook")
 
     def accept(self, url="https://x.example/agency/1"):
-        self.server.answer = (200, b'{"id": "1", "url": "%s"}' % url.encode())
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self.status, self.body = 200, {"id": "1", "url": url}
 
 
 def statement_one_manual_one_failing(*, crisis, author, expert, dco, assignee, network_url, body=None):

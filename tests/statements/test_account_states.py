@@ -13,8 +13,9 @@ from apps.posts.models import Post, SocialAccount
 from apps.posts.services import post_send, posts_claim_due
 from apps.statements import services
 from apps.statements.models import Statement
+from tests.core.servers import free_port
 
-from .conftest import closed_port, decide_as_callers_do, grant
+from .conftest import decide_as_callers_do, grant
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +117,7 @@ def test_one_manual_and_one_failing_account_then_published_once_both_are_done(
     assert states[desk["manual"].pk]["url"] == "https://linkedin.example/p/1"
 
     # The DCO fixes the account (the network now accepts) and retries.
-    network.answer = (200, b'{"id": "9", "url": "https://x.example/agency/9"}')
+    network.accept("https://x.example/agency/9")
     res = _act(api, dco, statement, failing_post, "retry")
     assert res.status_code == 200 and res.json()["status"] == "publishing"
     assert {a["state"] for a in res.json()["account_states"]} == {"sent", "scheduled"}
@@ -154,7 +155,7 @@ def test_an_unreachable_network_reads_failing_while_it_retries_and_the_dco_publi
         network="mastodon",
         handle="@press@social.example",
         connector="mastodon",
-        config={"base_url": f"http://127.0.0.1:{closed_port()}", "access_token": "tok-secret"},
+        config={"base_url": f"http://127.0.0.1:{free_port()}", "access_token": "tok-secret"},
     )
     statement, outcomes = _approved_and_sent(people, crisis, [accounts["x"], unreachable])
     assert outcomes == {accounts["x"].pk: "published", unreachable.pk: "retry"}

@@ -250,7 +250,7 @@ def test_withdrawing_while_its_post_is_being_sent_neither_deadlocks_nor_lies(peo
         network="x",
         handle="@slow",
         connector="webhook",
-        config={"url": f"http://127.0.0.1:{webhook.server_address[1]}/hook", "secret": "s3cret"},
+        config={"url": webhook.url, "secret": "s3cret"},
     )
     grant(people["dco"], people["author"])
     s = services.statement_create(actor=people["author"], crisis=crisis, body="slow", accounts=[account])

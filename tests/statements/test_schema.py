@@ -11,8 +11,8 @@ from apps.posts.models import SocialAccount
 from apps.statements import services
 from apps.statements.models import Statement
 from apps.statements.selectors import statement_account_states
+from tests.core.servers import free_port
 
-from .conftest import closed_port
 from .test_account_states import _approved_and_sent
 
 
@@ -24,7 +24,7 @@ def test_statement_answers_with_account_states_match_the_schema(live, people, cr
         network="mastodon",
         handle="@press@social.example",
         connector="mastodon",
-        config={"base_url": f"http://127.0.0.1:{closed_port()}", "access_token": "tok"},
+        config={"base_url": f"http://127.0.0.1:{free_port()}", "access_token": "tok"},
     )
     # by hand, failed for good, sent, still retrying; and a draft with no post yet.
     statement, _ = _approved_and_sent(
