@@ -8,12 +8,14 @@ from apps.core.roles import DCO, has_role
 
 from .chain import run_check_decide
 from .drafting import (
+    statement_check_create,
     statement_check_decide,
     statement_check_edit,
     statement_check_submit,
     statement_check_withdraw,
 )
-from .models import ApprovalRequest, ApprovalStatus, StatementPost, Verdict
+from .mandates import mandate_check_grant, mandate_check_revoke
+from .models import ApprovalRequest, ApprovalStatus, Mandate, StatementPost, Verdict
 from .post_approvals import post_approval_check_release, post_approval_check_request
 from .publishing import statement_check_publish
 
@@ -103,3 +105,27 @@ def approval_allowed_actions(*, user, request: ApprovalRequest) -> frozenset[str
     ):
         out.add("post_approval.request")
     return frozenset(out)
+
+
+def statements_page_actions(*, user) -> frozenset[str]:
+    """The actions about no existing object: `statement.create` (a mandate holder while a crisis
+    is in force) and `mandate.grant` (the DCO)."""
+    from apps.crises.selectors import crisis_open
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    out = set()
+    if _passes(mandate_check_grant, actor=user):
+        out.add("mandate.grant")
+    if _passes(statement_check_create, actor=user, crisis=crisis_open()):
+        out.add("statement.create")
+    return frozenset(out)
+
+
+def mandate_allowed_actions(*, user, mandate: Mandate) -> frozenset[str]:
+    """`mandate.revoke` for the DCO while the mandate is not revoked."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    if _passes(mandate_check_revoke, actor=user, mandate=mandate):
+        return frozenset({"mandate.revoke"})
+    return frozenset()

@@ -91,16 +91,22 @@ def _revision_details(rev: StatementRevision) -> dict:
     }
 
 
+def statement_check_create(*, actor, crisis, accounts=()) -> None:
+    """Who may write a statement, and when (403/409): a mandate holder, for the crisis in force
+    (and, once chosen, for networks the mandate covers). The page asks the same (actions.py)."""
+    current = crisis_open()
+    if crisis is None or current is None or current.pk != crisis.pk:
+        raise ConflictError(_("Statements are written only for the crisis in force."), field="crisis")
+    _require_mandate(actor=actor, crisis=crisis, accounts=accounts)
+
+
 @transaction.atomic
 def statement_create(*, actor, crisis, body: str, accounts, planned_at=None) -> Statement:
     body = (body or "").strip()
     if not body:
         raise ServiceError(_("The statement needs a text."), field="body")
     accounts = _clean_accounts(accounts)
-    current = crisis_open()
-    if current is None or current.pk != crisis.pk:
-        raise ConflictError(_("Statements are written only for the crisis in force."), field="crisis")
-    _require_mandate(actor=actor, crisis=crisis, accounts=accounts)
+    statement_check_create(actor=actor, crisis=crisis, accounts=accounts)
     planned_at = _clean_planned_at(planned_at)
     statement = Statement.objects.create(
         crisis=crisis, author=actor, body=body, revision=1, planned_at=planned_at

@@ -34,7 +34,7 @@ def _clean_list(values, *, field, allowed=None) -> list[str]:
 
 @transaction.atomic
 def mandate_grant(*, actor, user, topics=(), networks=(), valid_from=None, valid_until) -> Mandate:
-    require_role(actor, DCO, message=_("Only a communication directorate officer (dco) grants mandates."))
+    mandate_check_grant(actor=actor)
     if not user.is_active:
         raise ServiceError(_("This person's account is not active."), field="user")
     topics = _clean_list(list(topics), field="topics")
@@ -69,11 +69,20 @@ def mandate_grant(*, actor, user, topics=(), networks=(), valid_from=None, valid
 
 
 @transaction.atomic
-def mandate_revoke(*, actor, mandate: Mandate, reason: str = "") -> Mandate:
+def mandate_check_revoke(*, actor, mandate: Mandate) -> None:
+    """Who may revoke a mandate, and when (403/409). The page asks the same (actions.py)."""
     require_role(actor, DCO, message=_("Only a communication directorate officer (dco) revokes mandates."))
-    mandate = Mandate.objects.select_for_update().get(pk=mandate.pk)
     if mandate.revoked_at is not None:
         raise ConflictError(_("This mandate is already revoked."))
+
+
+def mandate_check_grant(*, actor) -> None:
+    require_role(actor, DCO, message=_("Only a communication directorate officer (dco) grants mandates."))
+
+
+def mandate_revoke(*, actor, mandate: Mandate, reason: str = "") -> Mandate:
+    mandate = Mandate.objects.select_for_update().get(pk=mandate.pk)
+    mandate_check_revoke(actor=actor, mandate=mandate)
     mandate.revoked_at = timezone.now()
     mandate.revoked_by = actor
     mandate.revoke_reason = reason or ""

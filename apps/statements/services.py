@@ -18,8 +18,10 @@ from .actions import (
     POST_ACTIONS,
     VERDICT_VERBS,
     approval_allowed_actions,
+    mandate_allowed_actions,
     statement_allowed_actions,
     statement_pending_run,
+    statements_page_actions,
 )
 from .chain import (
     AUDIT_VERB,
@@ -86,6 +88,7 @@ __all__ = [
     "chain_create",
     "chain_delete",
     "chain_update",
+    "mandate_allowed_actions",
     "mandate_grant",
     "mandate_revoke",
     "post_approval_check_release",
@@ -114,4 +117,5 @@ __all__ = [
     "statement_submit",
     "statement_sync_published",
     "statement_withdraw",
+    "statements_page_actions",
 ]

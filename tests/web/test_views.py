@@ -327,10 +327,30 @@ def test_spokesperson_without_mandate_is_refused_by_the_service(as_user, make_us
 
 
 def test_statement_form_errors(as_user, make_user, dco, account):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.statements.services import mandate_grant
+
     declare(dco)
     speaker = make_user("spokesperson", username="speaker")
+    now = timezone.now()
+    mandate_grant(
+        actor=dco, user=speaker, valid_from=now - timedelta(minutes=1), valid_until=now + timedelta(days=1)
+    )
     response = as_user(speaker).post("/statements/new/", {"body": "", "accounts": []})
     assert response.status_code == 400 and "errorlist" in page_text(response)
+
+
+def test_the_statement_form_is_offered_only_to_a_mandate_holder(as_user, make_user, dco, account):
+    """Without a mandate covering the crisis, the page says so instead of a form the service
+    would refuse. Mutation: the `{% if "statement.create" in page_actions %}` around the form
+    removed -> this test fails."""
+    declare(dco)
+    speaker = make_user("spokesperson", username="speaker")
+    page = page_text(as_user(speaker).get("/statements/new/"))
+    assert 'data-action="statement.create"' not in page and "active mandate" in page
 
 
 # --- inbox ----------------------------------------------------------------------------------------

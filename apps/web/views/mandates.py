@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from apps.accounts.roles import AUDITOR, DCO, has_role
+from apps.accounts.roles import AUDITOR, DCO
 from apps.statements import services as st_services
 from apps.statements.models import Mandate
 from apps.statements.selectors import mandate_list
@@ -40,10 +40,13 @@ def mandates(request):
                 return redirect("web:mandates")
         else:
             form_errors_to_messages(request, form)
+    mandates = list(mandate_list(user=request.user)[:200])
+    for mandate in mandates:
+        mandate.actions = st_services.mandate_allowed_actions(user=request.user, mandate=mandate)
     context = {
         "form": form,
-        "mandates": list(mandate_list(user=request.user)[:200]),
-        "is_dco": has_role(request.user, DCO),
+        "mandates": mandates,
+        "page_actions": st_services.statements_page_actions(user=request.user),
     }
     return render(request, "web/mandates.html", context, status=400 if form.errors else 200)
 

@@ -79,10 +79,6 @@ def _visible(request, statement_id):
     return statement
 
 
-def _can_write(user, crisis) -> bool:
-    return bool(crisis) and bool(st_selectors.mandates_covering(user=user, crisis=crisis))
-
-
 @statements_access
 def statement_list(request):
     crisis = crisis_open()
@@ -94,7 +90,7 @@ def statement_list(request):
     to_review = [s for s in others if s.status == StatementStatus.IN_REVIEW]
     context = {
         "crisis": crisis,
-        "can_write": _can_write(request.user, crisis),
+        "page_actions": st_services.statements_page_actions(user=request.user),
         "mine": mine,
         "to_review": to_review,
         "others": [s for s in others if s not in to_review],
@@ -121,7 +117,12 @@ def statement_new(request):
             if statement:
                 return redirect("web:statement", statement_id=statement.pk)
     status = 400 if request.method == "POST" else 200
-    return render(request, "web/statement_form.html", {"form": form, "crisis": crisis}, status=status)
+    context = {
+        "form": form,
+        "crisis": crisis,
+        "page_actions": st_services.statements_page_actions(user=request.user),
+    }
+    return render(request, "web/statement_form.html", context, status=status)
 
 
 @statements_access
