@@ -48,9 +48,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run_all.py
 
+# Style, the one-way doors between the apps (import-linter, pyproject.toml) and the house rules
+# (no module over 600 lines, no import cycle: tools/check_architecture.py). `.ci/run` runs it.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) tools/check_architecture.py
 
 # Re-pin every transitive dependency from what .venv/ runs (top-level lines stay as written).
 pin: $(STAMP)
