@@ -24,7 +24,11 @@ from urllib.parse import parse_qs, urlsplit
 
 
 def iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # Milliseconds, as Mastodon and the Bluesky AppView give them: cut to the second, a post made
+    # in the declaration's second would read as older than the declaration (the flake of
+    # test_worker, where the first sweep can come within a second of the declaration).
+    when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 class FakeNetworks:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.audit.models import AuditEntry
 from apps.notifications.models import NoticeEvent
 from apps.posts.models import SocialAccount
-from apps.watch import services
+from apps.watch import services, sightings, sweep
 from apps.watch.models import Sighting, WatchedAccount
 from apps.watch.readers import Fetcher, HostLimiter, ReadResult, SeenPost, read_account
 
@@ -278,7 +278,7 @@ def test_unwatchable_proposed_and_inactive_accounts_are_not_read(fake, dco, empl
         actor=employee, network="mastodon", kind="mastodon", url=fake.mastodon_account("p")
     )
     inactive = register(dco, fake.mastodon_account("i"), "mastodon")
-    services.watched_account_update(actor=dco, account=inactive, changes={"active": False})
+    services.watched_account_update(actor=dco, account=inactive, data={"active": False})
     declare()
     assert services.watch_sweep()["accounts"] == 0 and fake.requests == []
 
@@ -305,7 +305,7 @@ def test_two_concurrent_recordings_of_one_read_record_each_post_once(fake, dco, 
     def record():
         try:
             barrier.wait(5)
-            outcomes.append(services._record(account, result, crisis=crisis, official=(set(), set())))
+            outcomes.append(sweep._record(account, result, crisis=crisis, official=(set(), set())))
         except Exception as exc:
             outcomes.append(exc)
         finally:
@@ -338,7 +338,7 @@ def test_the_reader_returns_nothing_older_than_the_declaration(fake, dco):
     account = register(dco, fake.mastodon_account("lab"), "mastodon")
     fake.toot("lab", "old", ago(hours=2))
     new = fake.toot("lab", "new", ago(minutes=1))
-    result = read_account(services._state(account), since=ago(minutes=30), fetch=Fetcher())
+    result = read_account(sweep._state(account), since=ago(minutes=30), fetch=Fetcher())
     assert result.error == "" and [p.post_id for p in result.posts] == [new["id"]]
 
 
@@ -353,9 +353,7 @@ def test_a_post_older_than_the_declaration_is_never_recorded_whatever_a_reader_r
     new = SeenPost(
         post_id="at://x/2", url="", text="new", published_at=crisis.declared_at + timedelta(seconds=1)
     )
-    assert (
-        services._record(account, ReadResult(posts=[old, new]), crisis=crisis, official=(set(), set())) == 1
-    )
+    assert sweep._record(account, ReadResult(posts=[old, new]), crisis=crisis, official=(set(), set())) == 1
     assert list(Sighting.objects.values_list("text", flat=True)) == ["new"]
 
 
@@ -433,7 +431,7 @@ def test_one_sweep_at_a_time(fake, dco, declare):
     declare()
     db = connections["default"].settings_dict
     with psycopg.connect(database_url(db).replace("postgres://", "postgresql://", 1)) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", [services.SWEEP_LOCK_KEY])
+        other.execute("SELECT pg_advisory_lock(%s)", [sweep.SWEEP_LOCK_KEY])
         assert services.watch_sweep() == {"skipped": "another sweep is running"}
         assert fake.requests == []
     assert services.watch_sweep()["read"] == 1
@@ -448,8 +446,8 @@ def test_a_quiet_read_is_recorded_but_never_over_an_account_edited_meanwhile(fak
     account.refresh_from_db()
     assert account.etag == fake.feeds["first"]["etag"] and account.last_good_read_at is not None
     stale = WatchedAccount.objects.get(pk=account.pk)
-    services.watched_account_update(actor=dco, account=account, changes={"url": fake.feed("second")})
-    written = services._record_quiet([(stale, ReadResult(etag='"stale"'))], now=timezone.now())
+    services.watched_account_update(actor=dco, account=account, data={"url": fake.feed("second")})
+    written = sweep._record_quiet([(stale, ReadResult(etag='"stale"'))], now=timezone.now())
     assert written == 0
     account.refresh_from_db()
     assert account.etag == "" and account.url.endswith("/feeds/second.xml")
@@ -497,14 +495,14 @@ def test_a_recording_failure_shows_on_the_account_and_the_sweep_goes_on(fake, dc
     declare(minutes_ago=10)
     fake.toot("bad", "breaks the check", ago(minutes=2))
     fake.toot("good", "fine", ago(minutes=2))
-    real_precheck = services.precheck
+    real_precheck = sightings.precheck
 
     def broken_precheck(*, text, **kwargs):
         if "breaks the check" in text:
             raise RuntimeError("rule set unreadable")
         return real_precheck(text=text, **kwargs)
 
-    monkeypatch.setattr(services, "precheck", broken_precheck)
+    monkeypatch.setattr(sightings, "precheck", broken_precheck)
     result = services.watch_sweep()
     assert (result["errors"], result["sightings"]) == (1, 1)
     bad.refresh_from_db()
@@ -513,7 +511,7 @@ def test_a_recording_failure_shows_on_the_account_and_the_sweep_goes_on(fake, dc
     assert list(Sighting.objects.values_list("account", flat=True)) == [good.pk]
     assert AuditEntry.objects.filter(action="watch.account_error", object_id=str(bad.pk)).exists()
 
-    monkeypatch.setattr(services, "precheck", real_precheck)
+    monkeypatch.setattr(sightings, "precheck", real_precheck)
     assert services.watch_sweep()["sightings"] == 1
     bad.refresh_from_db()
     assert bad.consecutive_errors == 0
@@ -549,3 +547,20 @@ def test_an_undated_feed_entry_first_seen_during_the_crisis_is_a_sighting_the_ba
     assert services.watch_sweep()["sightings"] == 0  # once
     body = api.as_user(dco).get(f"/api/v1/sightings/{sighting.pk}/").json()
     assert body["published_estimated"] is True
+
+
+def test_a_post_made_in_the_declarations_second_is_a_sighting(fake, dco, declare):
+    """The flake of the real worker test: its first sweep can come within a second of the
+    declaration, and the fakes gave whole seconds, so a post made then read as older than the
+    declaration and was dropped (Mastodon and Bluesky give milliseconds).
+    Mutation: fakes.iso() cut to the second -> the post reads as before the declaration, this
+    test fails."""
+    register(dco, fake.mastodon_account("quick"), "mastodon")
+    crisis = declare()
+    just_after = crisis.declared_at.replace(
+        microsecond=max(crisis.declared_at.microsecond, 1000)
+    ) + timedelta(milliseconds=1)
+    if just_after.second != crisis.declared_at.second:  # the declaration at the end of its second
+        just_after = crisis.declared_at + timedelta(microseconds=1000)
+    fake.toot("quick", "right after the declaration", just_after)
+    assert services.watch_sweep()["sightings"] == 1

@@ -4,6 +4,7 @@ the declaration is never a sighting, one made during it is seen within two inter
 replies and boosts are classified; the owner and the DCO get their mail."""
 
 import os
+import pprint
 import shutil
 import socket
 import subprocess
@@ -216,7 +217,7 @@ def test_through_the_real_beat_and_worker(fake, celery_processes, smtp, make_use
     fake.toot("lab", "Nothing wrong with the launcher, trust me", posted_at)
     fake.toot("lab", "@journalist no comment", posted_at, reply_to_account="4242")
     fake.skeet("lab.bsky.social", "", posted_at, repost_of=("press.example", "3kx", "Agency launcher fails"))
-    assert wait_for(lambda: Sighting.objects.count() == 3, timeout=90), (
+    assert wait_for(lambda: Sighting.objects.count() == 3, timeout=90), pprint.pformat(
         list(Sighting.objects.values_list("kind", "url")),
         list(WatchedAccount.objects.values_list("url", "last_error", "last_good_read_at", "cursor")),
         fake.requests[-6:],
