@@ -17,7 +17,7 @@ from apps.core.roles import DCO, require_role
 
 from .locks import gate_lock_shared
 from .models import GateClosure, Post, PostStatus
-from .selectors import post_is_frozen
+from .selectors import _UNSET, post_is_frozen
 
 
 def _aware(value, field):
@@ -116,6 +116,32 @@ def post_create(
     return post
 
 
+# A post not yet sent: it may still be edited or cancelled.
+CHANGEABLE_STATUSES = (PostStatus.SCHEDULED, PostStatus.FAILED, PostStatus.UNCERTAIN)
+
+
+def post_check_update(*, actor, post) -> None:
+    """Who may edit a post, and when: a dco, the post not yet sent. Raises the service's error."""
+    require_role(actor, DCO)
+    if post.status not in CHANGEABLE_STATUSES:
+        raise ConflictError(
+            _("A post that is %(status)s can no longer be edited.") % {"status": post.get_status_display()}
+        )
+
+
+def post_check_cancel(*, actor, post, closure=_UNSET) -> None:
+    """Who may cancel a post, and when: a dco, the post not yet sent and not frozen (a frozen
+    post's fate is the crisis review's). Raises the service's error. `closure`: the gate's
+    current closure when the caller read it (a page of many posts)."""
+    require_role(actor, DCO)
+    if post_is_frozen(post) if closure is _UNSET else post_is_frozen(post, closure):
+        raise ConflictError(_("A frozen post is cancelled through the crisis review."))
+    if post.status not in CHANGEABLE_STATUSES:
+        raise ConflictError(
+            _("A post that is %(status)s cannot be cancelled.") % {"status": post.get_status_display()}
+        )
+
+
 @transaction.atomic
 def post_update(*, actor, post, **changes) -> Post:
     """Edit body, scheduled_at or account of a post not yet sent. A failed post given a new
@@ -126,10 +152,7 @@ def post_update(*, actor, post, **changes) -> Post:
     if unknown:
         raise ServiceError(_("These fields cannot be changed."), field=sorted(unknown)[0])
     frozen = post_is_frozen(post)
-    if post.status not in (PostStatus.SCHEDULED, PostStatus.FAILED, PostStatus.UNCERTAIN):
-        raise ConflictError(
-            _("A post that is %(status)s can no longer be edited.") % {"status": post.get_status_display()}
-        )
+    post_check_update(actor=actor, post=post)
     if "body" in changes and not (changes["body"] or "").strip():
         raise ServiceError(_("The post is empty."), field="body")
     for field, now in (("body", post.body), ("account", post.account)):
@@ -172,12 +195,7 @@ def post_update(*, actor, post, **changes) -> Post:
 def post_cancel(*, actor, post) -> Post:
     require_role(actor, DCO)
     post = Post.objects.select_for_update().get(pk=post.pk)
-    if post_is_frozen(post):
-        raise ConflictError(_("A frozen post is cancelled through the crisis review."))
-    if post.status not in (PostStatus.SCHEDULED, PostStatus.FAILED, PostStatus.UNCERTAIN):
-        raise ConflictError(
-            _("A post that is %(status)s cannot be cancelled.") % {"status": post.get_status_display()}
-        )
+    post_check_cancel(actor=actor, post=post)
     post.status = PostStatus.CANCELLED
     post.save(update_fields=["status", "updated_at"])
     audit_record(actor=actor, action="post.cancel", obj=post)

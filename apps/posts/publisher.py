@@ -336,18 +336,25 @@ def post_mark_published(*, actor, post, external_url: str = "", external_id: str
     return post
 
 
+def post_check_retract(*, actor, post) -> None:
+    """Who may retract a post, and when: a dco, the post published through a network API whose
+    connector can delete it, not yet retracted. Raises the service's error."""
+    require_role(actor, DCO)
+    if post.status != PostStatus.PUBLISHED or not post.external_id:
+        raise ConflictError(_("Only a post published through a network API can be retracted."))
+    if post.retracted_at:
+        raise ConflictError(_("This post has already been retracted."))
+    if not get_connector(post.account.connector).can_retract:
+        raise ConflictError(_("This connector cannot delete a published post."))
+
+
 @transaction.atomic
 def post_retract(*, actor, post) -> Post:
     """Delete a published post from its network (Mastodon), e.g. one sent just before a crisis."""
     require_role(actor, DCO)
     post = Post.objects.select_for_update(of=("self",)).select_related("account").get(pk=post.pk)
+    post_check_retract(actor=actor, post=post)
     connector = get_connector(post.account.connector)
-    if post.status != PostStatus.PUBLISHED or not post.external_id:
-        raise ConflictError(_("Only a post published through a network API can be retracted."))
-    if post.retracted_at:
-        raise ConflictError(_("This post has already been retracted."))
-    if not connector.can_retract:
-        raise ConflictError(_("This connector cannot delete a published post."))
     try:
         connector.retract(post)
     except ConnectorError as exc:

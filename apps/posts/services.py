@@ -3,19 +3,30 @@
 - `accounts`: official accounts (targets and their secrets);
 - `calendar`: a post before it is sent (create, edit, cancel, hold);
 - `gate`: close and open the publishing gate (no post is written: `frozen` is derived);
-- `publisher`: claim, send behind the fence, record the outcome, the relay.
+- `publisher`: claim, send behind the fence, record the outcome, the relay;
+- `actions`: what a person may do with a post (`post_allowed_actions`), from the checks above.
 
 The publisher knows only the gate (GateClosure), never what a crisis is.
 """
 
 from .accounts import TARGET_KEYS, social_account_create, social_account_update
-from .calendar import local_time, post_cancel, post_create, post_set_hold, post_update
+from .actions import post_allowed_actions
+from .calendar import (
+    local_time,
+    post_cancel,
+    post_check_cancel,
+    post_check_update,
+    post_create,
+    post_set_hold,
+    post_update,
+)
 from .gate import gate_close, gate_open
 from .publisher import (
     MAX_ATTEMPTS,
     STALE_CLAIM,
     NetworkError,
     SendOutcome,
+    post_check_retract,
     post_mark_published,
     post_retract,
     post_send,
@@ -33,7 +44,11 @@ __all__ = [
     "gate_close",
     "gate_open",
     "local_time",
+    "post_allowed_actions",
     "post_cancel",
+    "post_check_cancel",
+    "post_check_retract",
+    "post_check_update",
     "post_create",
     "post_mark_published",
     "post_retract",

@@ -177,3 +177,47 @@ def test_the_api_report_and_the_pages_show_one_timeline(client, api, dco):
     assert [e.sequence for e in web_report.context["timeline"]] == api_sequences
     control = client.get("/control/")
     assert [e.sequence for e in control.context["timeline"]] == api_sequences[::-1]  # newest first
+
+
+def objects_and_actions(page: str) -> list[tuple[str, set[str]]]:
+    """[(data-object, data-actions inside it)], in page order (the elements are not nested)."""
+    parts = re.split(r'data-object="([^"]+)"', page)
+    return [
+        (ref, set(re.findall(r'data-action="([^"]+)"', body))) for ref, body in zip(parts[1::2], parts[2::2])
+    ]
+
+
+def test_the_post_page_offers_only_what_the_services_allow(client, dco, auditor):
+    """A scheduled post: edit and cancel; frozen by a crisis: edit (text) and the crisis's
+    decision, no cancel; cancelled: nothing. Each offered action is in post_allowed_actions (or
+    crisis_allowed_actions for the decision). Mutation: the cancel button's condition put back
+    to `post.status == "scheduled" or post.status == "failed"` in post_form.html -> a frozen
+    post is offered "post.cancel", which the service refuses, and this test fails."""
+    from apps.posts.services import post_allowed_actions
+
+    account = make_account(dco)
+    first, second = make_posts(dco, account, n=2)
+    client.force_login(dco)
+
+    def offered_on(post):
+        page = client.get(f"/calendar/posts/{post.pk}/").content.decode()
+        found = objects_and_actions(page)
+        for ref, actions in found:
+            kind, pk = ref.split(":")
+            if kind == "posts.post":
+                post.refresh_from_db()
+                assert actions <= post_allowed_actions(user=dco, post=post), (ref, actions)
+            else:
+                from apps.crises.models import Crisis
+
+                assert actions <= crisis_allowed_actions(user=dco, crisis=Crisis.objects.get(pk=pk))
+        return set().union(*(actions for _ref, actions in found)) if found else set()
+
+    assert offered_on(first) == {"post.update", "post.cancel"}
+    crisis_services.crisis_declare(actor=dco, title="Launch anomaly", summary="", severity=2)
+    assert offered_on(first) == {"post.update", "crisis.decide"}
+    client.force_login(auditor)
+    assert offered_on(first) == set()
+    client.force_login(dco)
+    Post.objects.filter(pk=second.pk).update(status=PostStatus.CANCELLED)
+    assert offered_on(second) == set()

@@ -10,22 +10,23 @@ from django.utils.translation import gettext as _
 
 from apps.accounts.roles import AUDITOR, DCO, has_role
 from apps.crises.selectors import crisis_open
+from apps.crises.services import crisis_allowed_actions
 from apps.posts import services as post_services
 from apps.posts.models import Post, PostStatus, SocialAccount
-from apps.posts.selectors import post_is_frozen
+from apps.posts.selectors import _UNSET, gate_closure_current, post_is_frozen
+from apps.posts.services import post_allowed_actions
 
 from ..forms import DecisionsForm, PostForm
-from ..helpers import call_service, form_errors_to_messages, roles_required
+from ..helpers import call_service, roles_required, submit_form
 from ..selectors import calendar_week as calendar_grid
 
 calendar_access = roles_required(DCO, AUDITOR, write_roles=(DCO,))
-# A post in these states can still be changed (posts.services.post_update); any other renders
-# read-only, with no form that would seem to keep an edit.
-EDITABLE_STATUSES = ("scheduled", "frozen", "failed")
 
 
-def post_is_editable(post, user) -> bool:
-    return has_role(user, DCO) and post.status in EDITABLE_STATUSES and not post.exempt
+def post_is_editable(post, user, closure=_UNSET) -> bool:
+    """The page's form edits text, account and time: offered when the posts service would take
+    an edit (post_allowed_actions), and not for a statement's post (its words are fixed)."""
+    return "post.update" in post_allowed_actions(user=user, post=post, closure=closure) and not post.exempt
 
 
 def _create_kwargs_publish_now():
@@ -52,10 +53,11 @@ def calendar_week(request):
     _accounts, grid = calendar_grid(start=start, account_id=account_id)
     days = [monday + timedelta(days=i) for i in range(7)]
     rows = [(account, list(zip(days, cells, strict=True))) for account, cells in grid]
+    closure = gate_closure_current()  # read once for the page
     for _account, cells in grid:
         for cell in cells:
             for post in cell:
-                post.editable = post_is_editable(post, request.user)
+                post.editable = post_is_editable(post, request.user, closure)
     now = timezone.localtime()
     context = {
         "time_zone": timezone.get_current_timezone_name(),
@@ -83,19 +85,17 @@ def calendar_post_new(request):
         # The time field plays no part: "publish now" is its own explicit choice.
         form.fields["scheduled_at"].required = False
     if request.method == "POST":
-        if not form.is_valid():
-            form_errors_to_messages(request, form)
-        else:  # a time in the past is refused by the service, with a message naming it
-            data = {**form.cleaned_data, **(_create_kwargs_publish_now() if publish_now else {})}
-            post = call_service(
-                request,
-                post_services.post_create,
-                success=_("Post published now.") if publish_now else _("Post scheduled."),
-                actor=request.user,
-                **data,
-            )
-            if post:
-                return redirect(_week_url(post))
+        # A time in the past is refused by the service, with a message naming it.
+        post = submit_form(
+            request,
+            form,
+            post_services.post_create,
+            success=_("Post published now.") if publish_now else _("Post scheduled."),
+            data=lambda cleaned: {**cleaned, **(_create_kwargs_publish_now() if publish_now else {})},
+            actor=request.user,
+        )
+        if post:
+            return redirect(_week_url(post))
     context = {
         "form": form,
         "post": None,
@@ -127,34 +127,38 @@ def calendar_post_edit(request, post_id):
                 return redirect(_week_url(post))
         elif not post_is_editable(post, request.user):
             messages.error(request, _("This post can no longer be edited: nothing was changed."))
-        elif form.is_valid():
-            changes = {k: v for k, v in form.cleaned_data.items() if v != getattr(post, k)}
-            if not changes:
-                return redirect(_week_url(post))
-            if call_service(
-                request,
-                post_services.post_update,
-                success=_("Post updated."),
-                actor=request.user,
-                post=post,
-                **changes,
-            ):
-                return redirect(_week_url(post))
-        elif not form.is_valid():
-            form_errors_to_messages(request, form)
+        elif (form.is_valid() and not _changes(post, form.cleaned_data)) or submit_form(
+            request,
+            form,
+            post_services.post_update,
+            success=_("Post updated."),
+            data=lambda cleaned: _changes(post, cleaned),
+            actor=request.user,
+            post=post,
+        ):
+            return redirect(_week_url(post))
         post.refresh_from_db()
     frozen = post_is_frozen(post)
     post.state_label = PostStatus.FROZEN.label if frozen else post.get_status_display()
+    crisis = crisis_open() if frozen else None
     context = {
         "form": form,
         "post": post,
         "frozen": frozen,
-        "crisis": crisis_open() if frozen else None,
+        "crisis": crisis,
         "decision_choices": DecisionsForm.DECISIONS,
         "editable": post_is_editable(post, request.user),
+        "actions": post_allowed_actions(user=request.user, post=post),
+        # A frozen post's fate is the crisis review's: offered as the crises services allow.
+        "crisis_actions": crisis_allowed_actions(user=request.user, crisis=crisis) if crisis else frozenset(),
         "time_zone": timezone.get_current_timezone_name(),
     }
     return render(request, "web/post_form.html", context, status=400 if form.errors else 200)
+
+
+def _changes(post, cleaned):
+    """Only what the form changed goes to the service (its audit entry lists the fields)."""
+    return {k: v for k, v in cleaned.items() if v != getattr(post, k)}
 
 
 def _week_url(post):

@@ -35,6 +35,7 @@ from apps.notifications.selectors import COUNTED_WITH_STAFF_NOTICE, notice_figur
 from apps.posts import services as post_services
 from apps.posts.models import Post
 from apps.posts.selectors import gate_state, posts_to_freeze
+from apps.posts.services import post_allowed_actions
 from apps.statements.models import Statement
 
 from ..charts import ack_chart_svg
@@ -124,6 +125,7 @@ def _review_context(request, crisis, *, matching_form=None):
     return {
         "crisis": crisis,
         "is_dco": has_role(request.user, DCO),
+        "actions": crisis_allowed_actions(user=request.user, crisis=crisis),
         "filter_form": filter_form,
         "filter_query": query.urlencode(),
         "filter_pairs": [(key, query[key]) for key in FILTER_KEYS if query.get(key)],
@@ -452,9 +454,18 @@ def control_figures(request, crisis_id):
 def control_report(request, crisis_id):
     crisis = _crisis_or_404(crisis_id)
     report = crisis_report(crisis)
+    candidates = Post.objects.select_related("account").in_bulk(
+        [c["post"] for c in report["retraction_candidates"]]
+    )
     context = {
         "crisis": crisis,
         "report": report,
+        # The retract button: offered as the posts services allow (post_allowed_actions).
+        "retractable": {
+            pk
+            for pk, post in candidates.items()
+            if "post.retract" in post_allowed_actions(user=request.user, post=post)
+        },
         "is_dco": has_role(request.user, DCO),
         "timeline": crisis_timeline(crisis=crisis, latest=500),
         **_figures_context(crisis),
