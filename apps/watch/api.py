@@ -6,8 +6,6 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from apps.accounts.roles import DCO, has_role
-
 from . import selectors, services
 from .models import Sighting, SightingStatus, WatchedAccount, WatchKind, WatchNetwork
 
@@ -41,8 +39,9 @@ class DecisionInput(serializers.Serializer):
     comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
-def _require_dco(request):
-    if not has_role(request.user, DCO):
+def _require_action(allowed: frozenset[str], action: str):
+    """The services say what the caller may do to the object (one rule, one place)."""
+    if action not in allowed:
         raise PermissionDenied("Only a communication directorate officer (dco) may do this.")
 
 
@@ -66,7 +65,7 @@ class WatchedAccountViewSet(
         data = WatchedAccountInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        if has_role(request.user, DCO):
+        if "watch.account_create" in services.watch_page_actions(user=request.user):
             account = services.watched_account_create(actor=request.user, **fields)
         else:
             if set(fields.pop("owners")) - {request.user.pk}:
@@ -77,12 +76,13 @@ class WatchedAccountViewSet(
 
     @extend_schema(request=WatchedAccountInput, responses={200: WatchedAccountOutput})
     def update(self, request, *args, **kwargs):
-        _require_dco(request)
         account = self.get_object()
+        allowed = services.watched_account_allowed_actions(user=request.user, account=account)
+        _require_action(allowed, "watch.account_update")
         data = WatchedAccountInput(data=request.data, partial=kwargs.get("partial", False))
         data.is_valid(raise_exception=True)
         changes = {k: v for k, v in data.validated_data.items() if k in request.data}
-        account = services.watched_account_update(actor=request.user, account=account, changes=changes)
+        account = services.watched_account_update(actor=request.user, account=account, data=changes)
         return Response(WatchedAccountOutput(account).data)
 
     @extend_schema(request=DecisionInput, responses={200: WatchedAccountOutput})
@@ -96,7 +96,7 @@ class WatchedAccountViewSet(
         return self._decide(request, accept=False)
 
     def _decide(self, request, *, accept):
-        _require_dco(request)
+        # The service answers: 403 without the right, 409 for an account no longer proposed.
         account = self.get_object()
         data = DecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -143,8 +143,9 @@ class SightingViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=ReviewInput, responses={200: SightingOutput})
     @action(detail=True, methods=["post"])
     def review(self, request, pk=None):
-        _require_dco(request)
         sighting = self.get_object()
+        allowed = services.sighting_allowed_actions(user=request.user, sighting=sighting)
+        _require_action(allowed, "watch.sighting_review")
         data = ReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
         sighting = services.sighting_review(actor=request.user, sighting=sighting, **data.validated_data)

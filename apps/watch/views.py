@@ -1,5 +1,7 @@
 """Pages of the watch: the DCO's registry, "my professional accounts", and the control room's
-live "Seen during the freeze" list. Thin: forms in, services called, ServiceError shown."""
+live "Seen during the freeze" list. Thin: forms in, services called, ServiceError shown. What a
+person may do is asked from the services (watch_page_actions, *_allowed_actions): a page offers
+only that, marked data-action / data-object, and refuses the rest with 403."""
 
 import io
 
@@ -12,9 +14,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.accounts.roles import AUDITOR, DCO, has_role
+from apps.core.errors import NotAllowedError, ServiceError
 from apps.crises.selectors import crisis_open
-from crisiscomm.api import ServiceError
 
 from . import selectors, services
 from .accounts_csv import read_accounts_csv
@@ -24,43 +25,50 @@ from .models import Sighting, WatchedAccount, WatchKind
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 
-def _require(request, *roles):
-    if not has_role(request.user, *roles):
+def _refuse_unless(allowed: bool):
+    if not allowed:
         raise PermissionDenied
 
 
-def _form_error(form, exc: ServiceError):
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+def _submit(form, fn, /, **kwargs):
+    """The watch pages' form block: validate, call the service with the cleaned data; a
+    service's refusal is shown on the field it names (the page answers 400). Returns the
+    service's result, or None. (apps.web.helpers.submit_form sits above this app.)"""
+    if not form.is_valid():
+        return None
+    try:
+        return fn(**form.cleaned_data, **kwargs)
+    except ServiceError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return None
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def registry(request):
     """The DCO's page: every account, its health, proposals to decide, a form and a CSV import."""
-    _require(request, DCO, AUDITOR)
-    is_dco = has_role(request.user, DCO)
-    form = DCOAccountForm(request.POST or None) if is_dco else None
+    _refuse_unless(selectors.sees_everything(request.user))
+    page_actions = services.watch_page_actions(user=request.user)
+    may_register = "watch.account_create" in page_actions
+    form = DCOAccountForm(request.POST or None) if may_register else None
     status = 200
     if request.method == "POST":
-        _require(request, DCO)
-        if form.is_valid():
-            try:
-                services.watched_account_create(actor=request.user, **form.cleaned_data)
-            except ServiceError as exc:
-                _form_error(form, exc)
-            else:
-                messages.success(request, _("Account registered."))
-                return redirect("watch:registry")
+        _refuse_unless(may_register)
+        if _submit(form, services.watched_account_create, actor=request.user):
+            messages.success(request, _("Account registered."))
+            return redirect("watch:registry")
         status = 400
     accounts = list(selectors.watched_accounts_for(request.user))
+    for account in accounts:
+        account.actions = services.watched_account_allowed_actions(user=request.user, account=account)
     context = {
         "accounts": [a for a in accounts if a.registration == "accepted"],
         "proposed": [a for a in accounts if a.registration == "proposed"],
         "rejected": [a for a in accounts if a.registration == "rejected"],
         "health": selectors.watch_health(),
         "form": form,
-        "import_form": ImportForm() if is_dco else None,
-        "is_dco": is_dco,
+        "import_form": ImportForm() if "watch.import" in page_actions else None,
+        "page_actions": page_actions,
         "unwatchable": WatchKind.UNWATCHABLE,
     }
     return render(request, "watch/registry.html", context, status=status)
@@ -69,12 +77,13 @@ def registry(request):
 @login_required
 @require_POST
 def account_decide(request, account_id):
-    _require(request, DCO)
     account = get_object_or_404(WatchedAccount, pk=account_id)
     accept = request.POST.get("decision") == "accept"
     try:
         services.watched_account_decide(actor=request.user, account=account, accept=accept)
-    except ServiceError as exc:
+    except NotAllowedError as exc:
+        raise PermissionDenied from exc
+    except ServiceError as exc:  # decided meanwhile (by another DCO): said, not a 403
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Account accepted.") if accept else _("Proposal rejected."))
@@ -84,11 +93,12 @@ def account_decide(request, account_id):
 @login_required
 @require_POST
 def account_active(request, account_id):
-    _require(request, DCO)
     account = get_object_or_404(WatchedAccount, pk=account_id)
+    allowed = services.watched_account_allowed_actions(user=request.user, account=account)
+    _refuse_unless("watch.account_update" in allowed)
     try:
         services.watched_account_update(
-            actor=request.user, account=account, changes={"active": request.POST.get("active") == "1"}
+            actor=request.user, account=account, data={"active": request.POST.get("active") == "1"}
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -98,7 +108,7 @@ def account_active(request, account_id):
 @login_required
 @require_POST
 def account_import(request):
-    _require(request, DCO)
+    _refuse_unless("watch.import" in services.watch_page_actions(user=request.user))
     form = ImportForm(request.POST, request.FILES)
     errors = []
     if form.is_valid():
@@ -145,16 +155,9 @@ def my_accounts(request):
     form = AccountForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.watched_account_propose(actor=request.user, **form.cleaned_data)
-            except ServiceError as exc:
-                _form_error(form, exc)
-            else:
-                messages.success(
-                    request, _("Account proposed: the communication directorate will validate it.")
-                )
-                return redirect("watch:mine")
+        if _submit(form, services.watched_account_propose, actor=request.user):
+            messages.success(request, _("Account proposed: the communication directorate will validate it."))
+            return redirect("watch:mine")
         status = 400
     owned = WatchedAccount.objects.filter(owners=request.user).order_by("network", "url")
     proposed = WatchedAccount.objects.filter(proposed_by=request.user).exclude(owners=request.user)
@@ -175,17 +178,12 @@ def my_accounts(request):
 def control_room_sightings(request):
     """The control room's "Seen during the freeze": the open crisis's sightings, newest first
     (htmx polls this every few seconds)."""
-    _require(request, DCO, AUDITOR)
-    return _sightings_list(request)
-
-
-def _sightings_list(request):
+    _refuse_unless(selectors.sees_everything(request.user))
     crisis = crisis_open()
-    context = {
-        "crisis": crisis,
-        "sightings": selectors.sightings_of_crisis(crisis, limit=100) if crisis else [],
-        "is_dco": has_role(request.user, DCO),
-    }
+    sightings = selectors.sightings_of_crisis(crisis, limit=100) if crisis else []
+    for sighting in sightings:
+        sighting.actions = services.sighting_allowed_actions(user=request.user, sighting=sighting)
+    context = {"crisis": crisis, "sightings": sightings}
     return render(request, "watch/_sightings_list.html", context)
 
 
@@ -194,18 +192,14 @@ def _sightings_list(request):
 def sighting_review(request, sighting_id):
     """The DCO marks a sighting acceptable or followed up, with a comment (its own page, so that
     the control room's live list never wipes a comment being written)."""
-    _require(request, DCO)
     sighting = get_object_or_404(Sighting.objects.select_related("account", "crisis"), pk=sighting_id)
+    allowed = services.sighting_allowed_actions(user=request.user, sighting=sighting)
+    _refuse_unless("watch.sighting_review" in allowed)
     form = ReviewForm(request.POST or None, initial={"status": sighting.status, "comment": sighting.comment})
     status = 200
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.sighting_review(actor=request.user, sighting=sighting, **form.cleaned_data)
-            except ServiceError as exc:
-                _form_error(form, exc)
-            else:
-                messages.success(request, _("Sighting marked."))
-                return redirect(reverse("web:control") + "#sightings")
+        if _submit(form, services.sighting_review, actor=request.user, sighting=sighting):
+            messages.success(request, _("Sighting marked."))
+            return redirect(reverse("web:control") + "#sightings")
         status = 400
     return render(request, "watch/review.html", {"sighting": sighting, "form": form}, status=status)

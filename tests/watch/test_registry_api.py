@@ -112,8 +112,9 @@ def test_a_staff_member_proposes_their_own_account_and_a_dco_accepts_it(api, dco
 
 
 def test_only_a_dco_changes_an_account_whatever_it_sends(api, dco, employee):
-    """Mutation: _require_dco(request) removed from update() -> the owner's PATCH is accepted (the
-    service refuses too, so also remove services._require_dco) -> this test fails."""
+    """Mutation: _require_action removed from update() -> the owner's PATCH is accepted (the
+    service refuses too, so also remove require_role from watched_account_update) -> this test
+    fails."""
     account_id = api.as_user(dco).post(URL, body(owners=[employee.pk]), format="json").json()["id"]
     assert (
         api.as_user(employee).patch(f"{URL}{account_id}/", {"active": False}, format="json").status_code
