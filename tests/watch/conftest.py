@@ -13,14 +13,13 @@ from tests.watch.fakes import FakeNetworks
 
 @pytest.fixture
 def fake(settings):
-    networks = FakeNetworks().start()
-    settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"
-    settings.CRISISCOMM_BLUESKY_APPVIEW = networks.base
-    settings.CRISISCOMM_WATCH_HOST_RATE = 0  # unpaced unless a test paces
-    settings.CRISISCOMM_WATCH_HOST_RATES = {}
-    settings.CRISISCOMM_WATCH_TIMEOUT = 5
-    yield networks
-    networks.stop()
+    with FakeNetworks() as networks:
+        settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"
+        settings.CRISISCOMM_BLUESKY_APPVIEW = networks.base
+        settings.CRISISCOMM_WATCH_HOST_RATE = 0  # unpaced unless a test paces
+        settings.CRISISCOMM_WATCH_HOST_RATES = {}
+        settings.CRISISCOMM_WATCH_TIMEOUT = 5
+        yield networks
     with contextlib.suppress(Exception):
         cache.delete(f"crisiscomm:watch:host-blocked:127.0.0.1:{networks.port}")
 

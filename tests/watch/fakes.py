@@ -8,19 +8,16 @@
   carry reason app.bsky.feed.defs#reasonRepost, replies record.reply.
 - Feeds: RSS 2.0 / Atom with ETag and Last-Modified; 304 to a matching If-None-Match.
 
-One threaded HTTP server on 127.0.0.1 (free port) serves all three; `latency` delays every
-answer (the benchmark's slow network).
+One shared loopback server (tests.core.servers.LoopbackServer, free port on 127.0.0.1) serves
+all three; `latency` delays every request (the benchmark's slow network).
 """
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+
+from tests.core.servers import LoopbackServer
 
 
 def iso(when: datetime) -> str:
@@ -31,10 +28,10 @@ def iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
-class FakeNetworks:
+class FakeNetworks(LoopbackServer):
     def __init__(self, latency: float = 0.0):
+        super().__init__()
         self.latency = latency
-        self.lock = threading.Lock()
         # Mastodon: username -> {"id": str, "statuses": [status dicts, any order]}
         self.mastodon: dict[str, dict] = {}
         self._next_id = 110_000_000_000_000_000
@@ -44,21 +41,25 @@ class FakeNetworks:
         self.feeds: dict[str, dict] = {}
         self.rate_limited: dict[str, int] = {}  # path prefix -> how many 429s still to answer
         self.retry_after = "2"
-        self.requests: list[tuple[str, dict, dict]] = []  # (path, query, headers)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 256
-        self.port = self.server.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self):
-        self.thread.start()
+        """Serving since construction; kept so `FakeNetworks().start()` (bench/watch.py) reads on."""
         return self
 
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def latency(self) -> float:
+        """Seconds every request takes to arrive (the benchmark's slow network)."""
+        return self.request_delay
+
+    @latency.setter
+    def latency(self, seconds: float):
+        self.request_delay = seconds
+
+    @property
+    def requests(self) -> list[tuple[str, dict, dict]]:
+        """(path, query, headers) of each request, in arrival order."""
+        with self.lock:
+            return [(r["route"], r["query"], r["headers"]) for r in self.received]
 
     # --- building the worlds -------------------------------------------------------------------
 
@@ -162,129 +163,97 @@ class FakeNetworks:
 
     # --- serving -------------------------------------------------------------------------------
 
-    def _handler(self):
-        fake = self
+    def respond(self, request):
+        path, query = request["route"], request["query"]
+        with self.lock:
+            for prefix, remaining in self.rate_limited.items():
+                if remaining > 0 and path.startswith(prefix):
+                    self.rate_limited[prefix] = remaining - 1
+                    return 429, {"error": "Too many requests"}, {"Retry-After": self.retry_after}
+        if path == "/api/v1/accounts/lookup":
+            return self._lookup(query)
+        if path.startswith("/api/v1/accounts/") and path.endswith("/statuses"):
+            return self._statuses(path.split("/")[4], query)
+        if path == "/xrpc/app.bsky.feed.getAuthorFeed":
+            return self._author_feed(query)
+        if path.startswith("/feeds/"):
+            return self._feed(path[len("/feeds/") : -len(".xml")], request["headers"])
+        return 404, {"error": "Not found"}
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def _lookup(self, query):
+        account = self.mastodon.get(query.get("acct", "").split("@")[0])
+        if account is None:
+            return 404, {"error": "Record not found"}
+        username = query["acct"].split("@")[0]
+        url = f"{self.base}/@{username}"
+        return 200, {"id": account["id"], "username": username, "acct": username, "url": url}
 
-            def log_message(self, *args):
-                pass
+    def _statuses(self, account_id, query):
+        account = next((a for a in self.mastodon.values() if a["id"] == account_id), None)
+        if account is None:
+            return 404, {"error": "Record not found"}
+        limit = min(int(query.get("limit", 20)), 40)
+        with self.lock:
+            statuses = sorted(account["statuses"], key=lambda s: int(s["id"]), reverse=True)
+        if "since_id" in query:
+            statuses = [s for s in statuses if int(s["id"]) > int(query["since_id"])]
+        if "max_id" in query:
+            statuses = [s for s in statuses if int(s["id"]) < int(query["max_id"])]
+        page, rest = statuses[:limit], statuses[limit:]
+        headers = {}
+        if page and rest:
+            path = f"/api/v1/accounts/{account_id}/statuses"
+            headers["Link"] = (
+                f'<{self.base}{path}?limit={limit}&max_id={page[-1]["id"]}>; rel="next", '
+                f'<{self.base}{path}?limit={limit}&min_id={page[0]["id"]}>; rel="prev"'
+            )
+        return 200, page, headers
 
-            def _send(self, status, body=b"", content_type="application/json", headers=None):
-                if isinstance(body, dict | list):
-                    body = json.dumps(body).encode()
-                elif isinstance(body, str):
-                    body = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
+    def _author_feed(self, query):
+        account = self.bluesky.get(query.get("actor", ""))
+        if account is None:
+            return 400, {"error": "InvalidRequest", "message": "Profile not found"}
+        limit = min(int(query.get("limit", 50)), 100)
+        with self.lock:
+            items = [item for _when, item in sorted(account["feed"], key=lambda p: p[0], reverse=True)]
+        start = int(query.get("cursor") or 0)
+        page = items[start : start + limit]
+        body = {"feed": page}
+        if start + limit < len(items):
+            body["cursor"] = str(start + limit)
+        return 200, body
 
-            def do_GET(self):
-                if fake.latency:
-                    time.sleep(fake.latency)
-                parts = urlsplit(self.path)
-                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                with fake.lock:
-                    fake.requests.append((parts.path, query, dict(self.headers)))
-                    for prefix, remaining in fake.rate_limited.items():
-                        if remaining > 0 and parts.path.startswith(prefix):
-                            fake.rate_limited[prefix] = remaining - 1
-                            return self._send(
-                                429, {"error": "Too many requests"}, headers={"Retry-After": fake.retry_after}
-                            )
-                if parts.path == "/api/v1/accounts/lookup":
-                    return self._lookup(query)
-                if parts.path.startswith("/api/v1/accounts/") and parts.path.endswith("/statuses"):
-                    return self._statuses(parts.path.split("/")[4], query)
-                if parts.path == "/xrpc/app.bsky.feed.getAuthorFeed":
-                    return self._author_feed(query)
-                if parts.path.startswith("/feeds/"):
-                    return self._feed(parts.path[len("/feeds/") : -len(".xml")])
-                return self._send(404, {"error": "Not found"})
-
-            def _lookup(self, query):
-                account = fake.mastodon.get(query.get("acct", "").split("@")[0])
-                if account is None:
-                    return self._send(404, {"error": "Record not found"})
-                username = query["acct"].split("@")[0]
-                return self._send(200, {"id": account["id"], "username": username, "acct": username,
-                                        "url": f"{fake.base}/@{username}"})  # fmt: skip
-
-            def _statuses(self, account_id, query):
-                account = next((a for a in fake.mastodon.values() if a["id"] == account_id), None)
-                if account is None:
-                    return self._send(404, {"error": "Record not found"})
-                limit = min(int(query.get("limit", 20)), 40)
-                with fake.lock:
-                    statuses = sorted(account["statuses"], key=lambda s: int(s["id"]), reverse=True)
-                if "since_id" in query:
-                    statuses = [s for s in statuses if int(s["id"]) > int(query["since_id"])]
-                if "max_id" in query:
-                    statuses = [s for s in statuses if int(s["id"]) < int(query["max_id"])]
-                page, rest = statuses[:limit], statuses[limit:]
-                headers = {}
-                if page and rest:
-                    path = f"/api/v1/accounts/{account_id}/statuses"
-                    headers["Link"] = (
-                        f'<{fake.base}{path}?limit={limit}&max_id={page[-1]["id"]}>; rel="next", '
-                        f'<{fake.base}{path}?limit={limit}&min_id={page[0]["id"]}>; rel="prev"'
-                    )
-                return self._send(200, page, headers=headers)
-
-            def _author_feed(self, query):
-                account = fake.bluesky.get(query.get("actor", ""))
-                if account is None:
-                    return self._send(400, {"error": "InvalidRequest", "message": "Profile not found"})
-                limit = min(int(query.get("limit", 50)), 100)
-                with fake.lock:
-                    items = [
-                        item for _when, item in sorted(account["feed"], key=lambda p: p[0], reverse=True)
-                    ]
-                start = int(query.get("cursor") or 0)
-                page = items[start : start + limit]
-                body = {"feed": page}
-                if start + limit < len(items):
-                    body["cursor"] = str(start + limit)
-                return self._send(200, body)
-
-            def _feed(self, name):
-                feed = fake.feeds.get(name)
-                if feed is None:
-                    return self._send(404, "not found", "text/plain")
-                if feed["broken"]:
-                    return self._send(200, "<html><body><p>Maintenance <b>unclosed", "application/rss+xml")
-                if self.headers.get("If-None-Match") == feed["etag"]:
-                    return self._send(304, b"", headers={"ETag": feed["etag"]})
-                # An entry whose `when` is None carries no date at all (some feeds do that).
-                last = max((e[3] for e in feed["entries"] if e[3]), default=datetime(2026, 1, 1, tzinfo=UTC))
-                headers = {"ETag": feed["etag"], "Last-Modified": format_datetime(last, usegmt=True)}
-                if feed["atom"]:
-                    entries = "".join(
-                        f"<entry><id>{i}</id><title>{t}</title><link href='{lnk}'/>"
-                        + (f"<updated>{iso(w)}</updated>" if w else "")
-                        + "</entry>"
-                        for i, t, lnk, w in feed["entries"]
-                    )
-                    xml = (
-                        "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
-                        f"<title>{name}</title><id>urn:{name}</id><updated>{iso(last)}</updated>{entries}</feed>"
-                    )
-                    return self._send(200, xml, "application/atom+xml", headers)
-                items = "".join(
-                    f"<item><guid>{i}</guid><title>{t}</title><link>{lnk}</link>"
-                    + (f"<pubDate>{format_datetime(w, usegmt=True)}</pubDate>" if w else "")
-                    + "</item>"
-                    for i, t, lnk, w in feed["entries"]
-                )
-                xml = (
-                    "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
-                    f"<title>{name}</title><link>{fake.base}</link><description>d</description>{items}</channel></rss>"
-                )
-                return self._send(200, xml, "application/rss+xml", headers)
-
-        return Handler
+    def _feed(self, name, request_headers):
+        feed = self.feeds.get(name)
+        if feed is None:
+            return 404, "not found", {"Content-Type": "text/plain"}
+        if feed["broken"]:
+            return 200, "<html><body><p>Maintenance <b>unclosed", {"Content-Type": "application/rss+xml"}
+        if request_headers.get("If-None-Match") == feed["etag"]:
+            return 304, b"", {"ETag": feed["etag"]}
+        # An entry whose `when` is None carries no date at all (some feeds do that).
+        last = max((e[3] for e in feed["entries"] if e[3]), default=datetime(2026, 1, 1, tzinfo=UTC))
+        headers = {"ETag": feed["etag"], "Last-Modified": format_datetime(last, usegmt=True)}
+        if feed["atom"]:
+            entries = "".join(
+                f"<entry><id>{i}</id><title>{t}</title><link href='{lnk}'/>"
+                + (f"<updated>{iso(w)}</updated>" if w else "")
+                + "</entry>"
+                for i, t, lnk, w in feed["entries"]
+            )
+            xml = (
+                "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
+                f"<title>{name}</title><id>urn:{name}</id><updated>{iso(last)}</updated>{entries}</feed>"
+            )
+            return 200, xml, {"Content-Type": "application/atom+xml", **headers}
+        items = "".join(
+            f"<item><guid>{i}</guid><title>{t}</title><link>{lnk}</link>"
+            + (f"<pubDate>{format_datetime(w, usegmt=True)}</pubDate>" if w else "")
+            + "</item>"
+            for i, t, lnk, w in feed["entries"]
+        )
+        xml = (
+            "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
+            f"<title>{name}</title><link>{self.base}</link><description>d</description>{items}</channel></rss>"
+        )
+        return 200, xml, {"Content-Type": "application/rss+xml", **headers}
