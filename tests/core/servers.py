@@ -86,7 +86,8 @@ class LoopbackServer:
 
     Every request is recorded in `received` (Request dicts, in arrival order). The answer is, in
     order: the next entry of `script` (one per request, then the usual answer), else `respond()`:
-    `handler(request)` when given, else `(status, body, headers)`. An answer is `status`,
+    `handler(request)` when given, else `(status, body, answer_headers)` (the constructor's `status`,
+    `body`, `headers`, `location`: the same answer to every request). An answer is `status`,
     `(status, body)` or `(status, body, headers)`; a dict/list body goes as JSON, str/bytes as is,
     Content-Type application/json unless the headers say otherwise. A fake for a protocol is a
     subclass overriding `respond`.
@@ -116,9 +117,9 @@ class LoopbackServer:
         self.errors: list[BaseException] = []  # exceptions raised by respond() (answered 500)
         self.handler = handler
         self.status, self.body = status, {"ok": True} if body is None else body
-        self.headers = dict(headers or {})
+        self.answer_headers = dict(headers or {})
         if location:
-            self.headers["Location"] = location
+            self.answer_headers["Location"] = location
         self.script = list(script)
         self.request_delay = self.delay = self.trickle = 0.0
         self._connections: set[socket.socket] = set()
@@ -158,7 +159,7 @@ class LoopbackServer:
     def respond(self, request: Request):
         if self.handler is not None:
             return self.handler(request)
-        return self.status, self.body, self.headers
+        return self.status, self.body, self.answer_headers
 
     def json_bodies(self) -> list:
         with self.lock:

@@ -1,26 +1,19 @@
-"""Real local stand-ins for the outside world: an SMTP sink (aiosmtpd) and an HTTP server
-receiving webhooks, both on 127.0.0.1 with a free port."""
+"""Real local stand-ins for the outside world: an SMTP sink (aiosmtpd) and a team chat's
+webhook on the shared loopback server, both on 127.0.0.1 with a free port."""
 
 import asyncio
 import contextlib
-import json
-import socket
 import threading
 import time
 from collections import Counter
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
 from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.core.servers import LoopbackServer, free_port  # free_port: imported from here too
 
 
 class SinkHandler:
@@ -146,42 +139,36 @@ def smtp_sink(settings):
     sink.controller.stop()
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
+    """A team chat's incoming webhook: records each post (`requests`: path and JSON, `headers`),
+    answers `status`; `stall` seconds of silence once, after reading a post, before answering."""
+
     def __init__(self):
-        self.requests = []
-        self.headers = []
-        self.status = 200
-        self.stall = 0.0  # seconds to wait, once, after reading a post and before answering
-        receiver = self
+        super().__init__(body="ok", headers={"Content-Type": "text/plain"})
+        self.stall = 0.0
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append((self.path, json.loads(body or b"null")))
-                receiver.headers.append(dict(self.headers))
-                if receiver.stall:
-                    stall, receiver.stall = receiver.stall, 0.0
-                    time.sleep(stall)
-                self.send_response(receiver.status)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    def respond(self, request):
+        if self.stall:
+            stall, self.stall = self.stall, 0.0
+            time.sleep(stall)
+        return super().respond(request)
 
     def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
+        return self.base + path
+
+    @property
+    def requests(self) -> list[tuple[str, object]]:
+        with self.lock:
+            return [(request["path"], request.json()) for request in self.received]
+
+    @property
+    def headers(self) -> list[dict]:
+        with self.lock:
+            return [request["headers"] for request in self.received]
 
 
 @pytest.fixture
 def webhook_receiver(settings):
     settings.CRISISCOMM_OUTBOUND_ALLOW = "127.0.0.1"  # the stand-in for the team chat is local
-    receiver = WebhookReceiver()
-    receiver.thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    with WebhookReceiver() as receiver:
+        yield receiver
