@@ -271,3 +271,19 @@ def test_what_the_registry_and_a_sighting_allow_is_what_their_services_accept(
         }
         allowed = services.sighting_allowed_actions(user=user, sighting=sighting)
         assert allowed == carried_out(review), user.username
+
+
+def test_the_admin_shows_the_watch_and_changes_nothing(client, make_user, dco):
+    """Every change goes through the services (audited): the admin only reads, even for a
+    superuser. Mutation: WatchedAccountAdmin based on admin.ModelAdmin instead of ReadOnlyAdmin
+    -> the add page answers 200 and this test fails."""
+    account = services.watched_account_create(
+        actor=dco, network="blog", kind="feed", url="http://127.0.0.1:9/f.xml"
+    )
+    client.force_login(make_user("dco", username="root", is_staff=True, is_superuser=True))
+    assert client.get("/admin/watch/watchedaccount/").status_code == 200
+    assert client.get("/admin/watch/watchedaccount/add/").status_code == 403
+    assert (
+        client.post(f"/admin/watch/watchedaccount/{account.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
+    assert WatchedAccount.objects.filter(pk=account.pk).exists()
