@@ -48,7 +48,7 @@ from ..forms import (
     ReasonForm,
     ReviewFilterForm,
 )
-from ..helpers import call_service, form_errors_to_messages, roles_required
+from ..helpers import call_service, form_errors_to_messages, roles_required, submit_form
 from ..selectors import ack_series, waiting_for
 
 # Readers: the DCO and auditors; writers: the DCO only (403 for anyone else).
@@ -260,18 +260,14 @@ def _crisis_or_404(crisis_id):
 @require_POST
 def control_extend(request, crisis_id):
     crisis = _crisis_or_404(crisis_id)
-    form = ExtendForm(request.POST)
-    if form.is_valid():
-        call_service(
-            request,
-            crisis_services.crisis_extend,
-            success=_("The freeze was extended."),
-            actor=request.user,
-            crisis=crisis,
-            freeze_until=form.cleaned_data["freeze_until"],
-        )
-    else:
-        form_errors_to_messages(request, form)
+    submit_form(
+        request,
+        ExtendForm(request.POST),
+        crisis_services.crisis_extend,
+        success=_("The freeze was extended."),
+        actor=request.user,
+        crisis=crisis,
+    )
     return redirect("web:control")
 
 
@@ -377,18 +373,15 @@ def control_decide_matching(request, crisis_id):
 def control_lift(request, crisis_id):
     crisis = _crisis_or_404(crisis_id)
     form = LiftForm(request.POST, checklist=checklist_items())
-    if form.is_valid():
-        call_service(
-            request,
-            crisis_services.crisis_request_lift,
-            success=_("Lift requested. A second DCO officer must now approve it."),
-            actor=request.user,
-            crisis=crisis,
-            comment=form.cleaned_data["comment"],
-            checklist=form.checklist(),
-        )
-    else:
-        form_errors_to_messages(request, form)
+    submit_form(
+        request,
+        form,
+        crisis_services.crisis_request_lift,
+        success=_("Lift requested. A second DCO officer must now approve it."),
+        data=lambda cleaned: {"comment": cleaned["comment"], "checklist": form.checklist()},
+        actor=request.user,
+        crisis=crisis,
+    )
     return redirect("web:control")
 
 
@@ -396,18 +389,14 @@ def control_lift(request, crisis_id):
 @require_POST
 def control_stand_down(request, crisis_id):
     crisis = _crisis_or_404(crisis_id)
-    form = ReasonForm(request.POST)
-    if form.is_valid():
-        call_service(
-            request,
-            crisis_services.crisis_request_stand_down,
-            success=_("Stand-down requested. A second DCO officer must now approve it."),
-            actor=request.user,
-            crisis=crisis,
-            reason=form.cleaned_data["reason"],
-        )
-    else:
-        form_errors_to_messages(request, form)
+    submit_form(
+        request,
+        ReasonForm(request.POST),
+        crisis_services.crisis_request_stand_down,
+        success=_("Stand-down requested. A second DCO officer must now approve it."),
+        actor=request.user,
+        crisis=crisis,
+    )
     return redirect("web:control")
 
 
