@@ -19,9 +19,9 @@ from apps.posts.models import Post, PostStatus
 from apps.posts.selectors import post_is_frozen
 from apps.statements import services as st_services
 from apps.statements.models import Statement, StatementStatus
+from tests.core.servers import LoopbackServer
 from tests.web.conftest import assert_accessible, assert_focus_visible, sign_in
 from tests.web.helpers import declare, default_chain, make_account, make_posts, move_freeze_to_the_past
-from tests.web.servers import WebhookSink
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -141,7 +141,7 @@ def test_employee_sees_the_banner_and_acknowledges(new_page, web, dco, employee,
 def test_spokesperson_statement_is_approved_and_published_while_posts_stay_frozen(
     new_page, web, dco, dco2, make_user, shot
 ):
-    sink = WebhookSink()
+    sink = LoopbackServer(path="/hook", body={"id": "ext-1"})  # the network, on loopback
     try:
         account = post_services.social_account_create(
             actor=dco,
@@ -200,7 +200,7 @@ def test_spokesperson_statement_is_approved_and_published_while_posts_stay_froze
             scheduled_at=timezone.now() - timedelta(seconds=1)
         )
         run_publisher()
-        assert [r["body"] for r in sink.received] == [statement.body]
+        assert [message["body"] for message in sink.json_bodies()] == [statement.body]
         assert all(post_is_frozen(p) for p in Post.objects.filter(pk__in=[p.pk for p in ordinary]))
         exempt = Post.objects.get(exempt=True)
         assert exempt.status == PostStatus.PUBLISHED
@@ -218,7 +218,7 @@ def test_spokesperson_statement_is_approved_and_published_while_posts_stay_froze
         expect(dpage.locator("main")).to_contain_text("Facts checked.")
         shot(dpage, "12b-report-with-statement")
     finally:
-        sink.close()
+        sink.stop()
 
 
 def test_second_dco_approves_the_lift(new_page, web, dco, dco2, shot):
