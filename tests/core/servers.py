@@ -71,18 +71,18 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a handler still sleeping or reading never holds the teardown
     request_queue_size = 128  # bursts of parallel sends (set before listen(), unlike after)
 
-    def __init__(self, address, owner):
+    def __init__(self, address, handler_class):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.owner = owner
-        super().__init__(address, owner.handler_class)
+        super().__init__(address, handler_class)
 
     def handle_error(self, request, client_address):
         pass  # a client that connects and gives up (a frozen send, a deadline) is part of the tests
 
 
 class LoopbackServer:
-    """THE loopback HTTP(S) server of the tests: serving from construction on `address` (a free
-    port unless `port` is given), until `stop()` or the end of a `with` block.
+    """The one loopback HTTP(S) server of the tests, every fake is built on it. It serves from
+    construction on `address` (a free port unless `port` is given), until `stop()` or the end of
+    a `with` block.
 
     Every request is recorded in `received` (Request dicts, in arrival order). The answer is, in
     order: the next entry of `script` (one per request, then the usual answer), else `respond()`:
@@ -123,7 +123,7 @@ class LoopbackServer:
         self.script = list(script)
         self.request_delay = self.delay = self.trickle = 0.0
         self._connections: set[socket.socket] = set()
-        self.httpd = _Server((address, port), self)
+        self.httpd = _Server((address, port), self.handler_class)
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.address, self.port = address, self.httpd.server_address[1]
