@@ -24,7 +24,9 @@ def crisis_check_declare(*, actor) -> None:
         raise ConflictError(_("A crisis is already in force."), code="crisis_in_force")
 
 
-@transaction.atomic
+# Durable: the declaration commits when it returns (the gate closed, the staff told); a caller's
+# transaction wrapping it would hold the closure back, so nesting it raises RuntimeError.
+@transaction.atomic(durable=True)
 def crisis_declare(*, actor, title, summary, severity, topics=()) -> Crisis:
     """Create the crisis and close the gate, in this one transaction: the closure, the crisis,
     the audit entry and the notification outbox row. No post row is touched (the freeze is

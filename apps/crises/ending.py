@@ -251,7 +251,8 @@ def _apply_resume(crisis, *, actor, now) -> dict:
     return fates
 
 
-@transaction.atomic
+# Durable: the gate opens when this returns, never inside a caller's transaction.
+@transaction.atomic(durable=True)
 def crisis_approve_lift(*, actor, crisis) -> Crisis:
     """Second half (another dco, who held `dco` when the end was requested): apply the
     decisions, open the gate, close the crisis. Takes the exclusive gate lock FIRST, so no claim,

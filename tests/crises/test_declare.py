@@ -293,3 +293,21 @@ def test_the_admin_list_shows_frozen_from_the_same_selector(client, dco, webhook
     assert page.status_code == 200
     row = page.content.decode().split(f'href="/admin/posts/post/{post.pk}/change/')[1].split("</tr>")[0]
     assert ">frozen<" in row, row
+
+
+@pytest.mark.django_db
+def test_the_declaration_and_the_approval_never_run_inside_a_callers_transaction(dco, dco2):
+    """A caller's transaction around the declaration would keep the gate closure and the staff
+    notice from committing when the declaration returns: refused (durable), nothing written.
+    Mutation: `durable=True` removed from crisis_declare -> the crisis is made inside the
+    caller's block and this test fails (likewise crisis_approve_lift's)."""
+    from django.db import transaction
+
+    from apps.crises.services import crisis_approve_lift
+
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        crisis_declare(actor=dco, **DECLARE)
+    assert not Crisis.objects.exists() and not GateClosure.objects.exists()
+    crisis = crisis_declare(actor=dco, **DECLARE)  # at the top: declared
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        crisis_approve_lift(actor=dco2, crisis=crisis)
