@@ -2,7 +2,6 @@
 bad line named."""
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -10,30 +9,29 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
 from apps.audit.services import audit_record_many
+from apps.core.csv_import import CsvImportError, CsvRow, numbered_rows
 from apps.core.errors import ServiceError
 from apps.core.roles import require_role
 
 from .models import Registration, WatchedAccount
 from .registry import MANAGERS, account_details, clean_account_fields
 
-
-@dataclass(frozen=True)
-class AccountRow:
-    line: int
-    values: Mapping[str, str | None]
+# A row of the file: its first line number and its cells by column (the shared CSV base's).
+AccountRow = CsvRow
 
 
-class WatchImportError(ServiceError):
+class WatchImportError(CsvImportError):
     """Bad rows; nothing was imported. `errors` lists (line, message), every one."""
 
     def __init__(self, errors: list[tuple[int, str]]):
-        self.errors = errors
-        first_line, first_msg = errors[0]
-        super().__init__(
-            _("Line %(line)s: %(message)s (%(count)s bad lines; nothing imported).")
-            % {"line": first_line, "message": first_msg, "count": len(errors)},
-            field="file",
-        )
+        super().__init__(errors, field="file")
+
+    def describe(self, count: int, line: int, message: str) -> str:
+        return _("Line %(line)s: %(message)s (%(count)s bad lines; nothing imported).") % {
+            "line": line,
+            "message": message,
+            "count": count,
+        }
 
 
 IMPORT_COLUMNS = ("network", "kind", "url", "owners", "department", "active")
@@ -44,7 +42,12 @@ FALSE_WORDS = {"0", "no", "false", "non", "faux", "n"}
 
 @transaction.atomic
 def watched_accounts_import(
-    *, actor, rows: Iterable[AccountRow], columns: Iterable[str], source: str = "", check_targets: bool = True
+    *,
+    actor,
+    rows: Iterable[CsvRow | Mapping],
+    columns: Iterable[str],
+    source: str = "",
+    check_targets: bool = True,
 ) -> dict:
     """Create or update accounts (key: url) from a CSV export: all or nothing, every bad line
     named. `owners` are staff e-mails separated by ';' or '|'. `actor` None is the system (the
@@ -63,7 +66,7 @@ def watched_accounts_import(
     errors: list[tuple[int, str]] = []
     seen_urls: dict[str, int] = {}
     parsed = []
-    for row in rows:
+    for row in numbered_rows(rows):
         values = {
             (k or "").strip().lower(): (v or "").strip() for k, v in row.values.items() if k is not None
         }

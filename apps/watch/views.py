@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.csv_import import read_csv
 from apps.core.errors import NotAllowedError, ServiceError
 from apps.crises.selectors import crisis_open
 
 from . import selectors, services
-from .accounts_csv import read_accounts_csv
 from .forms import AccountForm, DCOAccountForm, ImportForm, ReviewForm
 from .models import Sighting, WatchedAccount, WatchKind
 
@@ -118,7 +118,7 @@ def account_import(request):
         else:
             try:
                 text = upload.read().decode("utf-8-sig")
-                columns, rows = read_accounts_csv(io.StringIO(text, newline=""))
+                columns, rows = read_csv(io.StringIO(text, newline=""))
                 with transaction.atomic():
                     result = services.watched_accounts_import(
                         actor=request.user, rows=rows, columns=columns, source=upload.name

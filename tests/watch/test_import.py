@@ -82,17 +82,17 @@ mastodon,mastodon,http://127.0.0.1:9/@OK
     err = io.StringIO()
     with pytest.raises(CommandError):
         call_command("import_watched_accounts", str(path), stderr=err)
-    lines = err.getvalue().splitlines()
-    assert lines[0].startswith("line 2: url:")
-    assert lines[1].startswith("line 3: network:")
-    assert lines[2] == "line 5: url: the same account as line 4"
+    lines = err.getvalue().splitlines()  # FILE:LINE: message, as the staff import says them
+    assert lines[0].startswith(f"{path}:2: url:")
+    assert lines[1].startswith(f"{path}:3: network:")
+    assert lines[2] == f"{path}:5: url: the same account as line 4"
 
 
 def test_a_missing_column_and_a_dry_run(tmp_path):
     with pytest.raises(CommandError):
         run(tmp_path, "network,url\nmastodon,http://127.0.0.1:9/@x\n")
     out, _err = run(tmp_path, "network,kind,url\nmastodon,mastodon,http://127.0.0.1:9/@x\n", "--dry-run")
-    assert out.startswith("dry run: would have created 1")
+    assert out.startswith("Dry run, nothing written. Would have:\ncreated 1")
     assert not WatchedAccount.objects.exists()
 
 
@@ -107,3 +107,14 @@ def test_the_registry_page_imports_and_names_the_bad_lines(client, dco):
     page = client.post("/watch/import/", {"file": good}, follow=True)
     assert "1 created" in page.content.decode()
     assert WatchedAccount.objects.get().url == "http://127.0.0.1:9/@x"
+
+
+def test_only_a_dco_or_the_system_imports(tmp_path, make_user):
+    """A named actor must be a DCO: the command says so and imports nothing.
+    Mutation: require_role removed from watched_accounts_import -> the file is imported by an
+    employee and this test fails."""
+    make_user("employee", username="alice", email="alice@agency.example")
+    text = "network,kind,url,owners\nmastodon,mastodon,http://127.0.0.1:9/@lab,alice@agency.example\n"
+    with pytest.raises(CommandError, match="communication directorate officer"):
+        run(tmp_path, text, "--actor", "alice")
+    assert not WatchedAccount.objects.exists()

@@ -4,6 +4,7 @@ sighting, once; how replies and boosts are classified; what a bad account shows;
 import threading
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connections
@@ -12,7 +13,7 @@ from django.utils import timezone
 from apps.audit.models import AuditEntry
 from apps.notifications.models import NoticeEvent
 from apps.posts.models import SocialAccount
-from apps.watch import services, sightings, sweep
+from apps.watch import readers, services, sightings, sweep
 from apps.watch.models import Sighting, WatchedAccount
 from apps.watch.readers import Fetcher, HostLimiter, ReadResult, SeenPost, read_account
 
@@ -226,7 +227,7 @@ def test_a_deleted_mastodon_account_and_an_unreachable_host_show_their_error(fak
     assert ok.last_good_read_at is not None and ok.last_error == ""
 
 
-def test_retry_after_is_honoured_for_the_whole_host(fake, dco, declare):
+def test_retry_after_is_honoured_for_the_whole_host(fake, dco, declare, monkeypatch):
     """Mutation: limiter.block() not called on 429 -> the next sweep asks the host again at once,
     this test fails."""
     first = register(dco, fake.mastodon_account("a"), "mastodon")
@@ -244,9 +245,14 @@ def test_retry_after_is_honoured_for_the_whole_host(fake, dco, declare):
     asked = len(fake.requests)
     assert services.watch_sweep(limiter=HostLimiter())["accounts"] == 0  # both deferred: not due
     assert len(fake.requests) == asked
-    time.sleep(2.2)
-    result = services.watch_sweep(limiter=HostLimiter())
-    assert result["read"] == 2 and result["sightings"] == 1
+    # The clock moved past Retry-After, not slept through: the sweep's (due accounts) and the
+    # host block's (wall clock, shared through the cache) both 3 s on.
+    later = time.time() + 3
+    monkeypatch.setattr(
+        readers, "time", SimpleNamespace(time=lambda: later, monotonic=time.monotonic, sleep=time.sleep)
+    )
+    result = services.watch_sweep(now=timezone.now() + timedelta(seconds=3), limiter=HostLimiter())
+    assert result["read"] == 2 and result["sightings"] == 1, result
 
 
 def test_per_host_pacing(fake, dco, declare, settings):
