@@ -100,3 +100,15 @@ def pytest_terminal_summary(terminalreporter):
     reason = "Chromium not installed: browser tests skipped"
     if any(reason in str(rep.longrepr) for rep in terminalreporter.stats.get("skipped", [])):
         terminalreporter.write_line(reason, yellow=True, bold=True)
+
+
+@pytest.fixture
+def eager_celery():
+    """Run Celery tasks in-process (the broker is not what these tests are about)."""
+    from crisiscomm.celery import app
+
+    # The app reads Django settings under the CELERY_ namespace, so set the namespaced key.
+    previous = app.conf.task_always_eager
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    yield app
+    app.conf.CELERY_TASK_ALWAYS_EAGER = previous

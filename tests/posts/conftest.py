@@ -40,15 +40,3 @@ def webhook_account(db, webhook_server):
         connector="webhook",
         config={"url": webhook_server.url + "/hook", "secret": "hook-secret"},
     )
-
-
-@pytest.fixture
-def eager_celery():
-    """Run Celery tasks in-process (the broker is not what these tests are about)."""
-    from crisiscomm.celery import app
-
-    # The app reads Django settings under the CELERY_ namespace, so set the namespaced key.
-    previous = app.conf.task_always_eager
-    app.conf.CELERY_TASK_ALWAYS_EAGER = True
-    yield app
-    app.conf.CELERY_TASK_ALWAYS_EAGER = previous
