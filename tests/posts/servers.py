@@ -3,9 +3,12 @@
 
 FakeMastodon: POST /api/v1/statuses (Bearer token, Idempotency-Key honoured like Mastodon: a
 repeated key returns the status already made), DELETE /api/v1/statuses/:id.
-WebhookReceiver: records every delivery, answers 204.
+WebhookReceiver: records every delivery, answers 204; `messages(secret)` checks signatures.
 Both take `fail_with`: status codes to answer with, one per request, before succeeding.
 """
+
+import hashlib
+import hmac
 
 from tests.core.servers import LoopbackServer
 
@@ -57,8 +60,19 @@ class FakeMastodon(_Network):
 
 
 class WebhookReceiver(_Network):
-    def __init__(self):
-        super().__init__(status=204, body=b"")
+    def __init__(self, *, path=""):
+        super().__init__(status=204, body=b"", path=path)
+
+    def messages(self, secret: str) -> list[dict]:
+        """Each delivery's JSON, with "signed": whether its X-Crisiscomm-Signature is right."""
+        with self.lock:
+            received = list(self.received)
+        messages = []
+        for request in received:
+            expected = "sha256=" + hmac.new(secret.encode(), request["body"], hashlib.sha256).hexdigest()
+            signature = request["headers"].get("X-Crisiscomm-Signature", "")
+            messages.append({**request.json(), "signed": hmac.compare_digest(signature, expected)})
+        return messages
 
     def post_ids(self):
         return [body["post_id"] for body in self.json_bodies()]

@@ -1,7 +1,5 @@
 """Fixtures for the statements tests: people, a crisis, official accounts, the default chain."""
 
-import hashlib
-import hmac
 from datetime import timedelta
 
 import pytest
@@ -11,7 +9,7 @@ from django.utils import timezone
 from apps.posts.models import SocialAccount
 from apps.statements import services
 from apps.statements.models import ChainStep, ValidationChain
-from tests.core.servers import LoopbackServer
+from tests.posts.servers import WebhookReceiver
 from tests.statements.scenarios import RefusingNetwork
 
 
@@ -79,27 +77,10 @@ def crisis(people):
     )
 
 
-class SignedWebhook(LoopbackServer):
-    """A webhook receiver that checks each delivery's signature (secret "s3cret")."""
-
-    def __init__(self):
-        super().__init__(body={"id": "ext-1"}, path="/hook")
-
-    def messages(self) -> list[dict]:
-        """Each delivery's JSON, with "signed": whether its X-Crisiscomm-Signature is right."""
-        with self.lock:
-            received = list(self.received)
-        messages = []
-        for request in received:
-            expected = "sha256=" + hmac.new(b"s3cret", request["body"], hashlib.sha256).hexdigest()
-            signature = request["headers"].get("X-Crisiscomm-Signature", "")
-            messages.append({**request.json(), "signed": hmac.compare_digest(signature, expected)})
-        return messages
-
-
 @pytest.fixture
 def webhook():
-    with SignedWebhook() as server:
+    """The networks' webhook receiver; the accounts below sign with "s3cret"."""
+    with WebhookReceiver(path="/hook") as server:
         yield server
 
 

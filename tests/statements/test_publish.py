@@ -95,7 +95,7 @@ def test_approved_statement_goes_through_the_closed_gate_while_ordinary_posts_st
     res = api.as_user(dco).get(f"/api/v1/statements/{statement.pk}/")
     assert res.json()["status"] == "published" and res.json()["published_at"]
     assert [a["state"] for a in res.json()["account_states"]] == ["sent", "sent"]
-    assert [(m["body"], m["signed"]) for m in webhook.messages()] == [
+    assert [(m["body"], m["signed"]) for m in webhook.messages("s3cret")] == [
         ("Official: the launch is postponed.", True)
     ] * 2
     for p in (before, during):
