@@ -10,6 +10,7 @@ from apps.audit.services import audit_record
 from apps.core import outbound
 from apps.core.errors import ConflictError, ServiceError
 from apps.core.roles import DCO, require_role
+from apps.core.updates import model_update
 
 from .connectors import get_connector
 from .models import Network, SocialAccount
@@ -73,16 +74,18 @@ def social_account_create(*, actor, network, handle, connector, config=None, is_
     return account
 
 
+# What an account edit may change (social_account_update).
+EDITABLE_FIELDS = ("handle", "connector", "config", "is_active")
+
+
 @transaction.atomic
-def social_account_update(*, actor, account, **changes) -> SocialAccount:
-    """Change handle, connector, config or is_active. A config given without its secrets keeps
-    the stored ones (secrets are write-only)."""
+def social_account_update(*, actor, account, data: dict) -> SocialAccount:
+    """Change handle, connector, config or is_active (`data`: the fields to change; any other
+    key is refused naming it). A config given without its secrets keeps the stored ones
+    (secrets are write-only)."""
     require_role(actor, DCO)
     account = SocialAccount.objects.select_for_update().get(pk=account.pk)
-    allowed = {"handle", "connector", "config", "is_active"}
-    unknown = set(changes) - allowed
-    if unknown:
-        raise ServiceError(_("These fields cannot be changed."), field=sorted(unknown)[0])
+    changes = dict(data)
     connector = changes.get("connector", account.connector)
     if "config" in changes or "connector" in changes:
         given = changes.get("config", account.config) or {}
@@ -97,13 +100,12 @@ def social_account_update(*, actor, account, **changes) -> SocialAccount:
         changes["handle"] = (changes["handle"] or "").strip()
         if not changes["handle"]:
             raise ServiceError(_("A handle is required."), field="handle")
-    for field, value in changes.items():
-        setattr(account, field, value)
-    account.save(update_fields=list(changes))
+    # Validated above (the connector cleans its config); the audit names the fields, never values.
+    account, changed = model_update(instance=account, fields=EDITABLE_FIELDS, data=changes, clean=False)
     audit_record(
         actor=actor,
         action="account.update",
         obj=account,
-        details={"fields": sorted(changes), "connector": account.connector, "is_active": account.is_active},
+        details={"fields": sorted(changed), "connector": account.connector, "is_active": account.is_active},
     )
     return account

@@ -152,7 +152,7 @@ class SocialAccountViewSet(
         if changes.get("network") == serializer.instance.network:
             changes.pop("network")  # a PUT repeats it; changing it is refused by the service
         serializer.instance = social_account_update(
-            actor=self.request.user, account=serializer.instance, **changes
+            actor=self.request.user, account=serializer.instance, data=changes
         )
 
 

@@ -194,6 +194,26 @@ def test_an_edit_naming_a_field_it_cannot_change_is_refused_naming_it(api, dco):
     assert post.status == "scheduled" and post.exempt is False and post.body != "Edited"
 
 
+def test_an_account_edit_changing_its_network_is_refused_naming_it(api, dco):
+    """An account's network is fixed (its posts were written for it): the edit is a 400 naming
+    `network` and nothing changes, the handle given with it neither. Mutation: "network" added
+    to accounts.EDITABLE_FIELDS -> the network changes and this test fails."""
+    client = api.as_user(dco)
+    r = client.post(
+        "/api/v1/social-accounts/",
+        {"network": "x", "handle": "@agency", "connector": "manual", "config": {"assignee": dco.username}},
+        format="json",
+    )
+    assert r.status_code == 201, r.content
+    account = SocialAccount.objects.get(pk=r.json()["id"])
+    r = client.patch(
+        f"/api/v1/social-accounts/{account.pk}/", {"network": "mastodon", "handle": "@other"}, format="json"
+    )
+    assert r.status_code == 400 and "network" in r.json()["errors"], r.content
+    account.refresh_from_db()
+    assert (account.network, account.handle) == ("x", "@agency")
+
+
 def test_manual_account_without_config_is_400_not_500(api, dco):
     r = api.as_user(dco).post(
         "/api/v1/social-accounts/",
