@@ -58,7 +58,7 @@ class WatchedAccountViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return WatchedAccount.objects.none()
-        return selectors.watched_accounts_for(self.request.user)
+        return selectors.watched_accounts_for(user=self.request.user)
 
     @extend_schema(request=WatchedAccountInput, responses={201: WatchedAccountOutput})
     def create(self, request, *args, **kwargs):
@@ -138,7 +138,7 @@ class SightingViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return Sighting.objects.none()
-        return selectors.sightings_for(self.request.user)
+        return selectors.sightings_for(user=self.request.user)
 
     @extend_schema(request=ReviewInput, responses={200: SightingOutput})
     @action(detail=True, methods=["post"])

@@ -12,14 +12,14 @@ def _owners_prefetch():
     return Prefetch("owners", queryset=get_user_model().objects.order_by("pk"))
 
 
-def sees_everything(user) -> bool:
+def sees_everything(*, user) -> bool:
     return has_role(user, DCO, AUDITOR)
 
 
-def watched_accounts_for(user) -> QuerySet[WatchedAccount]:
+def watched_accounts_for(*, user) -> QuerySet[WatchedAccount]:
     """The DCO and auditors see the whole registry; anyone else the accounts they own or proposed."""
     accounts = WatchedAccount.objects.prefetch_related(_owners_prefetch()).order_by("network", "url")
-    if sees_everything(user):
+    if sees_everything(user=user):
         return accounts
     return accounts.filter(Q(owners=user) | Q(proposed_by=user)).distinct()
 
@@ -30,17 +30,17 @@ def watched_accounts_proposed() -> QuerySet[WatchedAccount]:
     )
 
 
-def sightings_for(user) -> QuerySet[Sighting]:
+def sightings_for(*, user) -> QuerySet[Sighting]:
     """Newest first. The DCO and auditors see every sighting; an owner those of their accounts."""
     sightings = Sighting.objects.select_related("account", "reviewed_by").prefetch_related(
         Prefetch("account__owners", queryset=get_user_model().objects.order_by("pk"))
     )
-    if not sees_everything(user):
+    if not sees_everything(user=user):
         sightings = sightings.filter(account__owners=user).distinct()
     return sightings.order_by("-published_at", "-pk")
 
 
-def sightings_of_crisis(crisis, *, limit: int | None = None) -> list[Sighting]:
+def sightings_of_crisis(*, crisis, limit: int | None = None) -> list[Sighting]:
     qs = (
         Sighting.objects.filter(crisis=crisis)
         .select_related("account", "reviewed_by")
@@ -65,8 +65,9 @@ def _person(user) -> str:
 
 
 def sightings_for_report(crisis) -> dict:
-    """The crisis report's section: every sighting and its outcome."""
-    sightings = sightings_of_crisis(crisis)
+    """The crisis report's section: every sighting and its outcome (called as fn(crisis) by
+    apps.crises.report, hence positional)."""
+    sightings = sightings_of_crisis(crisis=crisis)
     by_status: dict[str, int] = {}
     for s in sightings:
         by_status[s.status] = by_status.get(s.status, 0) + 1

@@ -47,7 +47,7 @@ def _submit(form, fn, /, **kwargs):
 @require_http_methods(["GET", "POST"])
 def registry(request):
     """The DCO's page: every account, its health, proposals to decide, a form and a CSV import."""
-    _refuse_unless(selectors.sees_everything(request.user))
+    _refuse_unless(selectors.sees_everything(user=request.user))
     page_actions = services.watch_page_actions(user=request.user)
     may_register = "watch.account_create" in page_actions
     form = DCOAccountForm(request.POST or None) if may_register else None
@@ -58,7 +58,7 @@ def registry(request):
             messages.success(request, _("Account registered."))
             return redirect("watch:registry")
         status = 400
-    accounts = list(selectors.watched_accounts_for(request.user))
+    accounts = list(selectors.watched_accounts_for(user=request.user))
     for account in accounts:
         account.actions = services.watched_account_allowed_actions(user=request.user, account=account)
     context = {
@@ -178,9 +178,9 @@ def my_accounts(request):
 def control_room_sightings(request):
     """The control room's "Seen during the freeze": the open crisis's sightings, newest first
     (htmx polls this every few seconds)."""
-    _refuse_unless(selectors.sees_everything(request.user))
+    _refuse_unless(selectors.sees_everything(user=request.user))
     crisis = crisis_open()
-    sightings = selectors.sightings_of_crisis(crisis, limit=100) if crisis else []
+    sightings = selectors.sightings_of_crisis(crisis=crisis, limit=100) if crisis else []
     for sighting in sightings:
         sighting.actions = services.sighting_allowed_actions(user=request.user, sighting=sighting)
     context = {"crisis": crisis, "sightings": sightings}
