@@ -219,7 +219,7 @@ def _apply_resume(crisis, *, actor, now) -> dict:
     A stand-down first records "release" for the undecided ones (the decisions stay the record
     of what the crisis held)."""
     closure = crisis.gate_closure
-    frozen = posts_frozen(closure)
+    frozen = posts_frozen(closure=closure)
     if crisis.end_kind == EndKind.STAND_DOWN:
         undecided = crisis_undecided_posts(crisis=crisis)
         PostDecision.objects.bulk_create(

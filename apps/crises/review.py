@@ -182,7 +182,7 @@ def crisis_decide_matching(
     crisis = _open_for_decisions(actor, crisis)
     if decision not in PostFate.values:
         raise ServiceError(_("The decision is release, reschedule or cancel."), field="decision")
-    matching = posts_frozen(crisis.gate_closure).order_by("scheduled_at", "id")
+    matching = posts_frozen(closure=crisis.gate_closure).order_by("scheduled_at", "id")
     if account is not None:
         matching = matching.filter(account=account)
     if network:

@@ -57,7 +57,7 @@ def _closure_if_open(crisis):
 
 def crisis_frozen_posts(*, crisis: Crisis) -> QuerySet[Post]:
     """What this crisis holds back now (nothing once it is over)."""
-    return posts_frozen(_closure_if_open(crisis))
+    return posts_frozen(closure=_closure_if_open(crisis))
 
 
 def crisis_posts(*, crisis: Crisis) -> QuerySet[Post]:
@@ -66,7 +66,9 @@ def crisis_posts(*, crisis: Crisis) -> QuerySet[Post]:
     closure = _closure_if_open(crisis)
     decided = Q(pk__in=PostDecision.objects.filter(crisis=crisis).values("post"))
     posts = Post.objects.filter(frozen_q(closure) | decided)
-    return with_state(posts.select_related("account"), closure).order_by("scheduled_at", "id")
+    return with_state(queryset=posts.select_related("account"), closure=closure).order_by(
+        "scheduled_at", "id"
+    )
 
 
 def _undecided_q(crisis: Crisis) -> Q:
@@ -112,7 +114,7 @@ def crisis_resume_plan(*, crisis: Crisis, at=None, limit: int | None = 500) -> l
         return []
     decision = PostDecision.objects.filter(crisis=crisis, post=OuterRef("pk"))
     rows = (
-        posts_frozen(closure)
+        posts_frozen(closure=closure)
         .annotate(
             decision=Subquery(decision.values("decision")[:1]),
             decision_at=Subquery(decision.values("scheduled_at")[:1]),
@@ -198,10 +200,10 @@ def crisis_retraction_candidates(*, crisis: Crisis) -> list[dict]:
     """Posts not exempt for this crisis that reached a network in the window before the
     declaration, or may have: published; a request written whatever the answer; a to-do handed
     to a person; and any whose outcome was lost (`uncertain`) until the crisis ended."""
-    start = retraction_window_start(crisis.declared_at)
+    start = retraction_window_start(at=crisis.declared_at)
     lost_until = crisis.closed_at or timezone.now()
-    candidates = posts_reached_network(start, crisis.declared_at, closure=crisis.gate_closure) | (
-        posts_reached_network(start, lost_until, closure=crisis.gate_closure).filter(
+    candidates = posts_reached_network(start=start, end=crisis.declared_at, closure=crisis.gate_closure) | (
+        posts_reached_network(start=start, end=lost_until, closure=crisis.gate_closure).filter(
             status=PostStatus.UNCERTAIN
         )
     )

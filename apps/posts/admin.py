@@ -24,7 +24,7 @@ class PostAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         # `frozen` is derived from the gate, never stored: show what every other reader shows.
-        return with_state(super().get_queryset(request))
+        return with_state(queryset=super().get_queryset(request))
 
     @admin.display(description=_("status"), ordering="status")
     def state(self, post):

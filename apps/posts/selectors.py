@@ -57,7 +57,7 @@ def posts_to_freeze() -> QuerySet[Post]:
     return Post.objects.filter(status__in=FREEZABLE_STATUSES)
 
 
-def posts_frozen(closure=_UNSET) -> QuerySet[Post]:
+def posts_frozen(*, closure=_UNSET) -> QuerySet[Post]:
     """Every post the closed gate holds back now (none while the gate is open)."""
     if closure is _UNSET:
         closure = gate_closure_current()
@@ -79,7 +79,7 @@ def post_state(post: Post, closure=_UNSET) -> str:
     return PostStatus.FROZEN if post_is_frozen(post, closure) else post.status
 
 
-def with_state(queryset: QuerySet[Post], closure=_UNSET) -> QuerySet[Post]:
+def with_state(*, queryset: QuerySet[Post], closure=_UNSET) -> QuerySet[Post]:
     """Annotate `state` (the status a person sees) on a queryset; `?status=frozen` filters on it.
     One query for the gate, then plain column comparisons."""
     if closure is _UNSET:
@@ -95,11 +95,13 @@ def with_state(queryset: QuerySet[Post], closure=_UNSET) -> QuerySet[Post]:
     )
 
 
-def post_list(closure=_UNSET) -> QuerySet[Post]:
-    return with_state(Post.objects.select_related("account"), closure).order_by("scheduled_at", "id")
+def post_list(*, closure=_UNSET) -> QuerySet[Post]:
+    return with_state(queryset=Post.objects.select_related("account"), closure=closure).order_by(
+        "scheduled_at", "id"
+    )
 
 
-def posts_reached_network(start, end, *, closure=None) -> QuerySet[Post]:
+def posts_reached_network(*, start, end, closure=None) -> QuerySet[Post]:
     """Posts not exempt for `closure` that reached a network in [start, end], or may have:
     published then; a request written then whatever came back (a timed-out attempt now frozen
     or retried, an outcome lost: `uncertain`); handed to a person to publish by hand then.
@@ -115,9 +117,9 @@ def posts_reached_network(start, end, *, closure=None) -> QuerySet[Post]:
     return queryset.select_related("account").order_by("published_at", "network_attempt_at", "id")
 
 
-def posts_sent_between(start, end) -> QuerySet[Post]:
+def posts_sent_between(*, start, end) -> QuerySet[Post]:
     """Kept for callers of the first edition: non-exempt posts that reached a network."""
-    return posts_reached_network(start, end).filter(exempt=False)
+    return posts_reached_network(start=start, end=end).filter(exempt=False)
 
 
 def posts_manual_todo(user) -> QuerySet[Post]:
@@ -125,5 +127,5 @@ def posts_manual_todo(user) -> QuerySet[Post]:
     return post_list().filter(assignee=user, state=PostStatus.PUBLISHING)
 
 
-def retraction_window_start(at):
+def retraction_window_start(*, at):
     return at - settings.CRISISCOMM_RETRACTION_WINDOW

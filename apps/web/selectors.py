@@ -37,7 +37,7 @@ def calendar_week(*, start: datetime, account_id: int | None = None) -> tuple[li
     end = start + timedelta(days=7)
     # `state`: the status a person sees (frozen is derived from the closed gate, never stored).
     posts = with_state(
-        Post.objects.filter(scheduled_at__gte=start, scheduled_at__lt=end).select_related("account")
+        queryset=Post.objects.filter(scheduled_at__gte=start, scheduled_at__lt=end).select_related("account")
     )
     accounts = SocialAccount.objects.filter(is_active=True)
     if account_id:
