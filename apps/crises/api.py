@@ -26,6 +26,7 @@ from .selectors import (
     crisis_undecided_posts,
 )
 from .services import (
+    crisis_allowed_actions,
     crisis_approve_lift,
     crisis_decide_post,
     crisis_decide_posts,
@@ -106,9 +107,20 @@ class CrisisDetailSerializer(CrisisSerializer):
     undecided_posts = serializers.IntegerField(required=False)
     lift_blockers = BlockerSerializer(many=True, required=False)
     resume_plan = ResumePlanItemSerializer(many=True, required=False)
+    allowed_actions = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="What the caller may do with this crisis now (the services' own checks)",
+    )
 
     class Meta(CrisisSerializer.Meta):
-        fields = [*CrisisSerializer.Meta.fields, "undecided_posts", "lift_blockers", "resume_plan"]
+        fields = [
+            *CrisisSerializer.Meta.fields,
+            "undecided_posts",
+            "lift_blockers",
+            "resume_plan",
+            "allowed_actions",
+        ]
         read_only_fields = fields
 
 
@@ -209,6 +221,7 @@ class CrisisViewSet(
         """The crisis, with what still stands in the way of a lift (`lift_blockers`)."""
         crisis = self.get_object()
         data = CrisisSerializer(crisis).data
+        data["allowed_actions"] = sorted(crisis_allowed_actions(user=request.user, crisis=crisis))
         if crisis.is_open:
             data["undecided_posts"] = crisis_undecided_posts(crisis=crisis).count()
             data["lift_blockers"] = [

@@ -73,9 +73,12 @@ def offered(client, url="/control/") -> tuple[set[str], set[str]]:
     return set(re.findall(r'data-action="([^"]+)"', page)), set(re.findall(r'data-object="([^"]+)"', page))
 
 
-def check_stage(client, users, crisis, post):
+def check_stage(client, users, crisis, post, api=None):
     for user in users:
         allowed = crisis_allowed_actions(user=user, crisis=crisis)
+        if crisis and api:  # the API says the same
+            said = api.as_user(user).get(f"/api/v1/crises/{crisis.pk}/").json()["allowed_actions"]
+            assert set(said) == allowed, (user.username, said)
         client.force_login(user)
         actions, objects = offered(client)
         assert actions == allowed, (user.username, actions, allowed)
@@ -94,9 +97,10 @@ def check_stage(client, users, crisis, post):
             crisis.refresh_from_db()
 
 
-def test_the_control_room_offers_exactly_what_the_crises_services_allow(client, dco, dco2, auditor):
+def test_the_control_room_offers_exactly_what_the_crises_services_allow(client, api, dco, dco2, auditor):
     """Each stage of a crisis, each person: the buttons (data-action) are crisis_allowed_actions,
-    and each of those the service accepts (tried, rolled back) while the others it refuses.
+    and each of those the service accepts (tried, rolled back) while the others it refuses; the
+    API's crisis detail lists the same `allowed_actions`.
     Mutation: crisis_allowed_actions offering the approval whenever the crisis is lifting
     (not asking crisis_check_approve_end) -> the requester is offered "crisis.lift", which the
     service refuses (four eyes), and this test fails.
@@ -108,7 +112,7 @@ def test_the_control_room_offers_exactly_what_the_crises_services_allow(client, 
 
     (post,) = make_posts(dco, account, n=1)
     crisis = declare(dco)
-    check_stage(client, [dco, auditor], crisis, post)
+    check_stage(client, [dco, auditor], crisis, post, api)
     # The freeze is in force and a post is undecided: no lift yet; a stand-down is possible.
     assert crisis_allowed_actions(user=dco, crisis=crisis) == {
         "crisis.extend",
@@ -118,14 +122,14 @@ def test_the_control_room_offers_exactly_what_the_crises_services_allow(client, 
 
     crisis_services.crisis_decide_post(actor=dco, crisis=crisis, post=post, decision="release")
     move_freeze_to_the_past(crisis)
-    check_stage(client, [dco, auditor], crisis, post)
+    check_stage(client, [dco, auditor], crisis, post, api)
     assert "crisis.lift_request" in crisis_allowed_actions(user=dco, crisis=crisis)
 
     crisis_services.crisis_request_lift(
         actor=dco, crisis=crisis, comment="", checklist=dict.fromkeys(checklist_codes(), True)
     )
     crisis.refresh_from_db()
-    check_stage(client, [dco, dco2, auditor], crisis, post)
+    check_stage(client, [dco, dco2, auditor], crisis, post, api)
     assert "crisis.lift" not in crisis_allowed_actions(user=dco, crisis=crisis)  # four eyes
     assert "crisis.lift" in crisis_allowed_actions(user=dco2, crisis=crisis)
 
