@@ -14,11 +14,21 @@ from .messages import read_ack_token
 from .models import Acknowledgement, Notice, NoticeEvent, NoticeStatus
 
 
+def _own(user, notice: Notice) -> bool:
+    return notice.user_id is not None and notice.user_id == getattr(user, "pk", None)
+
+
+def notice_allowed_actions(*, user, notice: Notice) -> frozenset[str]:
+    """What `user` may do with `notice`: acknowledge it if it is theirs (again is harmless).
+    notice_acknowledge refuses the rest by the same rule."""
+    return frozenset({"notification.acknowledge"}) if _own(user, notice) else frozenset()
+
+
 @transaction.atomic
 def notice_acknowledge(*, actor, notice: Notice, via: str = "api") -> int:
     """The person acknowledges an event: every one of their notices for it (all channels, all
     reminder rounds) is acknowledged. Acknowledging again changes nothing."""
-    if notice.user_id is None or notice.user_id != getattr(actor, "pk", None):
+    if not _own(actor, notice):
         raise NotAllowedError("You can only acknowledge your own notices.")
     return _acknowledge(user=actor, root=notice.event.root, via=via)
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import ServiceError
-from apps.core.roles import DCO, require_role
+from apps.core.roles import DCO, has_role, require_role
 
 from .acknowledgement import acknowledgements_seal
 from .delivery import claim_lease, claimable, sending_lease
@@ -138,12 +138,25 @@ def _start_round(root, *, by: str, actor):
     return child
 
 
+def notice_event_allowed_actions(*, user, event: NoticeEvent) -> frozenset[str]:
+    """What `user` may do about `event` (the audit trail's verbs): a DCO reminds, at once, the
+    people who have not acknowledged it, until a lift or stand-down makes its notices moot.
+    reminders_send_now refuses the rest by the same two rules."""
+    if has_role(user, DCO) and not _reminders_over(event.root):
+        return frozenset({"notification.remind"})
+    return frozenset()
+
+
+def _reminders_over(root: NoticeEvent) -> bool:
+    return superseding_event(root=root) is not None
+
+
 def reminders_send_now(*, actor, event: NoticeEvent) -> NoticeEvent:
     """ "Remind them now": a DCO starts a reminder round at once for everyone who has not
     acknowledged `event` (a root event), beside the scheduled rounds (which keep their times)."""
     require_role(actor, DCO, message="Only a communication directorate officer (dco) may send reminders.")
     root = event.root
-    if superseding_event(root=root) is not None:
+    if _reminders_over(root):
         raise ServiceError("This crisis is over: its notices are no longer sent.", field="event")
     for _attempt in range(3):
         child = _start_round(NoticeEvent.objects.get(pk=root.pk), by="dco", actor=actor)

@@ -30,6 +30,7 @@ from .acknowledgement import (
     acknowledgements_seal,
     notice_acknowledge,
     notice_acknowledge_link,
+    notice_allowed_actions,
     read_ack_link,
 )
 from .delivery import (
@@ -56,7 +57,7 @@ from .outbox import (
     open_crisis_events,
     superseding_event,
 )
-from .relay import notices_relay, reminders_send_now, reminders_start
+from .relay import notice_event_allowed_actions, notices_relay, reminders_send_now, reminders_start
 from .webhooks import WEBHOOK_FIELDS, team_webhook_create, team_webhook_delete, team_webhook_update
 
 __all__ = [
@@ -76,6 +77,8 @@ __all__ = [
     "event_materialise",
     "notice_acknowledge",
     "notice_acknowledge_link",
+    "notice_allowed_actions",
+    "notice_event_allowed_actions",
     "notices_claim",
     "notices_deliver",
     "notices_for_arrivals",

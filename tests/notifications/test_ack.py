@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditChainHead, AuditEntry
 from apps.audit.selectors import audit_chain_verify
+from apps.core.errors import NotAllowedError
 from apps.notifications import services
 from apps.notifications.models import Acknowledgement, Notice, NoticeEvent, NoticeStatus
 from tests.notifications.factories import make_staff
@@ -188,3 +189,18 @@ def test_no_reminder_about_a_declaration_once_the_crisis_is_lifted(smtp_sink, se
     later = timezone.now() + settings.CRISISCOMM_REMINDER_DELAY * 2
     assert services.reminders_start(now=later) == []
     assert not NoticeEvent.objects.filter(parent=event).exists()
+
+
+@pytest.mark.django_db
+def test_a_person_is_offered_to_acknowledge_their_own_notices_only(smtp_sink):
+    """notice_allowed_actions answers what notice_acknowledge does. Mutation: the ownership
+    check dropped from notice_allowed_actions -> another's notice is "acknowledgeable" while the
+    service refuses it (403) and this test fails."""
+    alice, bob = make_staff(2)
+    declare()
+    notice = Notice.objects.get(user=alice, channel="inapp")
+    assert services.notice_allowed_actions(user=alice, notice=notice) == {"notification.acknowledge"}
+    assert services.notice_allowed_actions(user=bob, notice=notice) == frozenset()
+    with pytest.raises(NotAllowedError):
+        services.notice_acknowledge(actor=bob, notice=notice)
+    assert services.notice_acknowledge(actor=alice, notice=notice) >= 1

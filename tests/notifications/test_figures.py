@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 
 from apps.audit.models import AuditEntry
-from apps.core.errors import NotAllowedError
+from apps.core.errors import NotAllowedError, ServiceError
 from apps.notifications import services
 from apps.notifications.channels import EmailChannel
 from apps.notifications.models import Notice, NoticeEvent
@@ -172,3 +172,33 @@ def test_message_ids_are_random_per_notice_and_kept_across_resends(smtp_sink):
         assert str(notice.message_key) in message_id
         assert f"notice-{notice.pk}" not in message_id
         assert EmailChannel().headers(notice)["Message-ID"] == message_id  # a re-send: the same
+
+
+class _Rollback(Exception):
+    pass
+
+
+@pytest.mark.django_db
+def test_remind_is_allowed_exactly_when_the_service_would_start_a_round(smtp_sink, dco, employee):
+    """Each person, before and after the crisis is stood down: notice_event_allowed_actions
+    answers what reminders_send_now does (tried, then rolled back). Mutation: the
+    _reminders_over condition dropped from notice_event_allowed_actions -> "remind" is offered
+    on a stood-down crisis the service refuses and this test fails."""
+    make_staff(2)
+    event = record(crisis_id=6)
+
+    def carried_out(user):
+        try:
+            with transaction.atomic():
+                services.reminders_send_now(actor=user, event=event)
+                raise _Rollback
+        except _Rollback:
+            return frozenset({"notification.remind"})
+        except ServiceError:
+            return frozenset()
+
+    for _stage in ("open", "stood down"):
+        for user in (dco, employee):
+            assert services.notice_event_allowed_actions(user=user, event=event) == carried_out(user)
+        record(event="crisis.stood_down", crisis_id=6)
+    assert services.notice_event_allowed_actions(user=dco, event=event) == frozenset()
