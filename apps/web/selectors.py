@@ -95,3 +95,23 @@ def waiting_for(user) -> list[dict]:
     # statements app's list, already in this shape (kind, title, url, detail).
     items.extend(statement_selectors.awaiting_user(user=user))
     return items
+
+
+def post_page_actions(*, user, post) -> frozenset[str]:
+    """What the calendar's post page may offer: the posts services' answer
+    (post_allowed_actions) and the statements' "hold it for a validation chain"
+    (`post_approval.request`, their own check). Posts know nothing of statements: the page, which
+    sees both, asks both."""
+    from apps.core.errors import ServiceError
+    from apps.posts.services import post_allowed_actions
+    from apps.statements.post_approvals import post_approval_check_request
+
+    out = set(post_allowed_actions(user=user, post=post))
+    if post is not None and not post.awaiting_approval:
+        try:
+            post_approval_check_request(actor=user, post=post)
+        except ServiceError:
+            pass
+        else:
+            out.add("post_approval.request")
+    return frozenset(out)

@@ -196,12 +196,13 @@ def objects_and_actions(page: str) -> list[tuple[str, set[str]]]:
 
 
 def test_the_post_page_offers_only_what_the_services_allow(client, dco, auditor):
-    """A scheduled post: edit and cancel; frozen by a crisis: edit (text) and the crisis's
-    decision, no cancel; cancelled: nothing. Each offered action is in post_allowed_actions (or
-    crisis_allowed_actions for the decision). Mutation: the cancel button's condition put back
+    """A scheduled post: edit, cancel, hold for a chain; frozen by a crisis: edit (text), hold
+    and the crisis's decision, no cancel; cancelled: nothing. Each offered action is in
+    post_page_actions (posts' and statements' answers) or crisis_allowed_actions (the
+    decision); an auditor is offered nothing. Mutation: the cancel button's condition put back
     to `post.status == "scheduled" or post.status == "failed"` in post_form.html -> a frozen
     post is offered "post.cancel", which the service refuses, and this test fails."""
-    from apps.posts.services import post_allowed_actions
+    from apps.web.selectors import post_page_actions
 
     account = make_account(dco)
     first, second = make_posts(dco, account, n=2)
@@ -214,18 +215,34 @@ def test_the_post_page_offers_only_what_the_services_allow(client, dco, auditor)
             kind, pk = ref.split(":")
             if kind == "posts.post":
                 post.refresh_from_db()
-                assert actions <= post_allowed_actions(user=dco, post=post), (ref, actions)
+                assert actions <= post_page_actions(user=dco, post=post), (ref, actions)
             else:
                 from apps.crises.models import Crisis
 
                 assert actions <= crisis_allowed_actions(user=dco, crisis=Crisis.objects.get(pk=pk))
         return set().union(*(actions for _ref, actions in found)) if found else set()
 
-    assert offered_on(first) == {"post.update", "post.cancel"}
+    assert offered_on(first) == {"post.update", "post.cancel", "post_approval.request"}
     crisis_services.crisis_declare(actor=dco, title="Launch anomaly", summary="", severity=2)
-    assert offered_on(first) == {"post.update", "crisis.decide"}
+    assert offered_on(first) == {"post.update", "crisis.decide", "post_approval.request"}
     client.force_login(auditor)
     assert offered_on(first) == set()
     client.force_login(dco)
     Post.objects.filter(pk=second.pk).update(status=PostStatus.CANCELLED)
     assert offered_on(second) == set()
+
+
+def test_the_auditor_reads_the_review_and_the_calendar_without_a_form_to_post(client, dco, auditor):
+    """An auditor reads the review list (no decision form around it) and gets 403 on the new-post
+    page (a creation form is not theirs). Mutation: the PermissionDenied in calendar_post_new
+    removed -> the auditor gets the form (200) and this test fails."""
+    account = make_account(dco)
+    make_posts(dco, account, n=1)
+    crisis = declare(dco)
+    client.force_login(auditor)
+    review = client.get(f"/control/crises/{crisis.pk}/review/")
+    assert review.status_code == 200
+    assert f"/control/crises/{crisis.pk}/decisions/" not in review.content.decode()
+    assert client.get("/calendar/posts/new/").status_code == 403
+    client.force_login(dco)
+    assert 'data-action="post.create"' in client.get("/calendar/posts/new/").content.decode()

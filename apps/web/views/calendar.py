@@ -4,6 +4,7 @@ the posts services; a frozen post is decided through the crisis review instead."
 from datetime import date, datetime, time, timedelta
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +20,7 @@ from apps.posts.services import post_allowed_actions
 from ..forms import DecisionsForm, PostForm
 from ..helpers import call_service, roles_required, submit_form
 from ..selectors import calendar_week as calendar_grid
+from ..selectors import post_page_actions
 
 calendar_access = roles_required(DCO, AUDITOR, write_roles=(DCO,))
 
@@ -79,6 +81,8 @@ def calendar_week(request):
 
 @calendar_access
 def calendar_post_new(request):
+    if "post.create" not in post_allowed_actions(user=request.user):
+        raise PermissionDenied  # an auditor reads the calendar; a creation form is not for them
     form = PostForm(request.POST or None)
     publish_now = request.POST.get("action") == "publish_now"
     if publish_now:
@@ -148,7 +152,7 @@ def calendar_post_edit(request, post_id):
         "crisis": crisis,
         "decision_choices": DecisionsForm.DECISIONS,
         "editable": post_is_editable(post, request.user),
-        "actions": post_allowed_actions(user=request.user, post=post),
+        "actions": post_page_actions(user=request.user, post=post),
         # A frozen post's fate is the crisis review's: offered as the crises services allow.
         "crisis_actions": crisis_allowed_actions(user=request.user, crisis=crisis) if crisis else frozenset(),
         "time_zone": timezone.get_current_timezone_name(),
