@@ -13,7 +13,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.roles import AUDITOR, DCO, has_role
+from apps.accounts.roles import AUDITOR, DCO
 from apps.crises.models import Crisis
 from apps.notifications.models import NoticeEvent
 from apps.notifications.selectors import (
@@ -22,7 +22,7 @@ from apps.notifications.selectors import (
     pending_row,
     people_not_acknowledged,
 )
-from apps.notifications.services import reminders_send_now
+from apps.notifications.services import notice_event_allowed_actions, reminders_send_now
 
 from ..helpers import call_service, roles_required
 
@@ -39,6 +39,12 @@ def _when(value):
     return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT") if value else ""
 
 
+def _current_event(crisis):
+    """The crisis's notice the figures count by default (the declaration, or its extension)."""
+    figures = notice_figures(crisis_id=crisis.pk, include=COUNTED_WITH_STAFF_NOTICE)
+    return NoticeEvent.objects.filter(pk=(figures.get("event") or {}).get("id")).first()
+
+
 @control_access
 @require_GET
 def not_acknowledged(request, crisis_id):
@@ -46,14 +52,16 @@ def not_acknowledged(request, crisis_id):
     department = _department(request)
     rows = people_not_acknowledged(crisis_id=crisis.pk, department=department)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page") or 1)
+    event = _current_event(crisis)
     context = {
         "crisis": crisis,
-        "is_dco": has_role(request.user, DCO),
         "department": department,
         "departments": sorted(notice_figures(crisis_id=crisis.pk)["by_department"]),
         "page": page,
         "people": [pending_row(r) for r in page.object_list],
-        "can_remind": crisis.closed_at is None,
+        "event": event,
+        # What the "remind them now" button may do: the notifications service says (role, crisis over).
+        "actions": notice_event_allowed_actions(user=request.user, event=event) if event else frozenset(),
     }
     return render(request, "web/not_acknowledged.html", context)
 
@@ -97,8 +105,7 @@ def remind_now(request, crisis_id):
     """Remind now everyone who has not acknowledged the crisis's current notice, beside the
     scheduled reminders (the notifications service checks the role and audits it)."""
     crisis = get_object_or_404(Crisis, pk=crisis_id)
-    figures = notice_figures(crisis_id=crisis.pk, include=COUNTED_WITH_STAFF_NOTICE)
-    event = NoticeEvent.objects.filter(pk=(figures.get("event") or {}).get("id")).first()
+    event = _current_event(crisis)
     if event is None:
         messages.error(request, _("No notice has gone out for this crisis yet: nobody to remind."))
     else:

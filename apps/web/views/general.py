@@ -11,7 +11,7 @@ from apps.accounts.roles import AUDITOR, DCO, EXPERT, SPOKESPERSON, has_role
 from apps.notifications.messages import MessageBook
 from apps.notifications.models import Notice
 from apps.notifications.selectors import notices_for_user
-from apps.notifications.services import notice_acknowledge
+from apps.notifications.services import notice_acknowledge, notice_allowed_actions
 from apps.posts.models import Post
 from apps.posts.selectors import gate_state, posts_manual_todo
 from apps.posts.services import post_mark_published
@@ -55,7 +55,9 @@ def _unacknowledged(user):
 
 
 def _with_text(notice, user, language):
-    """Subject and text as the notice's channel would say them, in the reader's language."""
+    """Subject and text as the notice's channel would say them, in the reader's language, and
+    what the reader may do with it (the notifications service says)."""
+    notice.actions = notice_allowed_actions(user=user, notice=notice)
     try:
         message = MessageBook().for_person(notice.event, user=user, language=language)
     except Exception:  # a template problem must not hide the notice itself
