@@ -1,6 +1,6 @@
 """Request parsers for every API endpoint (settings.REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]).
 
-Kept apart from crisiscomm.api: DRF imports this while loading its settings."""
+Kept apart from apps.core.api: DRF imports this while loading its settings."""
 
 from django.utils.translation import gettext as _
 from rest_framework import exceptions

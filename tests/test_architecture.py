@@ -55,3 +55,24 @@ def test_a_long_module_is_named_but_migrations_and_rule_data_are_not(tmp_path):
     )
     expected = f"apps/statements/services.py: {checker.MAX_LINES + 1} lines (at most 600)"
     assert checker.check(root) == [expected]
+
+
+def test_the_domain_importing_drf_is_named_but_the_http_modules_are_not(tmp_path):
+    """Mutation: `is_domain()` answering False for every module -> the service's DRF import goes
+    unnoticed -> this test fails."""
+    root = _tree(
+        tmp_path,
+        {
+            "apps/__init__.py": "",
+            "apps/crises/__init__.py": "",
+            "apps/crises/ending.py": (
+                "def lift():\n    from rest_framework.exceptions import ValidationError\n"
+            ),
+            "apps/crises/api.py": "from rest_framework import viewsets\n",
+            "apps/web/views.py": "from rest_framework.response import Response\n",
+            "crisiscomm/__init__.py": "",
+        },
+    )
+    assert _checker().check(root) == [
+        "apps/crises/ending.py: the domain imports the HTTP layer (rest_framework.exceptions)"
+    ]

@@ -1,9 +1,12 @@
 #!/usr/bin/env python
-"""Two house rules import-linter does not check (run by `make lint`):
+"""House rules import-linter does not check (run by `make lint`):
 
 - no module over 600 lines, outside migrations and rule data (RULE_DATA below);
 - no import cycle between modules of `apps/` and `crisiscomm/`, counting imports made inside
-  functions (a lazy import hides a cycle from Python, not from the reader).
+  functions (a lazy import hides a cycle from Python, not from the reader);
+- the domain never imports the HTTP layer: outside the web app and each app's HTTP modules
+  (HTTP_MODULES), no module imports DRF, django-filter, drf-spectacular or apps.core.api, even
+  inside a function (import-linter's wildcards cannot say "every module but these").
 
 Exit status 1 with each offence named; `check(root)` returns the offences for the tests.
 """
@@ -16,6 +19,34 @@ MAX_LINES = 600
 PACKAGES = ("apps", "crisiscomm")
 # Data, not logic: the guide's rules as first installed.
 RULE_DATA = {"apps/policy/guide.py"}
+# The HTTP side of an app (and its wiring), allowed to speak DRF; everything else is domain.
+HTTP_MODULES = {
+    "api",
+    "views",
+    "urls",
+    "web_urls",
+    "oidc_urls",
+    "admin",
+    "permissions",
+    "serializers",
+    "forms",
+    "authentication",
+    "oidc",
+    "middleware",
+    "apps",
+    "lockout",
+    "backends",
+    "management",
+    "templatetags",
+}
+HTTP_PACKAGES = (
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "knox.auth",
+    "knox.views",
+    "apps.core.api",
+)
 
 
 def modules(root: Path) -> dict[str, Path]:
@@ -27,6 +58,23 @@ def modules(root: Path) -> dict[str, Path]:
             name = ".".join(path.relative_to(root).with_suffix("").parts)
             found[name.removesuffix(".__init__")] = path
     return found
+
+
+def imported_names(path: Path) -> set[str]:
+    """Every absolute module name `path` imports, anywhere in its body."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def is_domain(relative: Path) -> bool:
+    parts = relative.with_suffix("").parts
+    return parts[0] == "apps" and len(parts) > 2 and parts[1] != "web" and not set(parts[2:]) & HTTP_MODULES
 
 
 def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
@@ -104,6 +152,13 @@ def check(root: Path) -> list[str]:
         length = len(path.read_text().splitlines())
         if length > MAX_LINES and relative not in RULE_DATA:
             offences.append(f"{relative}: {length} lines (at most {MAX_LINES})")
+        if is_domain(path.relative_to(root)):
+            for imported in sorted(imported_names(path)):
+                if imported == "apps.core.api" or imported.startswith(
+                    tuple(f"{p}." for p in HTTP_PACKAGES) + HTTP_PACKAGES
+                ):
+                    offences.append(f"{relative}: the domain imports the HTTP layer ({imported})")
+                    break
     graph = {name: imports(name, path, known) for name, path in known.items()}
     for component in cycles(graph):
         offences.append("import cycle: " + " -> ".join(component))
