@@ -246,3 +246,28 @@ def test_the_auditor_reads_the_review_and_the_calendar_without_a_form_to_post(cl
     assert client.get("/calendar/posts/new/").status_code == 403
     client.force_login(dco)
     assert 'data-action="post.create"' in client.get("/calendar/posts/new/").content.decode()
+
+
+def test_subjects_other_apps_register_join_every_timeline(client, api, dco):
+    """An app registers what belongs on a crisis's timeline (statements: each statement's
+    entries) once, and the API report, the control room and the web report all show it.
+    Mutation: the loop over timeline_subjects() removed from crisis_timeline -> the post's entry
+    is in none of them and this test fails."""
+    from django.db.models import Q
+
+    from apps.crises import report as crisis_report_registry
+
+    account = make_account(dco)
+    crisis = declare(dco)
+    (post,) = make_posts(dco, account, n=1)
+    crisis_report_registry.register_timeline_subjects(
+        "test-posts", lambda c: Q(object_type="posts.post", object_id=str(post.pk))
+    )
+    try:
+        report = api.as_user(dco).get(f"/api/v1/crises/{crisis.pk}/report/").json()
+        assert "post.create" in [e["action"] for e in report["timeline"]]
+        client.force_login(dco)
+        for url in ("/control/", f"/control/crises/{crisis.pk}/report/"):
+            assert "post.create" in [e.action for e in client.get(url).context["timeline"]], url
+    finally:
+        crisis_report_registry._TIMELINE_SUBJECTS.pop("test-posts", None)
