@@ -3,7 +3,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from apps.audit.models import AuditEntry
@@ -17,6 +16,7 @@ from apps.posts.selectors import (
     retraction_window_start,
     with_state,
 )
+from apps.posts.services import local_time
 
 from .checklist import checklist_items
 from .models import Crisis, CrisisStatus, EndKind, PostDecision, PostFate
@@ -295,10 +295,6 @@ def crisis_report(crisis: Crisis) -> dict:
     for name, fn in report_sections().items():
         report[name] = fn(crisis)
     return report
-
-
-def local_time(value) -> str:
-    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
 
 
 def crisis_end_blockers(*, crisis, kind=EndKind.LIFT, now=None) -> list[tuple[str, str]]:
