@@ -9,12 +9,13 @@ from apps.audit.services import audit_record
 from apps.core.errors import ConflictError, ServiceError
 from apps.core.roles import DCO, require_role
 from apps.posts.models import Post
-from apps.posts.selectors import post_is_frozen, posts_frozen
+from apps.posts.selectors import post_is_frozen
 from apps.posts.services import local_time
 
 from .common import aware, crisis_check_change, locked
 from .ending import withdraw_end_request
 from .models import PostDecision, PostFate
+from .selectors import crisis_matching_posts
 
 
 def _check_decision(*, crisis, post, decision, scheduled_at, publish_now, now):
@@ -182,15 +183,13 @@ def crisis_decide_matching(
     crisis = _open_for_decisions(actor, crisis)
     if decision not in PostFate.values:
         raise ServiceError(_("The decision is release, reschedule or cancel."), field="decision")
-    matching = posts_frozen(closure=crisis.gate_closure).order_by("scheduled_at", "id")
-    if account is not None:
-        matching = matching.filter(account=account)
-    if network:
-        matching = matching.filter(account__network=network)
-    if scheduled_from is not None:
-        matching = matching.filter(scheduled_at__gte=aware(scheduled_from, "scheduled_from"))
-    if scheduled_to is not None:
-        matching = matching.filter(scheduled_at__lte=aware(scheduled_to, "scheduled_to"))
+    matching = crisis_matching_posts(
+        crisis=crisis,
+        account=account,
+        network=network,
+        scheduled_from=aware(scheduled_from, "scheduled_from") if scheduled_from is not None else None,
+        scheduled_to=aware(scheduled_to, "scheduled_to") if scheduled_to is not None else None,
+    )
     now = timezone.now()
     rows = []
     for post in matching.only("id", "status", "scheduled_at", "exempt_closure_id"):

@@ -60,6 +60,24 @@ def crisis_frozen_posts(*, crisis: Crisis) -> QuerySet[Post]:
     return posts_frozen(closure=_closure_if_open(crisis))
 
 
+def crisis_matching_posts(
+    *, crisis: Crisis, account=None, network=None, scheduled_from=None, scheduled_to=None
+) -> QuerySet[Post]:
+    """The posts this crisis holds frozen now matching an account, a network and a scheduled
+    range (inclusive), decided or not: what "decide all matching" decides (the service) and what
+    the review page counts before it is asked."""
+    posts = crisis_frozen_posts(crisis=crisis)
+    if account is not None:
+        posts = posts.filter(account=account)
+    if network:
+        posts = posts.filter(account__network=network)
+    if scheduled_from is not None:
+        posts = posts.filter(scheduled_at__gte=scheduled_from)
+    if scheduled_to is not None:
+        posts = posts.filter(scheduled_at__lte=scheduled_to)
+    return posts.order_by("scheduled_at", "id")
+
+
 def crisis_posts(*, crisis: Crisis) -> QuerySet[Post]:
     """Every post this crisis froze: those it holds back now, and those decided in its review
     (the decisions are the record once it is over)."""

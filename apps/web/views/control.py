@@ -22,7 +22,7 @@ from apps.crises.checklist import checklist_items
 from apps.crises.models import Crisis, CrisisStatus, EndKind, PostFate
 from apps.crises.selectors import (
     crisis_end_blockers,
-    crisis_frozen_posts,
+    crisis_matching_posts,
     crisis_open,
     crisis_posts,
     crisis_report,
@@ -78,19 +78,20 @@ def _review_filtered(crisis, data):
     return posts
 
 
+def _matching_filter(data) -> dict:
+    """The review filter as "decide all matching" takes it (local days, inclusive)."""
+    start, end = data.get("scheduled_from"), data.get("scheduled_to")
+    return {
+        "account": data.get("account") or None,
+        "network": data.get("network") or None,
+        "scheduled_from": _day_start(start) if start else None,
+        "scheduled_to": _day_end(end) if end else None,
+    }
+
+
 def _bulk_matching(crisis, data):
-    """The posts "decide all matching" decides: those the crisis holds frozen now (decided or
-    not) matching account, network and dates, as the crises service selects them."""
-    posts = crisis_frozen_posts(crisis=crisis)
-    if data.get("account"):
-        posts = posts.filter(account=data["account"])
-    if data.get("network"):
-        posts = posts.filter(account__network=data["network"])
-    if data.get("scheduled_from"):
-        posts = posts.filter(scheduled_at__gte=_day_start(data["scheduled_from"]))
-    if data.get("scheduled_to"):
-        posts = posts.filter(scheduled_at__lte=_day_end(data["scheduled_to"]))
-    return posts
+    """The posts "decide all matching" decides: the crises service's own selector."""
+    return crisis_matching_posts(crisis=crisis, **_matching_filter(data))
 
 
 def _day_end(day):
@@ -348,7 +349,7 @@ def control_decide_matching(request, crisis_id):
             % {"n": now_matching},
         )
         return _back_to_review(request, crisis)
-    decision, start, end = data["decision"], data.get("scheduled_from"), data.get("scheduled_to")
+    decision = data["decision"]
     count = call_service(
         request,
         crisis_services.crisis_decide_matching,
@@ -356,11 +357,8 @@ def control_decide_matching(request, crisis_id):
         crisis=crisis,
         decision="release" if decision == "publish_now" else decision,
         publish_now=decision == "publish_now",
-        account=data.get("account"),
-        network=data.get("network") or None,
-        scheduled_from=_day_start(start) if start else None,
-        scheduled_to=_day_end(end) if end else None,
         scheduled_at=data.get("scheduled_at") if decision == "reschedule" else None,
+        **_matching_filter(data),
     )
     if count is not None:
         n = 0 if count is True else count
