@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts.roles import AUDITOR, DCO, has_role
-from apps.core.errors import ServiceError
+from apps.core.pages import submit_form
 
 from . import selectors, services
 from .forms import PrecheckForm, RulingForm
@@ -74,15 +74,11 @@ def ruling_record_page(request):
     if "policy.ruling_record" not in services.policy_allowed_actions(user=request.user):
         raise PermissionDenied
     form = RulingForm(request.POST)
-    if form.is_valid():
-        try:
-            ruling = services.ruling_record(actor=request.user, **form.cleaned_data)
-        except ServiceError as exc:
-            form.add_error(None, exc.message)
-        else:
-            with translation.override(selectors.caller_language(request=request)):
-                messages.success(request, _("Ruling #%(id)s recorded.") % {"id": ruling.pk})
-            return redirect("policy-rulings")
+    ruling = submit_form(request, form, services.ruling_record, on_field=True, actor=request.user)
+    if ruling:
+        with translation.override(selectors.caller_language(request=request)):
+            messages.success(request, _("Ruling #%(id)s recorded.") % {"id": ruling.pk})
+        return redirect("policy-rulings")
     return _render(request, "policy/rulings.html", _rulings_context(request, form), status=400)
 
 

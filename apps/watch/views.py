@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.core.csv_import import read_csv
 from apps.core.errors import NotAllowedError, ServiceError
+from apps.core.pages import submit_form
 from apps.crises.selectors import crisis_open
 
 from . import selectors, services
@@ -30,19 +31,6 @@ def _refuse_unless(allowed: bool):
         raise PermissionDenied
 
 
-def _submit(form, fn, /, **kwargs):
-    """The watch pages' form block: validate, call the service with the cleaned data; a
-    service's refusal is shown on the field it names (the page answers 400). Returns the
-    service's result, or None. (apps.web.helpers.submit_form sits above this app.)"""
-    if not form.is_valid():
-        return None
-    try:
-        return fn(**form.cleaned_data, **kwargs)
-    except ServiceError as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        return None
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def registry(request):
@@ -54,7 +42,7 @@ def registry(request):
     status = 200
     if request.method == "POST":
         _refuse_unless(may_register)
-        if _submit(form, services.watched_account_create, actor=request.user):
+        if submit_form(request, form, services.watched_account_create, on_field=True, actor=request.user):
             messages.success(request, _("Account registered."))
             return redirect("watch:registry")
         status = 400
@@ -155,7 +143,7 @@ def my_accounts(request):
     form = AccountForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        if _submit(form, services.watched_account_propose, actor=request.user):
+        if submit_form(request, form, services.watched_account_propose, on_field=True, actor=request.user):
             messages.success(request, _("Account proposed: the communication directorate will validate it."))
             return redirect("watch:mine")
         status = 400
@@ -198,7 +186,9 @@ def sighting_review(request, sighting_id):
     form = ReviewForm(request.POST or None, initial={"status": sighting.status, "comment": sighting.comment})
     status = 200
     if request.method == "POST":
-        if _submit(form, services.sighting_review, actor=request.user, sighting=sighting):
+        if submit_form(
+            request, form, services.sighting_review, on_field=True, actor=request.user, sighting=sighting
+        ):
             messages.success(request, _("Sighting marked."))
             return redirect(reverse("web:control") + "#sightings")
         status = 400

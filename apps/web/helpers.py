@@ -2,12 +2,11 @@
 
 from functools import wraps
 
-from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
 from apps.accounts.roles import has_role
-from apps.core.errors import ServiceError
+from apps.core.pages import call_service, form_errors_to_messages, submit_form  # noqa: F401
 
 
 def roles_required(*roles, write_roles=None):
@@ -28,36 +27,3 @@ def roles_required(*roles, write_roles=None):
         return wrapped
 
     return decorator
-
-
-def call_service(request, fn, /, success=None, **kwargs):
-    """Run a service; on ServiceError (400/403/409) show its message and return None.
-
-    The service checks rights and state itself; the view only reports."""
-    try:
-        result = fn(**kwargs)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-        return None
-    if success:
-        messages.success(request, success)
-    return result if result is not None else True
-
-
-def form_errors_to_messages(request, form):
-    """A failed form also says so in the messages region (announced to screen readers)."""
-    for field, errors in form.errors.items():
-        label = form.fields[field].label if field in form.fields else ""
-        for error in errors:
-            messages.error(request, f"{label}: {error}" if label else error)
-
-
-def submit_form(request, form, fn, /, success=None, data=None, **kwargs):
-    """The page's one form block: validate `form` (each error shown as a message naming its
-    field), then call the service with the cleaned data (or `data(cleaned)` when given) plus
-    `kwargs`. Returns the service's result, or None when the form or the service refused."""
-    if not form.is_valid():
-        form_errors_to_messages(request, form)
-        return None
-    values = data(form.cleaned_data) if data else dict(form.cleaned_data)
-    return call_service(request, fn, success=success, **values, **kwargs)

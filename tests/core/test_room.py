@@ -51,3 +51,28 @@ def test_model_update_validates_only_what_changed(make_user):
     with pytest.raises(ServiceError) as refused:
         model_update(instance=person, fields=("first_name",), data={"first_name": "x" * 500})
     assert refused.value.field == "first_name"
+
+
+def test_a_refusal_naming_a_field_is_shown_on_that_field_and_in_the_messages(rf):
+    """The pages' one form block (apps.core.pages.submit_form, used by the web, watch and policy
+    pages). Mutation: call_service no longer adding the refusal to the named field -> the page
+    would show the error away from the field -> this test fails."""
+    from django import forms
+    from django.contrib.messages import get_messages
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    from apps.core.pages import submit_form
+
+    class AccountForm(forms.Form):
+        url = forms.CharField()
+
+    def refuse(*, url, actor):
+        raise ServiceError(f"{url} cannot be read.", field="url")
+
+    request = rf.post("/watch/")
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    form = AccountForm({"url": "https://example.invalid/feed"})
+    assert submit_form(request, form, refuse, on_field=True, actor=None) is None
+    assert form.errors["url"] == ["https://example.invalid/feed cannot be read."]
+    assert [str(m) for m in get_messages(request)] == ["https://example.invalid/feed cannot be read."]
