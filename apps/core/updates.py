@@ -1,6 +1,7 @@
 """`model_update`: the one way services apply a partial change to a model instance."""
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from .errors import ServiceError
 
@@ -15,7 +16,9 @@ def model_update(*, instance, fields, data: dict, clean: bool = True) -> tuple[o
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ServiceError(
-            f"This field cannot be changed here: {unknown[0]}.", field=unknown[0], code="not_editable"
+            _("This field cannot be changed here: %(f)s.") % {"f": unknown[0]},
+            field=unknown[0],
+            code="not_editable",
         )
     changes = {}
     for name in fields:
