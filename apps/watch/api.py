@@ -76,6 +76,7 @@ class WatchedAccountViewSet(
 
     @extend_schema(request=WatchedAccountInput, responses={200: WatchedAccountOutput})
     def update(self, request, *args, **kwargs):
+        _require_action(services.watch_role_actions(user=request.user), "watch.account_update")
         account = self.get_object()
         allowed = services.watched_account_allowed_actions(user=request.user, account=account)
         _require_action(allowed, "watch.account_update")
@@ -97,6 +98,7 @@ class WatchedAccountViewSet(
 
     def _decide(self, request, *, accept):
         # The service answers: 403 without the right, 409 for an account no longer proposed.
+        _require_action(services.watch_role_actions(user=request.user), "watch.account_accept")
         account = self.get_object()
         data = DecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -143,6 +145,7 @@ class SightingViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=ReviewInput, responses={200: SightingOutput})
     @action(detail=True, methods=["post"])
     def review(self, request, pk=None):
+        _require_action(services.watch_role_actions(user=request.user), "watch.sighting_review")
         sighting = self.get_object()
         allowed = services.sighting_allowed_actions(user=request.user, sighting=sighting)
         _require_action(allowed, "watch.sighting_review")

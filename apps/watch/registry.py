@@ -34,6 +34,21 @@ def watch_page_actions(*, user) -> frozenset[str]:
     return frozenset(actions)
 
 
+# What only a manager (the DCO) does to an existing account or sighting.
+MANAGER_ACTIONS = frozenset(
+    {"watch.account_update", "watch.account_accept", "watch.account_reject", "watch.sighting_review"}
+)
+
+
+def watch_role_actions(*, user) -> frozenset[str]:
+    """Every watch action `user`'s roles may ever take, before any object is looked up: the API
+    and the pages ask it first, so a caller without the role gets 403 whatever the id (never a
+    404 that a missing object and a missing right would share)."""
+    if has_role(user, *MANAGERS):
+        return watch_page_actions(user=user) | MANAGER_ACTIONS
+    return watch_page_actions(user=user)
+
+
 def watched_account_allowed_actions(*, user, account: WatchedAccount) -> frozenset[str]:
     """What `user` may do to `account` now (the audit trail's verbs): a DCO changes any account
     and decides a proposed one. The services refuse the rest."""

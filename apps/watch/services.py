@@ -23,6 +23,7 @@ from .owners import OWNERS_TOLD_AFTER, on_notice_event_saved, owners_tell
 from .registry import (
     ACCOUNT_FIELDS,
     watch_page_actions,
+    watch_role_actions,
     watched_account_allowed_actions,
     watched_account_create,
     watched_account_decide,
@@ -54,6 +55,7 @@ __all__ = [
     "sighting_allowed_actions",
     "sighting_review",
     "watch_page_actions",
+    "watch_role_actions",
     "watch_sweep",
     "watched_account_allowed_actions",
     "watched_account_create",

@@ -65,6 +65,7 @@ def registry(request):
 @login_required
 @require_POST
 def account_decide(request, account_id):
+    _refuse_unless("watch.account_accept" in services.watch_role_actions(user=request.user))
     account = get_object_or_404(WatchedAccount, pk=account_id)
     accept = request.POST.get("decision") == "accept"
     try:
@@ -81,6 +82,7 @@ def account_decide(request, account_id):
 @login_required
 @require_POST
 def account_active(request, account_id):
+    _refuse_unless("watch.account_update" in services.watch_role_actions(user=request.user))
     account = get_object_or_404(WatchedAccount, pk=account_id)
     allowed = services.watched_account_allowed_actions(user=request.user, account=account)
     _refuse_unless("watch.account_update" in allowed)
@@ -180,6 +182,7 @@ def control_room_sightings(request):
 def sighting_review(request, sighting_id):
     """The DCO marks a sighting acceptable or followed up, with a comment (its own page, so that
     the control room's live list never wipes a comment being written)."""
+    _refuse_unless("watch.sighting_review" in services.watch_role_actions(user=request.user))
     sighting = get_object_or_404(Sighting.objects.select_related("account", "crisis"), pk=sighting_id)
     allowed = services.sighting_allowed_actions(user=request.user, sighting=sighting)
     _refuse_unless("watch.sighting_review" in allowed)

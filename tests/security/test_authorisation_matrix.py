@@ -168,7 +168,7 @@ MATRIX = {
     "web:remind-now": {"POST": DCO},
     "web:retract": {"POST": DCO},
     "web:calendar": {"GET": DCO_AUDITOR},
-    "web:post-new": {"GET": DCO_AUDITOR, "POST": DCO},
+    "web:post-new": {"GET": DCO, "POST": DCO},  # an auditor reads the calendar, creates nothing
     "web:post-edit": {"GET": DCO_AUDITOR, "POST": DCO},
     "web:post-require-approval": {"POST": DCO},
     "web:approvals": {"GET": EVERYONE},  # each sees what waits for them
