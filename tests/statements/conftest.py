@@ -95,18 +95,6 @@ def accounts(db, webhook):
     }
 
 
-@pytest.fixture
-def eager_celery():
-    """Run the publisher's Celery tasks in-process (the broker is not what these tests are about)."""
-    from crisiscomm.celery import app
-
-    # The app reads Django settings under the CELERY_ namespace, so set the namespaced key.
-    previous = app.conf.task_always_eager
-    app.conf.CELERY_TASK_ALWAYS_EAGER = True
-    yield app
-    app.conf.CELERY_TASK_ALWAYS_EAGER = previous
-
-
 def approve_too_late(*, people, statement):
     """Run the default chain to approval with the planned time passed during the review, so
     nothing goes out on approval: an `approved` statement that waits for publish/ (what the
