@@ -191,3 +191,10 @@ def crisis_statements(*, crisis, user, limit=50) -> list:
     `account_states` (render with templates/web/_statement_rows.html)."""
     qs = _statement_base().filter(crisis=crisis).order_by("-updated_at", "-id")[:limit]
     return statements_with_states(statements=qs, user=user)
+
+
+def statements_timeline_subjects(crisis) -> Q:
+    """The crisis timeline's statements part (registered with crises.report): every audit entry
+    about a statement of this crisis (written, submitted, decided, published, withdrawn)."""
+    ids = [str(pk) for pk in Statement.objects.filter(crisis=crisis).values_list("pk", flat=True)]
+    return Q(object_type="statements.statement", object_id__in=ids)

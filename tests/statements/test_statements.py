@@ -260,3 +260,17 @@ def test_revisions_and_decisions_refuse_raw_sql_changes_on_postgres(api, people,
         with pytest.raises(Exception, match="immutable"), transaction.atomic(), connection.cursor() as cur:
             cur.execute(f"DELETE FROM {table}")
     assert Decision.objects.count() == 1 and StatementRevision.objects.count() == 1
+
+
+def test_a_statements_life_is_in_the_crisis_timeline(people, statement, crisis):
+    """The crisis timeline (API report, control room, web report) lists each statement's entries:
+    the statements app registers them with crises.report. Mutation: the
+    register_timeline_subjects call removed from StatementsConfig.ready() -> no statement entry
+    in the timeline -> this test fails."""
+    from apps.crises.selectors import crisis_timeline
+    from apps.statements import services
+
+    services.statement_submit(actor=people["author"], statement=statement)
+    actions = [entry.action for entry in crisis_timeline(crisis=crisis)]
+    assert "crisis.declare" in actions
+    assert actions.index("statement.create") < actions.index("statement.submit")
