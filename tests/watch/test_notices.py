@@ -7,10 +7,10 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.models import AuditEntry
+from apps.crises.models import Crisis
 from apps.crises.selectors import crisis_report
 from apps.notifications.messages import render_template
 from apps.notifications.models import Notice, NoticeEvent
@@ -86,9 +86,21 @@ def test_a_declaration_rolled_back_tells_no_owner(dco, employee, declare):
         url="https://www.linkedin.com/in/e",
         owners=[employee],
     )
-    with pytest.raises(RuntimeError), transaction.atomic():
-        declare()
-        raise RuntimeError("the declaration's transaction fails after the crisis row")
+    from django.db.models.signals import post_save
+
+    def fail_after_the_owners_notice(sender, instance, created, **kwargs):
+        if created and instance.event == "crisis.declared":
+            raise RuntimeError("the declaration's transaction fails after its outbox row")
+
+    # The declaration is a durable transaction (never nested), so it is made to fail from inside:
+    # after its outbox row, once the watch's own receiver has recorded the owners' notice.
+    post_save.connect(fail_after_the_owners_notice, sender=NoticeEvent, dispatch_uid="test.fail_declaration")
+    try:
+        with pytest.raises(RuntimeError, match="fails after its outbox row"):
+            declare()
+    finally:
+        post_save.disconnect(sender=NoticeEvent, dispatch_uid="test.fail_declaration")
+    assert not Crisis.objects.exists()
     assert not NoticeEvent.objects.filter(event="watch.owners_told").exists()
     assert not CrisisWatch.objects.exists()
 
