@@ -188,7 +188,7 @@ class PostViewSet(
         changes = dict(serializer.validated_data)
         if changes.pop("publish_now", False):
             changes["scheduled_at"] = timezone.now()
-        serializer.instance = post_update(actor=self.request.user, post=serializer.instance, **changes)
+        serializer.instance = post_update(actor=self.request.user, post=serializer.instance, data=changes)
 
     @extend_schema(request=None, responses=PostSerializer)
     @action(detail=True, methods=["post"])

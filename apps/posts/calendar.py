@@ -143,14 +143,17 @@ def post_check_cancel(*, actor, post, closure=_UNSET) -> None:
 
 
 @transaction.atomic
-def post_update(*, actor, post, **changes) -> Post:
-    """Edit body, scheduled_at or account of a post not yet sent. A failed post given a new
-    time is scheduled again."""
+def post_update(*, actor, post, data: dict) -> Post:
+    """Edit body, scheduled_at or account of a post not yet sent (`data`: the changes, the one
+    way every update service takes them). A failed post given a new time is scheduled again."""
     require_role(actor, DCO)
     post = Post.objects.select_for_update().get(pk=post.pk)
-    unknown = set(changes) - {"body", "scheduled_at", "account"}
+    changes = dict(data)
+    unknown = sorted(set(changes) - {"body", "scheduled_at", "account"})
     if unknown:
-        raise ServiceError(_("These fields cannot be changed."), field=sorted(unknown)[0])
+        raise ServiceError(
+            _("This field cannot be changed here: %(f)s.") % {"f": unknown[0]}, field=unknown[0]
+        )
     frozen = post_is_frozen(post)
     post_check_update(actor=actor, post=post)
     if "body" in changes and not (changes["body"] or "").strip():

@@ -249,7 +249,7 @@ def statement_post_retry(*, actor, statement, post) -> Post:
             % {"status": post.get_status_display()}
         )
     attempts, error = post.attempts, post.last_error
-    post = post_update(actor=actor, post=post, scheduled_at=timezone.now())
+    post = post_update(actor=actor, post=post, data={"scheduled_at": timezone.now()})
     audit_record(
         actor=actor,
         action="statement.post_retry",

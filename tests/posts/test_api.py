@@ -194,6 +194,22 @@ def test_an_edit_naming_a_field_it_cannot_change_is_refused_naming_it(api, dco):
     assert post.status == "scheduled" and post.exempt is False and post.body != "Edited"
 
 
+def test_the_update_service_takes_its_changes_one_way_and_refuses_a_field_it_cannot_change(dco):
+    """post_update(data=…): a key it may not change is a 400 naming it, and nothing is applied.
+    Mutation: the `unknown` refusal removed from post_update -> the status is written behind the
+    service's back -> this test fails."""
+    from apps.core.errors import ServiceError
+    from apps.posts.services import post_update
+
+    post = PostFactory(scheduled_at=timezone.now() + timedelta(hours=1))
+    with pytest.raises(ServiceError) as refused:
+        post_update(actor=dco, post=post, data={"body": "Edited", "status": "published"})
+    assert refused.value.field == "status"
+    post.refresh_from_db()
+    assert post.status == "scheduled" and post.body != "Edited"
+    assert post_update(actor=dco, post=post, data={"body": "Edited"}).body == "Edited"
+
+
 def test_an_account_edit_changing_its_network_is_refused_naming_it(api, dco):
     """An account's network is fixed (its posts were written for it): the edit is a 400 naming
     `network` and nothing changes, the handle given with it neither. Mutation: "network" added

@@ -296,7 +296,9 @@ def test_an_edit_racing_the_final_approval_of_a_post_never_releases_unapproved_w
             lambda run=run: services.post_approval_decide(
                 actor=people["dco2"], approval=run, verdict="approve"
             ).status,
-            lambda post=post, i=i: post_update(actor=people["dco"], post=post, body=f"edited {i}").body,
+            lambda post=post, i=i: post_update(
+                actor=people["dco"], post=post, data={"body": f"edited {i}"}
+            ).body,
         )
         # The edit always lands; the decision lands, or is refused (409) on a voided run.
         assert out[1] == f"edited {i}" and out[0] in ("approved", 409), (i, out)

@@ -109,7 +109,7 @@ def test_a_post_changed_while_waiting_voids_its_run(api, people, chain, accounts
         .json()["id"]
     )
     _act(api, people["expert"], run_id, "approve")
-    post_update(actor=people["dco"], post=post, body="A different text nobody reviewed")
+    post_update(actor=people["dco"], post=post, data={"body": "A different text nobody reviewed"})
     res = _act(api, people["dco2"], run_id, "approve")
     assert res.status_code == 409
     assert ApprovalRequest.objects.get(pk=run_id).status == "voided"
@@ -177,7 +177,7 @@ def test_an_edit_after_approval_voids_it_and_holds_the_post(api, people, chain, 
         "account": accounts["mastodon"],
         "scheduled_at": timezone.now() + timedelta(hours=5),
     }[change]
-    post_update(actor=people["dco"], post=post, **{change: new_value})
+    post_update(actor=people["dco"], post=post, data={change: new_value})
 
     run = ApprovalRequest.objects.get(pk=run_id)
     post.refresh_from_db()
@@ -196,7 +196,7 @@ def test_an_edit_after_approval_voids_it_and_holds_the_post(api, people, chain, 
 
 def test_saves_that_keep_what_was_approved_keep_the_approval(api, people, chain, accounts):
     post, run_id = _approved_post(api, people, accounts)
-    post_update(actor=people["dco"], post=post, body=post.body)  # the same text again
+    post_update(actor=people["dco"], post=post, data={"body": post.body})  # the same text again
     post.save()  # a full save of the same values
     assert ApprovalRequest.objects.get(pk=run_id).status == "approved"
     post.refresh_from_db()
@@ -223,7 +223,7 @@ def test_a_bulk_update_after_approval_voids_it_in_the_database(api, people, chai
 
 def test_the_dco_asks_again_from_the_approvals_page(api, client, people, chain, accounts):
     post, run_id = _approved_post(api, people, accounts)
-    post_update(actor=people["dco"], post=post, body="Changed after approval")
+    post_update(actor=people["dco"], post=post, data={"body": "Changed after approval"})
     client.force_login(people["dco"])
     page = client.get("/approvals/").content.decode()
     assert f'id="run-{run_id}"' in page and "Ask for approval again" in page

@@ -218,14 +218,16 @@ def test_a_published_statement_post_cannot_be_rewritten(api, people, crisis, cha
     statement = _approved(api, people, crisis, [accounts["x"]], planned_at=later)
     [post] = Post.objects.filter(statement_link__statement=statement)
     with pytest.raises(Exception, match="approved text"):
-        post_update(actor=people["dco"], post=post, body="Unreviewed words slipping through the gate")
+        post_update(
+            actor=people["dco"], post=post, data={"body": "Unreviewed words slipping through the gate"}
+        )
     res = api.as_user(people["dco"]).patch(f"/api/v1/posts/{post.pk}/", {"body": "Unreviewed"}, format="json")
     assert res.status_code == 409
     post.refresh_from_db()
     assert post.body == "Official: the launch is postponed." and post.exempt
     # A new time is fine: the text stays the approved one.
     new_time = timezone.now() + timedelta(hours=3)
-    post_update(actor=people["dco"], post=post, scheduled_at=new_time)
+    post_update(actor=people["dco"], post=post, data={"scheduled_at": new_time})
 
 
 def test_a_published_statement_is_withdrawn_while_its_posts_wait_not_once_out(

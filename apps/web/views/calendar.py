@@ -136,7 +136,7 @@ def calendar_post_edit(request, post_id):
             form,
             post_services.post_update,
             success=_("Post updated."),
-            data=lambda cleaned: _changes(post, cleaned),
+            data=lambda cleaned: {"data": _changes(post, cleaned)},
             actor=request.user,
             post=post,
         ):
