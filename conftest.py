@@ -6,6 +6,9 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 
+# A skipped test is a failure in CI (tests/no_skips.py).
+pytest_plugins = ["tests.no_skips"]
+
 
 @pytest.fixture(autouse=True)
 def _plain_http_test_client(settings):

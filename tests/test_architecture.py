@@ -76,3 +76,33 @@ def test_the_domain_importing_drf_is_named_but_the_http_modules_are_not(tmp_path
     assert _checker().check(root) == [
         "apps/crises/ending.py: the domain imports the HTTP layer (rest_framework.exceptions)"
     ]
+
+
+def test_in_ci_a_skipped_test_is_a_failure(tmp_path):
+    """With CRISISCOMM_NO_SKIPS (set by .ci/run), a skip (a browser test without Chromium, a
+    broker test without Redis) fails the run instead of passing unnoticed. Mutation: the
+    `report.outcome = "failed"` line removed from tests/no_skips.py -> the run exits 0 -> this
+    test fails."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_needs_chromium.py").write_text(
+        "import pytest\n\ndef test_browser():\n    pytest.skip('Chromium not installed')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CRISISCOMM_NO_SKIPS": "1"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.no_skips"]
+    ran = subprocess.run(
+        [*command, "-c", str(tmp_path / "pytest.ini"), str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "Chromium not installed" in ran.stdout
+    env.pop("CRISISCOMM_NO_SKIPS")
+    local = subprocess.run(
+        [*command, "-c", str(tmp_path / "pytest.ini"), str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert local.returncode == 0 and "1 skipped" in local.stdout, local.stdout
