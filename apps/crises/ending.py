@@ -12,6 +12,7 @@ from apps.audit.services import audit_record
 from apps.core.errors import ConflictError, NotAllowedError, ServiceError
 from apps.core.roles import DCO, require_role
 from apps.notifications.services import notify_event, notify_users
+from apps.posts.listeners import posts_content_changing
 from apps.posts.locks import gate_lock_exclusive
 from apps.posts.models import Post, PostStatus
 from apps.posts.selectors import posts_frozen
@@ -237,15 +238,28 @@ def _apply_resume(crisis, *, actor, now) -> dict:
 
     fates = {"cancelled": decided(decision=PostFate.CANCEL).update(status=PostStatus.CANCELLED)}
     back = {"status": PostStatus.SCHEDULED, "assignee": None, "claimed_at": None, "send_started_at": None}
-    fates["rescheduled"] = decided(decision=PostFate.RESCHEDULE).update(
-        scheduled_at=Subquery(decisions.filter(post=OuterRef("pk")).values("scheduled_at")[:1]), **back
+    new_time = Subquery(decisions.filter(post=OuterRef("pk")).values("scheduled_at")[:1])
+    # A new time is a change of what a calendar post's approval covers: posts' listeners are
+    # told before the write, the rows locked and the new times on the instances (statements
+    # voids such an approval, audited, and holds the post again).
+    moving = list(
+        decided(decision=PostFate.RESCHEDULE)
+        .select_for_update(of=("self",))
+        .annotate(new_at=new_time)
+        .only("pk", "body", "account_id", "scheduled_at")
+        .order_by("pk")
     )
+    for post in moving:
+        post.scheduled_at = post.new_at
+    posts_content_changing(posts=moving)
+    fates["rescheduled"] = decided(decision=PostFate.RESCHEDULE).update(scheduled_at=new_time, **back)
     fates["released"] = decided(decision=PostFate.RELEASE).update(**back)
     # Due at once (publish now, or a time that passed since the decision): paced per account.
     paced = [item for item in crisis_resume_plan(crisis=crisis, at=now, limit=None) if item["paced"]]
-    rows = Post.objects.in_bulk([item["post"] for item in paced])
+    rows = Post.objects.select_for_update().in_bulk([item["post"] for item in paced])
     for item in paced:
         rows[item["post"]].scheduled_at = item["leaves_at"]
+    posts_content_changing(posts=list(rows.values()))
     Post.objects.bulk_update(list(rows.values()), ["scheduled_at"], batch_size=1000)
     fates["paced"] = len(paced)
     return fates

@@ -15,6 +15,7 @@ from apps.audit.services import audit_record
 from apps.core.errors import ConflictError, ServiceError
 from apps.core.roles import DCO, require_role
 
+from .listeners import posts_content_changing
 from .locks import gate_lock_shared
 from .models import GateClosure, Post, PostStatus
 from .selectors import _UNSET, post_is_frozen
@@ -134,7 +135,7 @@ def post_check_cancel(*, actor, post, closure=_UNSET) -> None:
     post's fate is the crisis review's). Raises the service's error. `closure`: the gate's
     current closure when the caller read it (a page of many posts)."""
     require_role(actor, DCO)
-    if post_is_frozen(post) if closure is _UNSET else post_is_frozen(post, closure):
+    if post_is_frozen(post=post, closure=closure):
         raise ConflictError(_("A frozen post is cancelled through the crisis review."))
     if post.status not in CHANGEABLE_STATUSES:
         raise ConflictError(
@@ -154,7 +155,7 @@ def post_update(*, actor, post, data: dict) -> Post:
         raise ServiceError(
             _("This field cannot be changed here: %(f)s.") % {"f": unknown[0]}, field=unknown[0]
         )
-    frozen = post_is_frozen(post)
+    frozen = post_is_frozen(post=post)
     post_check_update(actor=actor, post=post)
     if "body" in changes and not (changes["body"] or "").strip():
         raise ServiceError(_("The post is empty."), field="body")
@@ -184,6 +185,10 @@ def post_update(*, actor, post, data: dict) -> Post:
         # crisis that reads `frozen` (derived) and joins the review.
         post.status, post.attempts, post.last_error = PostStatus.SCHEDULED, 0, ""
         fields += ["status", "attempts", "last_error"]
+    if changes:
+        # Before the write, with the row locked: an approval bound to the old text, account or
+        # time is voided and the post held again (statements' listener).
+        posts_content_changing(posts=[post])
     post.save(update_fields=[*fields, "updated_at"])
     audit_record(
         actor=actor,
@@ -220,6 +225,8 @@ def post_set_hold(*, actor, post, awaiting_approval: bool, scheduled_at=None) ->
     if scheduled_at is not None:
         post.scheduled_at = _aware(scheduled_at, "scheduled_at")
         fields.append("scheduled_at")
+        # A new time is a change of what an approval covers (a release binds it first).
+        posts_content_changing(posts=[post])
     post.save(update_fields=fields)
     audit_record(
         actor=actor,

@@ -20,6 +20,7 @@ from apps.core.errors import ConflictError, NotAllowedError, ServiceError
 from apps.core.roles import DCO, has_role, require_role
 
 from .connectors import ConnectorError, Deadline, get_connector, open_connection, send_deadline_seconds
+from .listeners import Outcome, post_outcome_recorded
 from .locks import gate_lock_shared, pin_session
 from .models import GateClosure, Post, PostStatus
 from .selectors import post_is_frozen
@@ -260,6 +261,7 @@ def _send_under_lock(post_id, connector, request, link, deadline) -> str:
         post.assignee = result.assignee
         post.save(update_fields=["attempts", "assignee", "send_started_at", "updated_at"])
         audit_record(actor=None, action="post.assign", obj=post, details={"assignee": result.assignee.pk})
+        post_outcome_recorded(post=post, outcome=Outcome.ASSIGNED)  # the person is told
         return SendOutcome.ASSIGNED
     post.status = PostStatus.PUBLISHED
     # outbound: a network's answer becomes a link on the pages only when it is http(s).
@@ -287,6 +289,8 @@ def _send_under_lock(post_id, connector, request, link, deadline) -> str:
         obj=post,
         details={"external_id": post.external_id, "exempt": post.exempt},
     )
+    # Under the post's lock, in the send's transaction: a statement follows its last post out.
+    post_outcome_recorded(post=post, outcome=Outcome.PUBLISHED)
     return SendOutcome.PUBLISHED
 
 
@@ -312,6 +316,7 @@ def _record_failure(post, exc: ConnectorError) -> str:
         # outbound: the trail is read beyond the DCO: the error without the remote reply.
         details={"attempts": post.attempts, "error": _without_reply(post.last_error)},
     )
+    post_outcome_recorded(post=post, outcome=Outcome.FAILED)  # nothing sends it again by itself
     return SendOutcome.FAILED
 
 
@@ -321,7 +326,7 @@ def post_mark_published(*, actor, post, external_url: str = "", external_id: str
     post = Post.objects.select_for_update().get(pk=post.pk)
     if not (has_role(actor, DCO) or (post.assignee_id and post.assignee_id == actor.pk)):
         raise NotAllowedError(_("Only the assignee of this post or a dco may mark it published."))
-    if post_is_frozen(post):
+    if post_is_frozen(post=post):
         raise ConflictError(_("This post is frozen by a crisis: do not publish it."), code="frozen")
     # A dco who checked the network may record that an `uncertain` post did go out.
     uncertain_checked = post.status == PostStatus.UNCERTAIN and has_role(actor, DCO)
@@ -333,6 +338,7 @@ def post_mark_published(*, actor, post, external_url: str = "", external_id: str
     post.external_url, post.external_id = external_url[:500], external_id[:200]
     post.save(update_fields=["status", "published_at", "external_url", "external_id", "updated_at"])
     audit_record(actor=actor, action="post.publish", obj=post, details={"manual": True})
+    post_outcome_recorded(post=post, outcome=Outcome.PUBLISHED, actor=actor)
     return post
 
 

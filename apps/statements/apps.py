@@ -8,17 +8,16 @@ class StatementsConfig(AppConfig):
     verbose_name = _("Statements and spokespersons")
 
     def ready(self):
-        from django.db.models.signals import post_save, pre_save
-
         from apps.crises.report import register_report_section, register_timeline_subjects
-        from apps.posts.models import Post
+        from apps.posts.listeners import register_content_change, register_outcome
 
-        from .guards import guard_approved_post, sync_statement_published
+        from .post_approvals import post_runs_void_if_changed
+        from .publishing import statement_post_outcome
         from .selectors import statements_report, statements_timeline_subjects
 
         register_report_section("statements", statements_report)
         register_timeline_subjects("statements", statements_timeline_subjects)
-        pre_save.connect(guard_approved_post, sender=Post, dispatch_uid="statements.guard_approved_post")
-        post_save.connect(
-            sync_statement_published, sender=Post, dispatch_uid="statements.sync_statement_published"
-        )
+        # Posts calls these explicitly where it changes a post (apps/posts/listeners.py): an
+        # approval bound to a post's text, account and time; a statement following its posts.
+        register_content_change("statements", post_runs_void_if_changed)
+        register_outcome("statements", statement_post_outcome)

@@ -45,17 +45,19 @@ def _snapshot_matches(post: Post, snapshot: dict) -> bool:
     return "scheduled_at" not in snapshot or parse_datetime(snapshot["scheduled_at"]) == post.scheduled_at
 
 
-def post_runs_void_if_changed(*, post: Post) -> list[int]:
-    """Called before a calendar post is saved (guards.guard_approved_post), in the saving
-    transaction: a pending or approved run whose snapshot no longer matches is voided and the
-    post is held again, so nothing goes out that the chain did not approve. Returns the voided
-    runs' ids."""
+def post_runs_void_if_changed(*, posts: list[Post]) -> list[int]:
+    """Registered with apps.posts.listeners (StatementsConfig.ready): posts calls it before it
+    writes a new body, account or time (`posts` carry the new values, their rows locked), in the
+    writing transaction. A pending or approved run whose snapshot no longer matches is voided
+    and its post held again, so nothing goes out that the chain did not approve. One query for
+    all the posts (the lift moves many). Returns the voided runs' ids."""
+    by_pk = {post.pk: post for post in posts}
     runs = list(
-        ApprovalRequest.objects.select_for_update().filter(
-            post_id=post.pk, status__in=[ApprovalStatus.PENDING, ApprovalStatus.APPROVED]
-        )
+        ApprovalRequest.objects.select_for_update()
+        .filter(post_id__in=list(by_pk), status__in=[ApprovalStatus.PENDING, ApprovalStatus.APPROVED])
+        .order_by("pk")
     )
-    changed = [run for run in runs if not _snapshot_matches(post, run.post_snapshot)]
+    changed = [run for run in runs if not _snapshot_matches(by_pk[run.post_id], run.post_snapshot)]
     if not changed:
         return []
     now = timezone.now()
@@ -67,11 +69,13 @@ def post_runs_void_if_changed(*, post: Post) -> list[int]:
             actor=None,
             action="post_approval.void",
             obj=run,
-            details={"post": post.pk, "reason": "post changed", "was": was},
+            details={"post": run.post_id, "reason": "post changed", "was": was},
         )
-    # The save under way may not list this field: set it on the row and on the instance.
-    post.awaiting_approval = True
-    Post.objects.filter(pk=post.pk).update(awaiting_approval=True)
+    held = sorted({run.post_id for run in changed})
+    # The caller's write may not list this field: set it on the rows and on the instances.
+    for pk in held:
+        by_pk[pk].awaiting_approval = True
+    Post.objects.filter(pk__in=held).update(awaiting_approval=True)
     return [run.pk for run in changed]
 
 
@@ -114,8 +118,9 @@ def post_approval_request(*, actor, post: Post, chain: ValidationChain | None = 
 
 def _lock_post_run(approval) -> tuple[ApprovalRequest, Post]:
     """Lock the post, then its run: the order a post edit takes them in (post_update locks the
-    post, then its save hook locks the runs), so an edit racing a decision never deadlocks.
-    No joins under the locks (see _lock_statement): current_step is read fresh after them."""
+    post, then post_runs_void_if_changed, which it calls, locks the runs), so an edit racing a
+    decision never deadlocks. No joins under the locks (see _lock_statement): current_step is
+    read fresh after them."""
     post_id = (
         ApprovalRequest.objects.filter(pk=approval.pk, kind=ApprovalKind.POST)
         .values_list("post_id", flat=True)
@@ -139,7 +144,8 @@ def _release(*, actor, run, post, scheduled_at) -> bool:
         return False
     new_time = max(scheduled_at, now) if scheduled_at else None
     if new_time is not None:
-        # The approver gave this time: the approval covers it (the save hook compares with it).
+        # The approver gave this time: the approval covers it (post_set_hold's call of
+        # post_runs_void_if_changed compares with it).
         run.post_snapshot = {**run.post_snapshot, "scheduled_at": new_time.isoformat()}
         run.save(update_fields=["post_snapshot"])
     post_set_hold(actor=actor, post=post, awaiting_approval=False, scheduled_at=new_time)
@@ -175,7 +181,7 @@ def _post_decide(*, actor, approval, verdict, comment, step, scheduled_at):
             % {"status": run.get_status_display()}
         )
     if not _snapshot_matches(post, run.post_snapshot):
-        # A change that bypassed the save hook (a bulk update): void here too.
+        # A change that bypassed the posts services (a bulk update, SQL): void here too.
         run.status, run.finished_at = ApprovalStatus.VOIDED, timezone.now()
         run.save(update_fields=["status", "finished_at"])
         audit_record(

@@ -10,6 +10,7 @@ from apps.core.errors import ConflictError, NotAllowedError, ServiceError
 from apps.core.roles import DCO, has_role, require_role
 from apps.crises.selectors import crisis_open
 from apps.notifications.services import notify_users
+from apps.posts.listeners import Outcome
 from apps.posts.models import Post, PostStatus, SocialAccount
 from apps.posts.services import post_create, post_mark_published, post_update
 
@@ -122,8 +123,8 @@ def statement_publish(*, actor, statement, at=None) -> list[Post]:
 @transaction.atomic
 def statement_sync_published(*, post_id: int) -> Statement | None:
     """A statement post was saved as out: once every post of its statement is out, the statement
-    is `published`. Runs in the transaction that published the post (publisher or a person),
-    through the post_save hook in guards.py. The statement row lock serialises two posts of one
+    is `published`. Runs in the transaction that published the post (the publisher or a person's
+    post_mark_published, through statement_post_outcome). The statement row lock serialises two posts of one
     statement going out at the same moment: the second re-reads after the first commits."""
     statement_id = (
         StatementPost.objects.filter(post_id=post_id).values_list("statement_id", flat=True).first()
@@ -157,11 +158,22 @@ def statement_sync_published(*, post_id: int) -> Statement | None:
     return statement
 
 
+def statement_post_outcome(*, post, outcome: str, actor=None) -> None:
+    """Registered with apps.posts.listeners (StatementsConfig.ready): posts calls it after it
+    saved a post's outcome, in that transaction. Out -> the statement may now be published; handed
+    to a person or failed for good -> someone is told. Posts of no statement: one query, nothing."""
+    if outcome == Outcome.PUBLISHED:
+        statement_sync_published(post_id=post.pk)
+    elif outcome in (Outcome.ASSIGNED, Outcome.FAILED):
+        statement_post_needs_person(post=post, told_by=actor)
+
+
 @transaction.atomic
 def statement_post_needs_person(*, post, told_by=None) -> None:
-    """A statement post now waits for a person (post_save hook, in the saving transaction): a
-    to-do by hand → its assignee is told; a post the network refused for good → every DCO is
-    told (in-app and e-mail), since nothing else will send it. At 2 a.m. nobody reads a page."""
+    """A statement post now waits for a person (called in the saving transaction by
+    statement_post_outcome, or by statement_post_by_hand): a to-do by hand → its assignee is
+    told; a post the network refused for good → every DCO is told (in-app and e-mail), since
+    nothing else will send it. At 2 a.m. nobody reads a page."""
     link = StatementPost.objects.filter(post_id=post.pk).select_related("statement").first()
     if link is None:
         return
@@ -282,8 +294,6 @@ def statement_post_by_hand(*, actor, statement, post, assignee=None) -> Post:
         raise ServiceError(_("This person's account is not active."), field="assignee")
     previous = post.status
     post.status, post.assignee, post.claimed_at = PostStatus.PUBLISHING, assignee, timezone.now()
-    # The assignee is told by the post_save hook (statement_post_needs_person), unless it is us.
-    post._told_by = actor
     post.save(update_fields=["status", "assignee", "claimed_at", "updated_at"])
     audit_record(
         actor=actor,
@@ -302,4 +312,6 @@ def statement_post_by_hand(*, actor, statement, post, assignee=None) -> Post:
             "error": post.last_error[:500],
         },
     )
+    # The assignee is told, unless it is the DCO who took it on themselves.
+    statement_post_needs_person(post=post, told_by=actor)
     return post

@@ -76,7 +76,7 @@ def test_approved_statement_goes_through_the_closed_gate_while_ordinary_posts_st
     crisis = crisis_declare(actor=dco, title="Launch anomaly", summary="", severity=3, topics=["launch"])
     during = post_create(actor=dco, account=accounts["x"], body="Ordinary too", scheduled_at=timezone.now())
     before.refresh_from_db()
-    assert post_state(before) == "frozen" and post_state(during) == "frozen"
+    assert post_state(post=before) == "frozen" and post_state(post=during) == "frozen"
 
     # No planned time: the final approval publishes — "publishing" until every post is out.
     statement = _approved(api, people, crisis, [accounts["x"], accounts["mastodon"]])
@@ -100,11 +100,11 @@ def test_approved_statement_goes_through_the_closed_gate_while_ordinary_posts_st
     ] * 2
     for p in (before, during):
         p.refresh_from_db()
-        assert post_state(p) == "frozen"
+        assert post_state(post=p) == "frozen"
     # Published once only.
     assert api.post(f"/api/v1/statements/{statement.pk}/publish/", {}, format="json").status_code == 409
 
-    section = report_sections()["statements"](crisis)
+    section = report_sections()["statements"](crisis=crisis)
     [entry] = section["statements"]
     assert entry["status"] == "published" and [r["number"] for r in entry["revisions"]] == [1]
     assert [d["verdict"] for d in entry["decisions"]] == ["approve", "approve"]
@@ -128,7 +128,7 @@ def test_a_client_cannot_make_a_post_exempt(api, people, crisis, accounts):
     )
     assert res.status_code == 201
     post = Post.objects.get(pk=res.json()["id"])
-    assert post.exempt is False and post.exempt_closure_id is None and post_state(post) == "frozen"
+    assert post.exempt is False and post.exempt_closure_id is None and post_state(post=post) == "frozen"
 
 
 def test_publish_at_a_time_and_only_for_the_crisis_in_force(api, people, crisis, chain, accounts):
@@ -209,9 +209,9 @@ def test_approved_after_its_planned_time_waits_for_a_new_time(api, people, crisi
 
 def test_a_published_statement_post_cannot_be_rewritten(api, people, crisis, chain, accounts):
     """An exempt post is its statement's approved text: the posts service refuses a new text
-    with 409 (the database refuses it anyway, migration 0007). Mutation: guard_statement_post not
-    connected (StatementsConfig.ready) -> the trigger refuses with an IntegrityError, the API
-    answers 500, not 409; this test fails."""
+    with 409 (the database refuses it anyway, migration 0007). Mutation: the exempt check removed
+    from post_update -> the trigger refuses with an IntegrityError, the API answers 500, not 409;
+    this test fails."""
     from apps.posts.services import post_update
 
     later = (timezone.now() + timedelta(hours=1)).isoformat()

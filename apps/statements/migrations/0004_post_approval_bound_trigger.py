@@ -1,8 +1,8 @@
 """A calendar post's approval is bound to what was approved (body, account, time) by every door.
 
-The save hook (apps/statements/guards.py) voids the run, holds the post and writes the audit
-entry for every save; this trigger is the backstop for the doors that bypass save() (a bulk
-UPDATE, raw SQL): a change of body, account or time on a post with a pending or approved run
+The posts code that writes body, account or time calls apps.posts.listeners first, and
+statements' post_runs_void_if_changed voids the run, holds the post and writes the audit entry;
+this trigger is the backstop for the doors that do not (a bulk UPDATE, raw SQL): a change of body, account or time on a post with a pending or approved run
 whose snapshot no longer matches voids that run and keeps the post held. The WHEN clause keeps
 the cost at zero for updates that leave those three columns alone (the publisher's)."""
 

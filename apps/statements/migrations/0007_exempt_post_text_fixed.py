@@ -4,8 +4,8 @@ a change comes through (a service, the ORM, a bulk UPDATE, raw SQL).
 The statements service is the only one that grants exemption, at creation (publishing.py makes
 the exempt posts from the approved revision). From then on, an exempt post's body and account are
 that revision's: an UPDATE that changes them, or that makes an existing post exempt, is refused
-(check_violation). Services say it first, in words (the save guard today; see the report for the
-posts-side check that replaces it); this trigger is the backstop. The WHEN clause keeps the cost
+(check_violation). Services say it first, in words (posts' post_update refuses with 409); this
+trigger is the backstop. The WHEN clause keeps the cost
 at zero for updates that leave body, account and exemption alone (the publisher's)."""
 
 from django.db import migrations
