@@ -1,8 +1,8 @@
 """Sections other apps add to the crisis report.
 
-    register_report_section("statements", lambda crisis: {...})   # from an AppConfig.ready()
+    register_report_section("statements", lambda *, crisis: {...})   # from an AppConfig.ready()
 
-`crisis_report(crisis)` includes every registered section under its name.
+`crisis_report(crisis=crisis)` includes every registered section under its name.
 """
 
 from collections.abc import Callable
@@ -11,7 +11,8 @@ _SECTIONS: dict[str, Callable] = {}
 
 
 def register_report_section(name: str, fn: Callable) -> None:
-    """fn(crisis) -> a JSON-able dict. Registering a name again replaces it (reloads, tests)."""
+    """fn(*, crisis) -> a JSON-able dict, called fn(crisis=crisis). Registering a name again
+    replaces it (reloads, tests)."""
     _SECTIONS[name] = fn
 
 
@@ -20,12 +21,12 @@ def report_sections() -> dict[str, Callable]:
 
 
 # Audit entries other apps add to the crisis timeline (statements: each statement's entries):
-# fn(crisis) -> a Q over AuditEntry. One timeline for the API report and the pages.
+# fn(*, crisis) -> a Q over AuditEntry. One timeline for the API report and the pages.
 _TIMELINE_SUBJECTS: dict[str, Callable] = {}
 
 
 def register_timeline_subjects(name: str, fn: Callable) -> None:
-    """fn(crisis) -> Q on apps.audit.models.AuditEntry. Registering a name again replaces it."""
+    """fn(*, crisis) -> Q on apps.audit.models.AuditEntry. Registering a name again replaces it."""
     _TIMELINE_SUBJECTS[name] = fn
 
 

@@ -22,7 +22,7 @@ def _check_decision(*, crisis, post, decision, scheduled_at, publish_now, now):
     """Validate one decision; returns (scheduled_at, publish_now) cleaned."""
     if decision not in PostFate.values:
         raise ServiceError(_("The decision is release, reschedule or cancel."), field="decision")
-    if not post_is_frozen(post, crisis.gate_closure if crisis.gate_closure.is_current else None):
+    if not post_is_frozen(post=post, closure=crisis.gate_closure if crisis.gate_closure.is_current else None):
         raise ConflictError(_("This post is not frozen by this crisis."), field="post", code="not_frozen")
     publish_now = bool(publish_now)
     if decision == PostFate.RESCHEDULE:

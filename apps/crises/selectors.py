@@ -83,7 +83,7 @@ def crisis_posts(*, crisis: Crisis) -> QuerySet[Post]:
     (the decisions are the record once it is over)."""
     closure = _closure_if_open(crisis)
     decided = Q(pk__in=PostDecision.objects.filter(crisis=crisis).values("post"))
-    posts = Post.objects.filter(frozen_q(closure) | decided)
+    posts = Post.objects.filter(frozen_q(closure=closure) | decided)
     return with_state(queryset=posts.select_related("account"), closure=closure).order_by(
         "scheduled_at", "id"
     )
@@ -92,7 +92,7 @@ def crisis_posts(*, crisis: Crisis) -> QuerySet[Post]:
 def _undecided_q(crisis: Crisis) -> Q:
     """Frozen by this crisis now, and no decision yet: the one definition of "undecided"."""
     decided = PostDecision.objects.filter(crisis=crisis).values("post")
-    return frozen_q(_closure_if_open(crisis)) & ~Q(pk__in=decided)
+    return frozen_q(closure=_closure_if_open(crisis)) & ~Q(pk__in=decided)
 
 
 def crisis_undecided_posts(*, crisis: Crisis) -> QuerySet[Post]:
@@ -195,7 +195,7 @@ def crisis_timeline(*, crisis: Crisis, latest: int | None = None) -> list[AuditE
         | Q(action__in=TIMELINE_NOTIFICATION_ACTIONS, details__crisis=crisis.pk)
     )
     for subjects in timeline_subjects().values():
-        about |= subjects(crisis)
+        about |= subjects(crisis=crisis)
     entries = AuditEntry.objects.filter(about)
     if latest is None:
         return list(entries.order_by("sequence"))
@@ -258,7 +258,7 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-def crisis_report(crisis: Crisis) -> dict:
+def crisis_report(*, crisis: Crisis) -> dict:
     """Timeline, every frozen post and its fate, retraction candidates, notification figures,
     and every section other apps registered (e.g. statements)."""
     decisions = {
@@ -311,7 +311,7 @@ def crisis_report(crisis: Crisis) -> dict:
         "notifications": notice_figures(crisis_id=crisis.pk, include=COUNTED_WITH_STAFF_NOTICE),
     }
     for name, fn in report_sections().items():
-        report[name] = fn(crisis)
+        report[name] = fn(crisis=crisis)
     return report
 
 

@@ -204,7 +204,7 @@ class NoticeViewSet(viewsets.ReadOnlyModelViewSet):
     def pending(self, request):
         """The people who have not acknowledged: name, department, channels tried, last attempt."""
         page = self.paginate_queryset(self._pending(request))
-        rows = [selectors.pending_row(row) for row in page]
+        rows = [selectors.pending_row(row=row) for row in page]
         return self.get_paginated_response(PendingPersonSerializer(rows, many=True).data)
 
     @extend_schema(
@@ -254,7 +254,7 @@ def pending_csv_lines(rows):
     for row in rows.iterator(chunk_size=2000):
         buffer.seek(0)
         buffer.truncate()
-        item = selectors.pending_row(row)
+        item = selectors.pending_row(row=row)
         when = item["last_attempt"]
         writer.writerow(
             [

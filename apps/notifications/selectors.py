@@ -246,7 +246,7 @@ def people_not_acknowledged(*, crisis_id: int, event_id: int | None = None, depa
     )
 
 
-def pending_row(row) -> dict:
+def pending_row(*, row) -> dict:
     """One row of people_not_acknowledged as the API and the CSV give it."""
     name = f"{row['first_name']} {row['last_name']}".strip() or row["username"]
     last = max((t for t in (row["last_attempt"], row["last_claim"]) if t is not None), default=None)

@@ -63,7 +63,7 @@ class PostSerializer(serializers.ModelSerializer):
     def get_status(self, post) -> str:
         """`frozen` is derived from the gate (apps.posts.selectors), never stored."""
         state = getattr(post, "state", None)
-        return state if state is not None else post_state(post)
+        return state if state is not None else post_state(post=post)
 
     class Meta:
         model = Post
@@ -225,5 +225,5 @@ class PostViewSet(
     @action(detail=False, methods=["get"])
     def todo(self, request):
         """The caller's manual posts: publish each by hand, then mark it published."""
-        page = self.paginate_queryset(posts_manual_todo(request.user))
+        page = self.paginate_queryset(posts_manual_todo(user=request.user))
         return self.get_paginated_response(PostSerializer(page, many=True, context={"request": request}).data)

@@ -43,7 +43,7 @@ def gate_read():
     return found[0] if found else None
 
 
-def frozen_q(closure: GateClosure | None) -> Q:
+def frozen_q(*, closure: GateClosure | None) -> Q:
     """The condition "frozen by this closure" on posts; matches nothing when closure is None."""
     if closure is None:
         return Q(pk__in=[])
@@ -61,10 +61,10 @@ def posts_frozen(*, closure=_UNSET) -> QuerySet[Post]:
     """Every post the closed gate holds back now (none while the gate is open)."""
     if closure is _UNSET:
         closure = gate_closure_current()
-    return Post.objects.filter(frozen_q(closure))
+    return Post.objects.filter(frozen_q(closure=closure))
 
 
-def post_is_frozen(post: Post, closure=_UNSET) -> bool:
+def post_is_frozen(*, post: Post, closure=_UNSET) -> bool:
     if closure is _UNSET:
         closure = gate_closure_current()
     return (
@@ -74,9 +74,9 @@ def post_is_frozen(post: Post, closure=_UNSET) -> bool:
     )
 
 
-def post_state(post: Post, closure=_UNSET) -> str:
+def post_state(*, post: Post, closure=_UNSET) -> str:
     """The status a person sees: the stored one, or `frozen`."""
-    return PostStatus.FROZEN if post_is_frozen(post, closure) else post.status
+    return PostStatus.FROZEN if post_is_frozen(post=post, closure=closure) else post.status
 
 
 def with_state(*, queryset: QuerySet[Post], closure=_UNSET) -> QuerySet[Post]:
@@ -88,7 +88,7 @@ def with_state(*, queryset: QuerySet[Post], closure=_UNSET) -> QuerySet[Post]:
         return queryset.annotate(state=F("status"))
     return queryset.annotate(
         state=Case(
-            When(frozen_q(closure), then=Value(PostStatus.FROZEN)),
+            When(frozen_q(closure=closure), then=Value(PostStatus.FROZEN)),
             default=F("status"),
             output_field=CharField(),
         )
@@ -122,7 +122,7 @@ def posts_sent_between(*, start, end) -> QuerySet[Post]:
     return posts_reached_network(start=start, end=end).filter(exempt=False)
 
 
-def posts_manual_todo(user) -> QuerySet[Post]:
+def posts_manual_todo(*, user) -> QuerySet[Post]:
     """Manual-connector posts waiting for this person to publish them by hand."""
     return post_list().filter(assignee=user, state=PostStatus.PUBLISHING)
 

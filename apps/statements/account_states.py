@@ -94,7 +94,7 @@ def post_state(*, post, user=None, closure=_UNSET) -> dict:
     is_dco = user is not None and has_role(user, DCO)
     # The status a person sees (`frozen` is derived by the posts app: a later crisis holds back
     # a post exempt only for an earlier one).
-    status = posts_post_state(post) if closure is _UNSET else posts_post_state(post, closure)
+    status = posts_post_state(post=post, closure=closure)
     retrying = False
     if status == PostStatus.PUBLISHED:
         state = AccountState.SENT

@@ -90,7 +90,7 @@ def post_approval_list(*, user):
     return qs.filter(Q(chain__steps__users=user) | Q(post__created_by=user)).distinct()
 
 
-def statements_report(crisis) -> dict:
+def statements_report(*, crisis) -> dict:
     """The crisis report's "statements" section: each statement with its revisions, decisions
     and published posts."""
     statements = (
@@ -193,7 +193,7 @@ def crisis_statements(*, crisis, user, limit=50) -> list:
     return statements_with_states(statements=qs, user=user)
 
 
-def statements_timeline_subjects(crisis) -> Q:
+def statements_timeline_subjects(*, crisis) -> Q:
     """The crisis timeline's statements part (registered with crises.report): every audit entry
     about a statement of this crisis (written, submitted, decided, published, withdrawn)."""
     ids = [str(pk) for pk in Statement.objects.filter(crisis=crisis).values_list("pk", flat=True)]

@@ -64,9 +64,9 @@ def _person(user) -> str:
     return (user.get_full_name() or user.get_username()) if user else ""
 
 
-def sightings_for_report(crisis) -> dict:
-    """The crisis report's section: every sighting and its outcome (called as fn(crisis) by
-    apps.crises.report, hence positional)."""
+def sightings_for_report(*, crisis) -> dict:
+    """The crisis report's section: every sighting and its outcome (called as fn(crisis=crisis)
+    by apps.crises.report)."""
     sightings = sightings_of_crisis(crisis=crisis)
     by_status: dict[str, int] = {}
     for s in sightings:

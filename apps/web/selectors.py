@@ -53,7 +53,7 @@ def calendar_week(*, start: datetime, account_id: int | None = None) -> tuple[li
     return list(accounts), rows
 
 
-def waiting_for(user) -> list[dict]:
+def waiting_for(*, user) -> list[dict]:
     """What waits for this person to act, most urgent first: the approval of a lift or stand-down
     (a DCO other than the requester), statement and calendar-post steps they may decide, and posts
     they must publish by hand. Each item: kind, title, url, detail.

@@ -215,7 +215,7 @@ def test_report_timeline_fates_retraction_candidates_and_sections(
     )
     model.objects.filter(pk=old.pk).update(published_at=two_hours_ago, network_attempt_at=two_hours_ago)
     frozen_post = PostFactory(account=webhook_account, scheduled_at=now + timedelta(days=3))
-    register_report_section("test_section", lambda crisis: {"title_seen": crisis.title})
+    register_report_section("test_section", lambda *, crisis: {"title_seen": crisis.title})
     try:
         crisis = crisis_declare(actor=dco, **DECLARE)
         client = api.as_user(dco)

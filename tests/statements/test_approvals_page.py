@@ -35,7 +35,7 @@ def test_the_expert_sees_the_statement_step_that_awaits_an_expert(client, people
     # The home page's "what waits for me" reads the same selector.
     from apps.web.selectors import waiting_for
 
-    assert [i["url"] for i in waiting_for(people["expert"])] == [f"/statements/{s.pk}/"]
+    assert [i["url"] for i in waiting_for(user=people["expert"])] == [f"/statements/{s.pk}/"]
     [item] = awaiting_user(user=people["expert"])
     assert item.statement == s and item["kind"] == "statement_step"
 

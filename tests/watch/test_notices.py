@@ -75,7 +75,7 @@ def test_owners_are_told_by_name_in_the_declarations_transaction(dco, make_user,
     assert figures["acknowledged"] == 1
     # ... and the crisis report (the control room and the report pages read the same figures) asks.
     # Mutation: COUNTED_WITH_STAFF_NOTICE left out of crisis_report -> 0 acknowledged, this fails.
-    assert crisis_report(crisis)["notifications"]["acknowledged"] == 1
+    assert crisis_report(crisis=crisis)["notifications"]["acknowledged"] == 1
 
 
 def test_a_declaration_rolled_back_tells_no_owner(dco, employee, declare):
@@ -300,14 +300,14 @@ def test_the_dco_marks_a_sighting_with_a_comment_audited_and_the_report_lists_it
     }
     assert AuditEntry.objects.filter(action="watch.sighting").count() == 3
 
-    section = crisis_report(crisis)["sightings"]
+    section = crisis_report(crisis=crisis)["sightings"]
     assert section["total"] == 3 and section["by_status"] == {"new": 2, "followed_up": 1}
     followed = next(i for i in section["items"] if i["status"] == "followed_up")
     assert followed["comment"] == "Called the lab head" and followed["reviewed_by"]
     assert followed["owners"] == [employee.get_full_name()]
     from django.template.loader import render_to_string
 
-    page = render_to_string("watch/_report_sightings.html", {"report": crisis_report(crisis)})
+    page = render_to_string("watch/_report_sightings.html", {"report": crisis_report(crisis=crisis)})
     assert "Called the lab head" in page and "3 posts seen" in page
 
 

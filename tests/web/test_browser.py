@@ -84,7 +84,7 @@ def test_dco_declares_from_the_control_room_and_sees_posts_frozen(
     expect(page.locator("#review")).to_contain_text(re.compile("3 frozen posts|3 publications gelées"))
     assert_accessible(page)
     shot(page, f"03-control-room-crisis-{lang}")
-    assert all(post_is_frozen(p) for p in Post.objects.all())
+    assert all(post_is_frozen(post=p) for p in Post.objects.all())
     page.locator("#review a.btn").click()
     review = page.locator("#review")
     for post in posts:
@@ -201,7 +201,7 @@ def test_spokesperson_statement_is_approved_and_published_while_posts_stay_froze
         )
         run_publisher()
         assert [message["body"] for message in sink.json_bodies()] == [statement.body]
-        assert all(post_is_frozen(p) for p in Post.objects.filter(pk__in=[p.pk for p in ordinary]))
+        assert all(post_is_frozen(post=p) for p in Post.objects.filter(pk__in=[p.pk for p in ordinary]))
         exempt = Post.objects.get(exempt=True)
         assert exempt.status == PostStatus.PUBLISHED
         page.reload()

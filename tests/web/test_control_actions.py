@@ -261,7 +261,7 @@ def test_subjects_other_apps_register_join_every_timeline(client, api, dco):
     crisis = declare(dco)
     (post,) = make_posts(dco, account, n=1)
     crisis_report_registry.register_timeline_subjects(
-        "test-posts", lambda c: Q(object_type="posts.post", object_id=str(post.pk))
+        "test-posts", lambda *, crisis: Q(object_type="posts.post", object_id=str(post.pk))
     )
     try:
         report = api.as_user(dco).get(f"/api/v1/crises/{crisis.pk}/report/").json()

@@ -120,7 +120,7 @@ def test_declare_has_a_confirmation_step_then_freezes(as_user, dco, account):
     response = client.post("/control/declare/", {**data, "confirm": "yes"}, follow=True)
     crisis = Crisis.objects.get()
     assert crisis.topics == ["launch", "satellite"] and crisis.severity == 3
-    assert all(post_is_frozen(p) for p in Post.objects.filter(pk__in=[p.pk for p in posts]))
+    assert all(post_is_frozen(post=p) for p in Post.objects.filter(pk__in=[p.pk for p in posts]))
     text = page_text(response)
     assert "gate-closed" in text and "message-success" in text
 
@@ -393,7 +393,7 @@ def test_control_room_and_calendar_queries_do_not_grow_with_posts(
     few = {url: _queries(client, url) for url in urls}
     for i in range(30):
         post = make_posts(dco, account, n=1, start_in=timedelta(hours=3, minutes=i))[0]
-        assert post_is_frozen(post)  # created during the freeze: joins the review
+        assert post_is_frozen(post=post)  # created during the freeze: joins the review
     for url in urls:
         with django_assert_max_num_queries(few[url]):
             client.get(url)

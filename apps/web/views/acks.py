@@ -58,7 +58,7 @@ def not_acknowledged(request, crisis_id):
         "department": department,
         "departments": sorted(notice_figures(crisis_id=crisis.pk)["by_department"]),
         "page": page,
-        "people": [pending_row(r) for r in page.object_list],
+        "people": [pending_row(row=r) for r in page.object_list],
         "event": event,
         # What the "remind them now" button may do: the notifications service says (role, crisis over).
         "actions": notice_event_allowed_actions(user=request.user, event=event) if event else frozenset(),
@@ -83,7 +83,7 @@ def not_acknowledged_csv(request, crisis_id):
     def lines():
         yield writer.writerow(header)
         for raw in rows.iterator(chunk_size=2000):
-            row = pending_row(raw)
+            row = pending_row(row=raw)
             yield writer.writerow(
                 [
                     row["username"],

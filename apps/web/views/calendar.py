@@ -142,7 +142,7 @@ def calendar_post_edit(request, post_id):
         ):
             return redirect(_week_url(post))
         post.refresh_from_db()
-    frozen = post_is_frozen(post)
+    frozen = post_is_frozen(post=post)
     post.state_label = PostStatus.FROZEN.label if frozen else post.get_status_display()
     crisis = crisis_open() if frozen else None
     context = {

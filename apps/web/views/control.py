@@ -194,7 +194,7 @@ def _control_context(request, declare_form=None):
             {
                 **_review_counts(crisis),
                 # The lift/stand-down approval has its own card right above: not listed twice.
-                "waiting": [w for w in waiting_for(request.user) if w["kind"] != "end"],
+                "waiting": [w for w in waiting_for(user=request.user) if w["kind"] != "end"],
                 "extend_form": ExtendForm(initial={"freeze_until": timezone.localtime(crisis.freeze_until)}),
                 "lift_form": LiftForm(checklist=checklist_items()),
                 "stand_down_form": ReasonForm(),
@@ -440,7 +440,7 @@ def control_figures(request, crisis_id):
 @require_GET
 def control_report(request, crisis_id):
     crisis = _crisis_or_404(crisis_id)
-    report = crisis_report(crisis)
+    report = crisis_report(crisis=crisis)
     candidates = Post.objects.select_related("account").in_bulk(
         [c["post"] for c in report["retraction_candidates"]]
     )

@@ -34,7 +34,7 @@ def home(request):
         "unacknowledged": _unacknowledged(user).count(),
     }
     # Whoever may have to act (approve, decide, publish by hand) sees first what waits for them.
-    waiting = waiting_for(user)
+    waiting = waiting_for(user=user)
     context["waiting"] = waiting
     # The statement steps this person may decide: the statements app's one answer (awaiting_user).
     context["to_review"] = sum(1 for item in waiting if item["kind"] == "statement_step")
@@ -79,7 +79,7 @@ def inbox(request):
     """The person's in-app notices; every staff member has one, whatever their roles."""
     language = get_language()
     notices = [_with_text(n, request.user, language) for n in _inbox_notices(request.user)[:50]]
-    todo = list(posts_manual_todo(request.user)[:50])
+    todo = list(posts_manual_todo(user=request.user)[:50])
     return render(request, "web/inbox.html", {"notices": notices, "todo": todo})
 
 
