@@ -48,10 +48,12 @@ def _act(api, user, statement, post_id, verb, **data):
 def test_one_manual_and_one_failing_account_then_published_once_both_are_done(
     api, people, crisis, chain, desk, network
 ):
-    """Mutation: statement_post_needs_person not called by the post_save hook -> nobody is told
-    of the to-do or the failure; this test fails on `told`.
-    Mutation: statement_sync_published (the post_save hook) not connected -> the statement
-    stays `publishing` after both posts are out and this test fails at the last status check.
+    """Mutation: the post_outcome_recorded call removed from the publisher's hand-over
+    (_send_under_lock) or from its failure for good (_record_failure) -> nobody is told of the
+    to-do or the failure; this test fails on `told`.
+    Mutation: the post_outcome_recorded call removed from _send_under_lock's published branch ->
+    the statement stays `publishing` after both posts are out and this test fails at the last
+    status check.
     Mutation: `published` as soon as any post is out (the `any(status != published)` check
     removed) -> the status after the manual post is marked published reads `published` while
     the refused post is still not out, and this test fails there."""
@@ -149,7 +151,9 @@ def test_an_unreachable_network_reads_failing_while_it_retries_and_the_dco_publi
     """The Mastodon case of the issue: its server cannot be reached, the publisher keeps
     retrying, the statement is not `published`, and the DCO takes it over by hand.
     Mutation: the by-hand hand-over leaves `assignee` unset (statement_post_by_hand) -> the post
-    still reads `failing` and the publisher's next retry would send it again: this test fails."""
+    still reads `failing` and the publisher's next retry would send it again: this test fails.
+    Mutation: the post_outcome_recorded call removed from post_mark_published -> the statement
+    stays `publishing` after the DCO's "I published it"; this test fails."""
     dco = people["dco"]
     unreachable = SocialAccount.objects.create(
         network="mastodon",
@@ -386,6 +390,8 @@ def test_withdrawing_a_statement_whose_posts_did_not_go_out(api, people, crisis,
 def test_handing_a_post_to_someone_checks_rights_before_input_and_tells_them(
     api, people, crisis, chain, desk
 ):
+    """Mutation: the statement_post_needs_person call removed from statement_post_by_hand ->
+    Lina is not told of her to-do; this test fails."""
     from apps.notifications.models import NoticeEvent
 
     statement, _ = _approved_and_sent(people, crisis, [desk["refusing"]])

@@ -235,9 +235,10 @@ def test_two_posts_of_one_statement_going_out_at_once_make_it_published(people, 
 @pytest.mark.django_db(transaction=True)
 def test_withdrawing_while_its_post_is_being_sent_neither_deadlocks_nor_lies(people, crisis, chain, webhook):
     """The DCO withdraws a statement while the publisher is sending its post (the network
-    answers slowly): the send holds the post row, then its hook takes the statement row. The
-    withdraw takes the post rows before the statement row, so it waits, then sees the post out
-    and refuses (409); nothing deadlocks and the statement reads `published`.
+    answers slowly): the send holds the post row, then statement_post_outcome (which the
+    publisher calls) takes the statement row. The withdraw takes the post rows before the
+    statement row, so it waits, then sees the post out and refuses (409); nothing deadlocks and
+    the statement reads `published`.
     Mutation: statement_withdraw locks the statement before the posts -> PostgreSQL detects a
     deadlock and aborts one of the two transactions; this test fails."""
     import time

@@ -164,8 +164,8 @@ def _approved_post(api, people, accounts, minutes=30):
 def test_an_edit_after_approval_voids_it_and_holds_the_post(api, people, chain, accounts, change):
     """The approval of a calendar post covers its text, its account and its time, as a
     statement's covers its revision: an edit afterwards voids it and holds the post until a new
-    approval. Mutation: guard_approved_post not connected (StatementsConfig.ready) -> the
-    edited post stays released and the publisher claims it once due; this test fails.
+    approval. Mutation: the posts_content_changing call removed from post_update -> only the
+    database trigger voids the run, with no audit entry; this test fails on the entry.
     Mutation: `scheduled_at` left out of the snapshot (_post_snapshot) -> the `scheduled_at`
     case fails."""
     from apps.audit.models import AuditEntry
@@ -253,7 +253,7 @@ def test_a_decision_on_a_run_whose_snapshot_no_longer_matches_voids_it_and_says_
             .post("/api/v1/post-approvals/", {"post": post.pk}, format="json")
             .json()["id"]
         )
-        # What approval was asked for no longer matches the post (a door no hook or trigger saw).
+        # What approval was asked for no longer matches the post (a door no service or trigger saw).
         run = ApprovalRequest.objects.get(pk=run_id)
         ApprovalRequest.objects.filter(pk=run_id).update(post_snapshot={**run.post_snapshot, "body": "other"})
         return run_id
