@@ -18,6 +18,16 @@ def _plain_http_test_client(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_gate_mirror():
+    # The gate's answer is mirrored in Redis and reused per process (apps.posts.gate_mirror); a
+    # test's rolled-back database must not meet the previous test's answer.
+    from apps.posts.gate_mirror import mirror_clear
+
+    mirror_clear()
+    yield
+
+
 @pytest.fixture
 def make_user(db):
     """make_user("dco") → an active user in those role groups."""

@@ -163,6 +163,13 @@ REST_KNOX = {
     "AUTO_REFRESH": False,
     "TOKEN_LIMIT_PER_USER": None,
 }
+# GET /api/v1/gate/ (issue 13): a valid token is remembered this long per process (a revoked
+# one reads the gate at most this much longer; 0 = check every poll), and the gate's answer is
+# mirrored in Redis this long (apps.posts.gate_mirror; 0 = no mirror).
+CRISISCOMM_GATE_TOKEN_MEMO_SECONDS = env.float("CRISISCOMM_GATE_TOKEN_MEMO_SECONDS", default=5.0)
+CRISISCOMM_GATE_MIRROR_SECONDS = env.float("CRISISCOMM_GATE_MIRROR_SECONDS", default=1.0)
+# ...and each process reuses an answer Redis confirmed this long (a declaration waits it out).
+CRISISCOMM_GATE_LOCAL_SECONDS = env.float("CRISISCOMM_GATE_LOCAL_SECONDS", default=0.05)
 CRISISCOMM_MAX_BODY_BYTES = env.int("CRISISCOMM_MAX_BODY_BYTES", default=1024 * 1024)
 # The audit chain's HMAC key: in the environment, never in the database (see README).
 CRISISCOMM_AUDIT_KEY = env.str("CRISISCOMM_AUDIT_KEY", default="")

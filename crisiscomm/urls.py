@@ -4,6 +4,8 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from apps.crises.api import GateView
+
 
 def healthz(request):
     return JsonResponse({"status": "ok"})
@@ -42,6 +44,10 @@ urlpatterns = [
 
 # Single sign-on: mounted always, so enabling it needs no URL reload; 404 until configured.
 urlpatterns.insert(0, path("oidc/", include("apps.accounts.oidc_urls")))
+
+# The gate first: external schedulers poll it hundreds of times a second, and each include
+# passed on the way costs a resolver pass (issue 13).
+urlpatterns.insert(0, path("api/v1/gate/", GateView.as_view(), name="gate"))
 
 # Web helper: error pages in the site's layout, both languages; /api/ paths keep their JSON errors.
 handler403 = "apps.web.errors.permission_denied"

@@ -9,8 +9,11 @@ meanwhile, so leaving them a while costs only disk.
 """
 
 import binascii
+import threading
+import time
 from hmac import compare_digest
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
@@ -51,10 +54,49 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
         raise exceptions.AuthenticationFailed(msg)
 
 
+class GateTokenAuthentication(TokenAuthentication):
+    """For `GET /api/v1/gate/` only: a token found valid is remembered in this process for
+    `CRISISCOMM_GATE_TOKEN_MEMO_SECONDS` (5 s), so most polls cost no query. Its expiry is still
+    checked on every poll; a token revoked (deleted, its user deactivated) may read the gate for
+    at most those seconds more. Every other endpoint checks the token each time."""
+
+    MEMO_LIMIT = 4096  # tokens remembered at once; past it the memo starts afresh
+
+    _memo: dict = {}
+    _memo_lock = threading.Lock()
+
+    def authenticate_credentials(self, token: bytes):
+        seconds = settings.CRISISCOMM_GATE_TOKEN_MEMO_SECONDS
+        if not seconds:
+            return super().authenticate_credentials(token)
+        try:
+            digest = hash_token(token.decode("utf-8"))
+        except (UnicodeDecodeError, TypeError, binascii.Error):
+            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+        remembered = self._memo.get(digest)
+        if remembered is not None:
+            user, auth_token, until = remembered
+            if time.monotonic() < until and (auth_token.expiry is None or auth_token.expiry > timezone.now()):
+                return user, auth_token
+        user, auth_token = super().authenticate_credentials(token)
+        with self._memo_lock:
+            if len(self._memo) >= self.MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[digest] = (user, auth_token, time.monotonic() + seconds)
+        return user, auth_token
+
+
 class TokenScheme(KnoxTokenScheme):
     """The OpenAPI schema describes this class as knox's (`knoxApiToken`), as before."""
 
     target_class = "apps.accounts.authentication.TokenAuthentication"
+
+
+class GateTokenScheme(TokenScheme):
+    """The same token, under its own name (a scheme name belongs to one class)."""
+
+    target_class = "apps.accounts.authentication.GateTokenAuthentication"
+    name = "knoxApiTokenGate"
 
 
 def delete_expired_tokens(user) -> int:

@@ -1,3 +1,4 @@
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import (
     PolymorphicProxySerializer,
@@ -6,15 +7,19 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.authentication import GateTokenAuthentication
 from apps.accounts.permissions import role_permission
 from apps.accounts.roles import AUDITOR, DCO
-from apps.posts.selectors import gate_read
 
+from .gate_answer import gate_answer
 from .models import Crisis, PostDecision, PostFate
 from .selectors import (
     crisis_checklist,
@@ -334,7 +339,7 @@ class CrisisViewSet(
     def report(self, request, pk=None):
         """Timeline, every frozen post and its fate, retraction candidates, notification
         figures, and the sections other apps add (statements)."""
-        return Response(crisis_report(self.get_object()))
+        return Response(crisis_report(crisis=self.get_object()))
 
 
 class GateCrisisSerializer(serializers.Serializer):
@@ -349,26 +354,29 @@ class GateSerializer(serializers.Serializer):
     crisis = GateCrisisSerializer(allow_null=True)
 
 
+class JSONOnly(BaseContentNegotiation):
+    """The gate answers JSON whatever the client accepts (DRF's documented "ignore the client"
+    negotiation): polls skip parsing the Accept header."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class GateView(APIView):
     """Whether publishing is allowed: `{open, crisis}`. Polled by external schedulers, so any
     authenticated caller (any role, e.g. a service account's token) may read it; anonymous
-    callers get 401. Read from the database on every call, never cached."""
+    callers get 401. The answer comes from the gate's mirror, which is never more open than the
+    database (apps.posts.gate_mirror); the token check is remembered a few seconds per process
+    (GateTokenAuthentication)."""
 
+    authentication_classes = [GateTokenAuthentication, SessionAuthentication]
     permission_classes = [permissions.IsAuthenticated]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnly
 
     @extend_schema(responses=GateSerializer)
     def get(self, request):
-        closure = gate_read()  # one indexed query, the crisis joined
-        if closure is None:
-            # The common answer needs no serializer built per poll (GateSerializer's shape).
-            return Response({"open": True, "crisis": None})
-        crisis = getattr(closure, "crisis", None)
-        body = {"open": False, "crisis": None}
-        if crisis is not None:
-            body["crisis"] = {
-                "id": crisis.pk,
-                "title": crisis.title,
-                "declared_at": crisis.declared_at,
-                "freeze_until": crisis.freeze_until,
-            }
-        return Response(GateSerializer(body).data)
+        return HttpResponse(gate_answer(), content_type="application/json")

@@ -12,6 +12,7 @@ from apps.posts.services import gate_close, local_time
 
 from .common import aware, crisis_check_change, locked, notice_context
 from .ending import withdraw_end_request
+from .gate_answer import gate_answer_changed, gate_answer_declared
 from .models import Crisis
 from .selectors import crisis_open
 
@@ -73,8 +74,11 @@ def crisis_declare(*, actor, title, summary, severity, topics=()) -> Crisis:
             "sends_in_flight": in_flight,
         },
     )
-    notify_event(event="crisis.declared", crisis_id=crisis.pk, context=notice_context(crisis), actor=actor)
+    notify_event(
+        event="crisis.declared", crisis_id=crisis.pk, context=notice_context(crisis=crisis), actor=actor
+    )
     crisis.sends_in_flight = in_flight
+    gate_answer_declared(crisis=crisis)  # last, just before the commit (apps.posts.gate_mirror)
     return crisis
 
 
@@ -82,25 +86,28 @@ def crisis_declare(*, actor, title, summary, severity, topics=()) -> Crisis:
 def crisis_extend(*, actor, crisis, freeze_until) -> Crisis:
     """Move freeze_until later; never earlier. Withdraws a pending lift or stand-down."""
     require_role(actor, DCO)
-    crisis = locked(crisis)
+    crisis = locked(crisis=crisis)
     crisis_check_change(actor=actor, crisis=crisis)
-    freeze_until = aware(freeze_until, "freeze_until")
+    freeze_until = aware(value=freeze_until, field="freeze_until")
     if freeze_until <= crisis.freeze_until:
         raise ServiceError(
             _("The freeze can only be extended: give a time after %(current)s.")
-            % {"current": local_time(crisis.freeze_until)},
+            % {"current": local_time(value=crisis.freeze_until)},
             field="freeze_until",
         )
     previous = crisis.freeze_until
     crisis.freeze_until = freeze_until
     crisis.save(update_fields=["freeze_until"])
+    gate_answer_changed()  # the gate's answer shows freeze_until
     audit_record(
         actor=actor,
         action="crisis.extend",
         obj=crisis,
         details={"from": previous.isoformat(), "to": freeze_until.isoformat()},
     )
-    notify_event(event="crisis.extended", crisis_id=crisis.pk, context=notice_context(crisis), actor=actor)
+    notify_event(
+        event="crisis.extended", crisis_id=crisis.pk, context=notice_context(crisis=crisis), actor=actor
+    )
     # The situation changed: a pending lift or stand-down must be asked for again.
-    withdraw_end_request(crisis, actor, "freeze extended")
+    withdraw_end_request(crisis=crisis, actor=actor, why="freeze extended")
     return crisis

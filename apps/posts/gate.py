@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from apps.audit.services import audit_record
 from apps.core.errors import ConflictError
 
+from .gate_mirror import mirror_forget
 from .locks import gate_lock_exclusive, gate_lock_holders
 from .models import GateClosure
 
@@ -31,6 +32,7 @@ def gate_close(*, actor, reason: str) -> tuple[GateClosure, int]:
     if GateClosure.objects.filter(is_current=True).exists():
         raise ConflictError(_("The publishing gate is already closed."), code="gate_closed")
     closure = GateClosure.objects.create(reason=reason[:200], closed_at=granted_at)
+    mirror_forget()  # polls read the database until the declaration stores its closed answer
     audit_record(
         actor=actor,
         action="gate.close",
@@ -50,5 +52,6 @@ def gate_open(*, actor, closure: GateClosure) -> GateClosure:
         raise ConflictError(_("The publishing gate is already open."))
     closure.opened_at, closure.is_current = timezone.now(), None
     closure.save(update_fields=["opened_at", "is_current"])
+    mirror_forget()  # polls read the database (closed until this commits), then the open gate
     audit_record(actor=actor, action="gate.open", obj=closure)
     return closure

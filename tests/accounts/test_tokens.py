@@ -2,6 +2,7 @@
 {token, expiry}, then `Authorization: Token …`; stored hashed; expiring; revoked at logout and at
 any password change."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -160,16 +161,32 @@ def test_an_expired_token_is_refused_on_the_gate_too(api, make_user):
     assert api.get("/api/v1/users/me/").status_code == 401
 
 
+def refused_by_the_gate_within(api, seconds) -> bool:
+    """The gate remembers a valid token a few seconds per process (GateTokenAuthentication):
+    poll until it refuses, at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while api.get("/api/v1/gate/").status_code != 401:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 @pytest.mark.django_db
-def test_a_token_of_a_deactivated_user_is_refused(api, make_user):
-    """Mutation: validate_user() bypassed (return (auth_token.user, auth_token)) -> 200 -> fails."""
+def test_a_token_of_a_deactivated_user_is_refused(api, make_user, settings):
+    """At once everywhere but the gate; on the gate once its memo (here 0.3 s) has passed.
+    Mutation: validate_user() bypassed (return (auth_token.user, auth_token)) -> 200 -> fails.
+    Mutation: the memo's deadline not checked in GateTokenAuthentication -> the gate keeps
+    answering 200 -> fails."""
+    settings.CRISISCOMM_GATE_TOKEN_MEMO_SECONDS = 0.3
     user = make_user("employee", username="sched")
     token = obtain(api, "sched").json()["token"]
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert api.get("/api/v1/gate/").status_code == 200
     user.is_active = False
     user.save(update_fields=["is_active"])
-    assert api.get("/api/v1/gate/").status_code == 401
+    assert api.get("/api/v1/users/me/").status_code == 401
+    assert refused_by_the_gate_within(api, seconds=3)
 
 
 @pytest.mark.django_db
@@ -186,19 +203,46 @@ def test_a_token_sharing_the_lookup_prefix_but_not_the_secret_is_refused(api, ma
 
 
 @pytest.mark.django_db
-def test_a_revoked_token_is_refused_on_the_gate(api, make_user):
+def test_a_revoked_token_is_refused_on_the_gate(api, make_user, settings):
+    """A token signed out is refused at once everywhere, the gate after its memo (0.3 s here);
+    a token the gate never saw is refused there at once."""
+    settings.CRISISCOMM_GATE_TOKEN_MEMO_SECONDS = 0.3
     make_user("employee", username="sched")
     token = obtain(api, "sched").json()["token"]
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/v1/gate/").status_code == 200
+    assert api.post("/api/v1/auth/logout/").status_code == 204
+    assert api.get("/api/v1/users/me/").status_code == 401
+    assert refused_by_the_gate_within(api, seconds=3)
+    unseen = obtain(api, "sched").json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {unseen}")
     assert api.post("/api/v1/auth/logout/").status_code == 204
     assert api.get("/api/v1/gate/").status_code == 401
 
 
 @pytest.mark.django_db
+def test_an_expired_token_is_refused_by_the_gate_at_once_even_when_remembered(api, make_user, settings):
+    """The memo keeps the token's expiry and checks it on every poll, however long it would
+    remember the token. Mutation: the expiry check on a remembered token removed -> still 200
+    after the expiry -> this test fails."""
+    settings.CRISISCOMM_GATE_TOKEN_MEMO_SECONDS = 600
+    user = make_user("employee", username="sched")
+    token = obtain(api, "sched").json()["token"]
+    expiry = timezone.now() + timedelta(milliseconds=400)
+    AuthToken.objects.filter(user=user).update(expiry=expiry)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/v1/gate/").status_code == 200  # remembered, with its expiry
+    while timezone.now() <= expiry:  # the token's real end, not a fixed sleep
+        time.sleep(0.05)
+    assert api.get("/api/v1/gate/").status_code == 401
+
+
+@pytest.mark.django_db
 def test_a_gate_poll_is_two_queries_and_deletes_nothing(api, make_user):
-    """The token with its user (one query), then the gate (one query): knox's sweep of the
-    caller's other tokens (a SELECT of all of them, a DELETE per expired one) is gone from the
-    request path; an expired sibling token stays until its owner signs in again.
+    """A first poll: the token with its user (one query), then the gate (one query); the next
+    polls: none (the token memo, the gate's mirror). Knox's sweep of the caller's other tokens
+    (a SELECT of all of them, a DELETE per expired one) is gone from the request path; an
+    expired sibling token stays until its owner signs in again.
     Mutation: DEFAULT_AUTHENTICATION_CLASSES back to knox.auth.TokenAuthentication -> 3 queries
     and the expired sibling deleted -> this test fails."""
     from django.db import connection
@@ -209,12 +253,14 @@ def test_a_gate_poll_is_two_queries_and_deletes_nothing(api, make_user):
     stale = obtain(api, "sched").json()["token"]
     AuthToken.objects.filter(token_key=stale[:KEY]).update(expiry=timezone.now() - timedelta(hours=1))
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    api.get("/api/v1/gate/")
     with CaptureQueriesContext(connection) as ctx:
         resp = api.get("/api/v1/gate/")
     assert resp.status_code == 200 and resp.json() == {"open": True, "crisis": None}
     sqls = [q["sql"] for q in ctx.captured_queries]
     assert len(sqls) == 2, sqls
+    with CaptureQueriesContext(connection) as again:
+        assert api.get("/api/v1/gate/").json() == {"open": True, "crisis": None}
+    assert again.captured_queries == []
     assert "knox_authtoken" in sqls[0] and "auth_user" in sqls[0]
     assert not any(s.lstrip().upper().startswith("DELETE") for s in sqls)
     assert AuthToken.objects.filter(user=user).count() == 2

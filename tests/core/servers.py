@@ -4,8 +4,10 @@ resolver standing in for DNS, free ports and a self-signed TLS context."""
 
 import contextlib
 import json
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 import time
 import traceback
@@ -289,3 +291,37 @@ def self_signed_tls(hostname: str, directory):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
     return context, str(cert_path)
+
+
+class RedisServer:
+    """A redis-server of this test's own, on a free loopback port, nothing saved to disk."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.process = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not self._answers():
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def _answers(self):
+        import redis
+
+        with contextlib.suppress(redis.RedisError):
+            return redis.Redis.from_url(self.url, socket_timeout=0.5).ping()
+        return False
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)

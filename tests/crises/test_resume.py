@@ -109,6 +109,8 @@ def test_lift_is_refused_with_the_reason_until_everything_is_ready(api, dco, fro
 
 
 def test_four_eyes_lift_opens_the_gate_and_applies_the_decisions(api, dco, dco2, frozen):
+    """Mutation: mirror_forget() removed from gate_open -> the gate's mirror keeps the
+    declaration's closed answer after the lift -> this test fails."""
     crisis, future, soon, passed = frozen
     client = api.as_user(dco)
     new_time = timezone.now() + timedelta(days=1)

@@ -23,7 +23,7 @@ from django.db import transaction
 from apps.notifications import services, tasks
 from apps.notifications.models import Notice, NoticeEvent, NoticeStatus
 from crisiscomm.celery import app as celery_app
-from tests.notifications.conftest import free_port
+from tests.core.servers import RedisServer
 from tests.notifications.factories import make_staff
 from tests.notifications.test_failures import (
     ROOT,
@@ -42,35 +42,6 @@ QUEUES = ["celery", tasks.FANOUT_QUEUE]
 def declare():
     with transaction.atomic():
         return services.notify_event(event="crisis.declared", crisis_id=1, context=CONTEXT)
-
-
-class RedisServer:
-    """A redis-server of this test's own, on a free loopback port, nothing saved to disk."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.process = None
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        assert wait_for(self._answers, timeout=10), "redis-server did not start"
-
-    def _answers(self):
-        with contextlib.suppress(redis.RedisError):
-            return redis.Redis.from_url(self.url, socket_timeout=0.5).ping()
-        return False
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture
