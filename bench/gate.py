@@ -13,7 +13,9 @@ Prints requests/s, p50 and p99 for both, the machine's load average, and the lin
     .venv/bin/python bench/gate.py [--seconds 8] [--connections 8] [--workers 3] [--client auto|wrk|python]
 
 Throwaway database on DATABASE_URL's server, or on the embedded server (var/pgdata) when
-DATABASE_URL is unset; dropped at the end.
+DATABASE_URL is unset; dropped at the end. The gate's Redis mirror (apps.posts.gate_mirror) on
+REDIS_URL, default redis://127.0.0.1:6379/0 as in production (its keys are the throwaway
+database's own).
 """
 
 import argparse
@@ -37,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 RATIO_TARGET = 0.6
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def load_average() -> str:
@@ -190,6 +193,7 @@ def main():
         env = dict(
             os.environ,
             DATABASE_URL=db_url,
+            REDIS_URL=REDIS_URL,
             DJANGO_SETTINGS_MODULE="crisiscomm.settings",
             DEBUG="0",
             SECRET_KEY=secrets.token_urlsafe(50),
@@ -230,6 +234,7 @@ def main():
 
     print(f"client: {client_name}, {args.connections} connections, {args.seconds} s x 2 per URL; "
           f"gunicorn {args.workers} sync workers, production settings; {load_average()}")  # fmt: skip
+    print(f"gate mirror: Redis at {REDIS_URL}")
     summary = {}
     for name in ("gate", "bare"):
         rate = statistics.mean(r["rate"] for r in runs[name])
