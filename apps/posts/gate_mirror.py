@@ -129,16 +129,29 @@ def mirror_store(*, answer: bytes, seen_generation) -> bool:
     return bool(stored)
 
 
-def _forget_now() -> None:
+def _change(answer: bytes | None) -> bool:
+    """Bump the generation and replace the answer (None: drop it), atomically; this process's
+    copy goes too. False when Redis could not be reached (the polls then read the database)."""
     _forget_local()
     client = _redis()
     if client is None:
-        return
+        return False
     answer_key, generation_key = _keys()
+    pipeline = client.pipeline(transaction=True).incr(generation_key)
+    if answer is None:
+        pipeline.delete(answer_key)
+    else:
+        pipeline.set(answer_key, answer, ex=CLOSED_SECONDS)
     try:
-        client.pipeline(transaction=True).incr(generation_key).delete(answer_key).execute()
+        pipeline.execute()
     except Exception as exc:
-        log.warning("gate mirror not forgotten: %s", exc)
+        log.warning("gate mirror not changed: %s", exc)
+        return False
+    return True
+
+
+def _forget_now() -> None:
+    _change(None)
 
 
 def mirror_forget() -> None:
@@ -151,18 +164,9 @@ def mirror_forget() -> None:
 def mirror_store_closed(*, answer: bytes) -> None:
     """A declaration's closed answer, stored before the declaration commits; then waits out the
     other processes' copies of the open answer (see the module)."""
-    _forget_local()
-    client = _redis()
-    if client is None:
-        return
-    answer_key, generation_key = _keys()
-    try:
-        client.pipeline(transaction=True).incr(generation_key).set(
-            answer_key, answer, ex=CLOSED_SECONDS
-        ).execute()
-    except Exception as exc:
-        log.warning("gate mirror not closed: %s", exc)
-    time.sleep(settings.CRISISCOMM_GATE_LOCAL_SECONDS)
+    if _redis() is not None:
+        _change(answer)
+        time.sleep(settings.CRISISCOMM_GATE_LOCAL_SECONDS)
 
 
 def mirror_clear() -> None:
