@@ -78,6 +78,40 @@ def test_the_domain_importing_drf_is_named_but_the_http_modules_are_not(tmp_path
     ]
 
 
+def test_a_positional_selector_or_service_is_named(tmp_path):
+    """Selectors, services and the concept modules services.py re-exports from take keyword-only
+    arguments; private helpers, methods, nested functions and the models' validators are not
+    looked at.
+    Mutation: the keyword-only loop removed from check() -> nothing is named, this test fails.
+    (On the real tree, `def crisis_report(crisis)` put back in apps/crises/selectors.py -> the
+    lint's last step names it and exits 1.)
+    Mutation: keyword_only_scope() without the re-exported modules -> ending.py's function is
+    missed, this test fails."""
+    root = _tree(
+        tmp_path,
+        {
+            "apps/__init__.py": "",
+            "apps/crises/__init__.py": "",
+            "apps/crises/selectors.py": (
+                "def crisis_report(crisis):\n    return _helper(crisis)\n\n"
+                "def _helper(crisis):\n    return crisis\n\n"
+                "def crisis_posts(*, crisis):\n    def key(post):\n        return post\n    return key\n\n"
+                "class Report:\n    def section(self, name):\n        return name\n"
+            ),
+            "apps/crises/services.py": "from .ending import crisis_lift\nfrom .models import Crisis\n",
+            "apps/crises/ending.py": "def crisis_lift(actor, *, crisis):\n    return crisis\n",
+            "apps/crises/models.py": "def validate_title(value):\n    return value\n",
+            "apps/crises/api.py": "def report(request, pk):\n    return pk\n",
+            "crisiscomm/__init__.py": "",
+        },
+    )
+    rule = " takes positional arguments (selectors and services are keyword-only: def fn(*, ...))"
+    assert _checker().check(root) == [
+        "apps/crises/selectors.py: crisis_report(crisis)" + rule,
+        "apps/crises/ending.py: crisis_lift(actor)" + rule,
+    ]
+
+
 def test_in_ci_a_skipped_test_is_a_failure(tmp_path):
     """With CRISISCOMM_NO_SKIPS (set by .ci/run), a skip (a browser test without Chromium, a
     broker test without Redis) fails the run instead of passing unnoticed. Mutation: the

@@ -6,7 +6,11 @@
   functions (a lazy import hides a cycle from Python, not from the reader);
 - the domain never imports the HTTP layer: outside the web app and each app's HTTP modules
   (HTTP_MODULES), no module imports DRF, django-filter, drf-spectacular or apps.core.api, even
-  inside a function (import-linter's wildcards cannot say "every module but these").
+  inside a function (import-linter's wildcards cannot say "every module but these");
+- selectors and services take keyword-only arguments: every public module-level function of an
+  app's `selectors.py`, `services.py` and the concept modules `services.py` re-exports from
+  (`from .declaration import ...`; not `models`) is `def fn(*, ...)`, so a call names what it
+  passes and a reordered signature cannot silently swap two arguments.
 
 Exit status 1 with each offence named; `check(root)` returns the offences for the tests.
 """
@@ -47,6 +51,10 @@ HTTP_PACKAGES = (
     "knox.views",
     "apps.core.api",
 )
+
+
+# Models hold Django's own callables (field validators...), which Django calls positionally.
+NOT_SERVICE_MODULES = {"models"}
 
 
 def modules(root: Path) -> dict[str, Path]:
@@ -144,6 +152,36 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def keyword_only_scope(root: Path) -> list[Path]:
+    """Each app's selectors.py and services.py, and the modules services.py re-exports from."""
+    scope = []
+    for app in sorted(p for p in (root / "apps").iterdir() if p.is_dir()):
+        services = app / "services.py"
+        split = set()
+        if services.exists():
+            for node in ast.parse(services.read_text(), filename=str(services)).body:
+                if isinstance(node, ast.ImportFrom) and node.level == 1:
+                    names = [node.module] if node.module else [alias.name for alias in node.names]
+                    split |= {name for name in names if name.split(".")[0] not in NOT_SERVICE_MODULES}
+        candidates = [app / "selectors.py", services] + [
+            app / f"{name.replace('.', '/')}.py" for name in sorted(split)
+        ]
+        scope += [path for path in candidates if path.exists()]
+    return scope
+
+
+def positional_functions(path: Path) -> list[str]:
+    """Public module-level functions of `path` taking a positional parameter (methods and
+    nested functions are not looked at; `*args` alone is not a positional parameter)."""
+    found = []
+    for node in ast.parse(path.read_text(), filename=str(path)).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_"):
+            positional = [a.arg for a in node.args.posonlyargs + node.args.args]
+            if positional:
+                found.append(f"{node.name}({', '.join(positional)})")
+    return found
+
+
 def check(root: Path) -> list[str]:
     known = modules(root)
     offences = []
@@ -159,6 +197,12 @@ def check(root: Path) -> list[str]:
                 ):
                     offences.append(f"{relative}: the domain imports the HTTP layer ({imported})")
                     break
+    for path in keyword_only_scope(root):
+        for function in positional_functions(path):
+            offences.append(
+                f"{path.relative_to(root)}: {function} takes positional arguments"
+                " (selectors and services are keyword-only: def fn(*, ...))"
+            )
     graph = {name: imports(name, path, known) for name, path in known.items()}
     for component in cycles(graph):
         offences.append("import cycle: " + " -> ".join(component))

@@ -20,7 +20,7 @@ from .users import audit_roles_change, require_user_administrator
 User = get_user_model()
 
 
-def roles_from_idp_groups(idp_groups, group_role_map: Mapping[str, str]) -> set[str]:
+def roles_from_idp_groups(*, idp_groups, group_role_map: Mapping[str, str]) -> set[str]:
     """The roles granted by the identity provider's groups.
 
     A map value may name several roles ("dco;auditor"). Keycloak sends full group paths
@@ -37,9 +37,9 @@ def roles_from_idp_groups(idp_groups, group_role_map: Mapping[str, str]) -> set[
     return granted & set(ROLES)
 
 
-def sso_managed_roles(group_role_map: Mapping[str, str]) -> set[str]:
+def sso_managed_roles(*, group_role_map: Mapping[str, str]) -> set[str]:
     """The roles the identity provider decides: any role a mapped group can grant."""
-    return roles_from_idp_groups(list(group_role_map), group_role_map)
+    return roles_from_idp_groups(idp_groups=list(group_role_map), group_role_map=group_role_map)
 
 
 class SSORefused(ServiceError):
@@ -145,8 +145,8 @@ def user_sync_from_sso(
         if changes:
             user.save(update_fields=list(changes))
 
-    wanted = roles_from_idp_groups(idp_groups, group_role_map)
-    managed = sso_managed_roles(group_role_map)
+    wanted = roles_from_idp_groups(idp_groups=idp_groups, group_role_map=group_role_map)
+    managed = sso_managed_roles(group_role_map=group_role_map)
     held = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
     add, remove = (wanted - held), (held & managed) - wanted
     after = (held - remove) | add
@@ -188,7 +188,7 @@ def sso_identity_link(*, actor, user, issuer: str, subject: str) -> SSOIdentity:
     """A user administrator links an account to a single sign-on identity (the only way for an
     administrative account, which sso_login never links by email). Audited `account.sso_link`."""
     user = User.objects.select_for_update().get(pk=user.pk)
-    require_user_administrator(actor, user)
+    require_user_administrator(actor=actor, user=user)
     identity = SSOIdentity(user=user, issuer=(issuer or "").rstrip("/"), subject=subject or "")
     try:
         identity.full_clean()
@@ -204,7 +204,7 @@ def sso_identity_link(*, actor, user, issuer: str, subject: str) -> SSOIdentity:
 def sso_identity_unlink(*, actor, identity: SSOIdentity) -> None:
     """Audited `account.sso_unlink`: the next sign-on with that identity no longer finds the account."""
     identity = SSOIdentity.objects.select_for_update().select_related("user").get(pk=identity.pk)
-    require_user_administrator(actor, identity.user)
+    require_user_administrator(actor=actor, user=identity.user)
     audit_record(
         actor=actor, action="account.sso_unlink", obj=identity.user, details=_identity_details(identity)
     )

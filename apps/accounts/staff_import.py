@@ -289,7 +289,9 @@ def _plan_update(p: _Person, user, directory: _Directory, writes: _Writes, actor
     held = directory.roles_of.get(user.pk, set())
     if held != p.roles:
         changes["roles"] = [sorted(held), sorted(p.roles)]
-        writes.audit_items.append(roles_change_item(actor, user, held, p.roles, door="import"))
+        writes.audit_items.append(
+            roles_change_item(actor=actor, user=user, before=held, after=p.roles, door="import")
+        )
         writes.links_add += [directory.link(user, r) for r in p.roles - held]
         writes.links_remove += [(user.pk, directory.groups[r].pk) for r in held - p.roles]
     if changes:
@@ -316,7 +318,9 @@ def _create_all(writes: _Writes, directory: _Directory, actor) -> None:
         )
         writes.links_add += [directory.link(user, r) for r in p.roles]
         if p.roles != {EMPLOYEE}:  # the default grant of every newcomer is in account.create
-            writes.audit_items.append(roles_change_item(actor, user, set(), p.roles, door="import"))
+            writes.audit_items.append(
+                roles_change_item(actor=actor, user=user, before=set(), after=p.roles, door="import")
+            )
         writes.audit_items.append(
             {
                 "action": "account.create",

@@ -21,7 +21,7 @@ from .roles import ROLES, combines_exclusive_roles, exclusive_roles_message, is_
 User = get_user_model()
 
 
-def roles_change_item(actor, user, before, after, *, door: str) -> dict:
+def roles_change_item(*, actor, user, before, after, door: str) -> dict:
     """The audit item of a change of someone's roles (for audit_record_many)."""
     who = actor.get_username() if actor is not None and actor.is_authenticated else "system"
     return {
@@ -39,7 +39,7 @@ def roles_change_item(actor, user, before, after, *, door: str) -> dict:
 
 def audit_roles_change(*, actor, user, before, after, door: str):
     if set(before) != set(after):
-        item = roles_change_item(actor, user, before, after, door=door)
+        item = roles_change_item(actor=actor, user=user, before=before, after=after, door=door)
         audit_record(actor=actor, action=item["action"], obj=user, details=item["details"])
 
 
@@ -93,7 +93,7 @@ SUPERUSER_FIELDS = ("is_staff", "is_superuser")
 PROFILE_FIELDS = ("department", "language", "phone")
 
 
-def require_user_administrator(actor, user=None) -> None:
+def require_user_administrator(*, actor, user=None) -> None:
     """Refuse (403) unless `actor` administers people (admin role or superuser); a superuser's
     account is a superuser's alone. `actor` None is the system: a management command (seed_demo),
     run by whoever operates the server."""
@@ -146,7 +146,7 @@ def user_create(
     """A user administrator adds a person (no password: an unusable one; they sign in through
     SSO or a reset). Audited as `account.create`; the password as `account.password_set`
     (events.py, for every door)."""
-    require_user_administrator(actor)
+    require_user_administrator(actor=actor)
     user = User(username=username, email=email, first_name=first_name, last_name=last_name)
     user.set_password(password or None)
     _validated(user, exclude=["password"]).save()
@@ -170,7 +170,7 @@ def user_update(*, actor, user, data: dict, door: str = "admin"):
     (the exact role names). One `account.update` entry names every changed field (and the roles
     before and after), plus `account.roles_change` when the roles changed."""
     user = User.objects.select_for_update().get(pk=user.pk)
-    require_user_administrator(actor, user)
+    require_user_administrator(actor=actor, user=user)
     data = dict(data)
     roles = data.pop("roles", None)
     profile = data.pop("profile", None)
@@ -207,7 +207,7 @@ def user_password_set(*, actor, user, password: str | None):
     """A user administrator sets a person's password (None: no password sign-in). Audited as
     `account.password_set` (events.py, which also revokes the person's API tokens)."""
     user = User.objects.select_for_update().get(pk=user.pk)
-    require_user_administrator(actor, user)
+    require_user_administrator(actor=actor, user=user)
     user.set_password(password or None)
     user.save(update_fields=["password"])
     return user

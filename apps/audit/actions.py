@@ -198,7 +198,7 @@ ACTIONS: dict[str, frozenset[str]] = {
 }
 
 
-def audit_action_check(action: str, details) -> None:
+def audit_action_check(*, action: str, details) -> None:
     """Refuse an undeclared action or details key (ValueError names it and where to declare it)."""
     keys = ACTIONS.get(action)
     if keys is None:

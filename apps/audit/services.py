@@ -21,7 +21,7 @@ from .models import AuditChainHead, AuditEntry
 GENESIS_HASH = "0" * 64
 
 
-def canonical_json(value) -> str:
+def canonical_json(*, value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
@@ -29,7 +29,7 @@ def _key_bytes(value: str) -> bytes:
     return value.encode()
 
 
-def audit_key_id(key: bytes) -> str:
+def audit_key_id(*, key: bytes) -> str:
     """A fingerprint naming a key without revealing it (domain-separated from the chain's HMACs)."""
     return hashlib.sha256(b"crisiscomm-audit-key-id:" + key).hexdigest()[:16]
 
@@ -42,7 +42,7 @@ def audit_current_key() -> tuple[str, bytes]:
         key = _key_bytes(configured)
     else:
         key = hmac.new(_key_bytes(settings.SECRET_KEY), b"crisiscomm-audit-chain", hashlib.sha256).digest()
-    return audit_key_id(key), key
+    return audit_key_id(key=key), key
 
 
 def audit_keys() -> dict[str, bytes]:
@@ -50,7 +50,7 @@ def audit_keys() -> dict[str, bytes]:
     keys = dict([audit_current_key()])
     for old in getattr(settings, "CRISISCOMM_AUDIT_OLD_KEYS", []) or []:
         if old:
-            keys.setdefault(audit_key_id(_key_bytes(old)), _key_bytes(old))
+            keys.setdefault(audit_key_id(key=_key_bytes(old)), _key_bytes(old))
     return keys
 
 
@@ -70,16 +70,16 @@ HASHED_FIELDS = (
 )
 
 
-def hash_payload(entry) -> str:
+def hash_payload(*, entry) -> str:
     """The canonical text an entry's hash is computed over (`entry`: an AuditEntry, or any object
     with its attributes, such as a migration's historical model)."""
     values = {name: getattr(entry, attr) for name, attr in HASHED_FIELDS}
     values["at"] = values["at"].isoformat()
-    return canonical_json(values)
+    return canonical_json(value=values)
 
 
 def entry_hash(*, key: bytes, entry) -> str:
-    return hmac.new(key, hash_payload(entry).encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, hash_payload(entry=entry).encode(), hashlib.sha256).hexdigest()
 
 
 def audit_record(
@@ -111,7 +111,7 @@ def audit_record_many(*, actor, entries: list[dict]) -> list[AuditEntry]:
     if not entries:
         return []
     for item in entries:
-        audit_action_check(item["action"], item.get("details"))
+        audit_action_check(action=item["action"], details=item.get("details"))
     actor_id = getattr(actor, "pk", None) if actor is not None and actor.is_authenticated else None
     actor_repr = actor.get_username() if actor_id else "system"
 
@@ -132,7 +132,7 @@ def audit_record_many(*, actor, entries: list[dict]) -> list[AuditEntry]:
             object_id = obj.pk
         object_id = str(object_id if object_id is not None else "")
         # Round-trip through JSON so that what we hash is exactly what the database gives back.
-        details = json.loads(canonical_json(item.get("details") or {}))
+        details = json.loads(canonical_json(value=item.get("details") or {}))
         sequence += 1
         row = AuditEntry(
             sequence=sequence,

@@ -15,7 +15,7 @@ from .models import Crisis
 MIN_FREEZE = timedelta(hours=24)
 
 
-def aware(value, field):
+def aware(*, value, field):
     if isinstance(value, str):
         value = parse_datetime(value)
     if value is None or timezone.is_naive(value):
@@ -23,7 +23,7 @@ def aware(value, field):
     return value
 
 
-def notice_context(crisis: Crisis) -> dict:
+def notice_context(*, crisis: Crisis) -> dict:
     """What staff notices may say. Never the internal summary."""
     return {
         "title": crisis.title,
@@ -34,11 +34,11 @@ def notice_context(crisis: Crisis) -> dict:
     }
 
 
-def locked(crisis) -> Crisis:
+def locked(*, crisis) -> Crisis:
     return Crisis.objects.select_for_update().get(pk=crisis.pk)
 
 
-def require_open(crisis):
+def require_open(*, crisis):
     if not crisis.is_open:
         raise ConflictError(_("This crisis is closed."), code="crisis_closed")
 
@@ -47,4 +47,4 @@ def crisis_check_change(*, actor, crisis) -> None:
     """Who may extend the freeze or decide a frozen post's fate: a dco, while the crisis is open
     (a pending end is then withdrawn). Raises the service's error."""
     require_role(actor, DCO)
-    require_open(crisis)
+    require_open(crisis=crisis)

@@ -24,7 +24,7 @@ from .models import Crisis, CrisisStatus, EndKind, PostDecision, PostFate
 from .selectors import crisis_end_blockers, crisis_resume_plan, crisis_undecided_posts
 
 
-def withdraw_end_request(crisis, actor, why):
+def withdraw_end_request(*, crisis, actor, why):
     if crisis.status != CrisisStatus.LIFTING:
         return
     kind = crisis.end_kind
@@ -53,7 +53,7 @@ def crisis_check_request_end(*, actor, crisis) -> None:
     """Who may ask for a lift or a stand-down, and when (before its own input is read): a dco,
     the crisis open and no end already pending. Raises the service's error."""
     require_role(actor, DCO)
-    require_open(crisis)
+    require_open(crisis=crisis)
     if crisis.status != CrisisStatus.ACTIVE:
         raise ConflictError(_("An end of this crisis is already awaiting approval."), code="lifting")
 
@@ -63,7 +63,7 @@ def crisis_check_approve_end(*, actor, crisis, now) -> None:
     role when it was requested (four eyes), the 24 h minimum and freeze_until passed for a lift,
     nothing blocking (crisis_end_blockers). Raises the service's error."""
     require_role(actor, DCO)
-    require_open(crisis)
+    require_open(crisis=crisis)
     if crisis.status != CrisisStatus.LIFTING:
         raise ConflictError(_("No lift or stand-down is awaiting approval."), code="not_lifting")
     if crisis.end_requested_by_id == actor.pk:
@@ -83,7 +83,7 @@ def crisis_check_approve_end(*, actor, crisis, now) -> None:
     ):
         raise ConflictError(
             _("The freeze lasts until %(until)s.")
-            % {"until": local_time(max(crisis.freeze_until, crisis.declared_at + MIN_FREEZE))},
+            % {"until": local_time(value=max(crisis.freeze_until, crisis.declared_at + MIN_FREEZE))},
             code="freeze_in_force",
         )
     _refuse_if_blocked(crisis, kind=crisis.end_kind, now=now)
@@ -128,7 +128,7 @@ def crisis_request_lift(*, actor, crisis, comment, checklist) -> Crisis:
     has no decision, or with a checklist item unconfirmed. The crisis comes back with its
     `resume_plan`: when each released post will leave if approved now."""
     require_role(actor, DCO)
-    crisis = locked(crisis)
+    crisis = locked(crisis=crisis)
     crisis_check_request_end(actor=actor, crisis=crisis)
     if not isinstance(checklist, dict):
         raise ServiceError(_("The checklist is an object {code: true, …}."), field="checklist")
@@ -165,7 +165,7 @@ def crisis_request_lift(*, actor, crisis, comment, checklist) -> Crisis:
         },
     )
     notify_event(
-        event="crisis.lift_requested", crisis_id=crisis.pk, context=notice_context(crisis), actor=actor
+        event="crisis.lift_requested", crisis_id=crisis.pk, context=notice_context(crisis=crisis), actor=actor
     )
     crisis.resume_plan = crisis_resume_plan(crisis=crisis, at=now)
     return crisis
@@ -177,7 +177,7 @@ def crisis_request_stand_down(*, actor, crisis, reason) -> Crisis:
     frozen posts go back to the calendar as they were, unless their time has passed. Every other
     dco is told at once (in-app and e-mail): a crisis declared in error must not wait for a call."""
     require_role(actor, DCO)
-    crisis = locked(crisis)
+    crisis = locked(crisis=crisis)
     crisis_check_request_end(actor=actor, crisis=crisis)
     reason = (reason or "").strip()
     if not reason:
@@ -197,7 +197,7 @@ def crisis_request_stand_down(*, actor, crisis, reason) -> Crisis:
             user_ids=crisis.end_eligible_approvers,
             crisis_id=crisis.pk,
             context={
-                **notice_context(crisis),
+                **notice_context(crisis=crisis),
                 "reason": reason,
                 "requested_by": actor.get_username(),
                 # The generic template's subject and text until the event has its own.
@@ -274,7 +274,7 @@ def crisis_approve_lift(*, actor, crisis) -> Crisis:
     again here (and held by the database)."""
     require_role(actor, DCO)
     gate_lock_exclusive()
-    crisis = locked(crisis)
+    crisis = locked(crisis=crisis)
     now = timezone.now()
     crisis_check_approve_end(actor=actor, crisis=crisis, now=now)
     kind = crisis.end_kind
@@ -297,7 +297,7 @@ def crisis_approve_lift(*, actor, crisis) -> Crisis:
     notify_event(
         event="crisis.lifted" if lifted else "crisis.stood_down",
         crisis_id=crisis.pk,
-        context=notice_context(crisis),
+        context=notice_context(crisis=crisis),
         actor=actor,
     )
     return crisis

@@ -28,10 +28,10 @@ def _check_decision(*, crisis, post, decision, scheduled_at, publish_now, now):
     if decision == PostFate.RESCHEDULE:
         if scheduled_at is None:
             raise ServiceError(_("Rescheduling needs a new time."), field="scheduled_at")
-        scheduled_at = aware(scheduled_at, "scheduled_at")
+        scheduled_at = aware(value=scheduled_at, field="scheduled_at")
         if scheduled_at <= now:
             raise ServiceError(
-                _("The new time (%(at)s) must be in the future.") % {"at": local_time(scheduled_at)},
+                _("The new time (%(at)s) must be in the future.") % {"at": local_time(value=scheduled_at)},
                 field="scheduled_at",
             )
         if publish_now:
@@ -44,7 +44,7 @@ def _check_decision(*, crisis, post, decision, scheduled_at, publish_now, now):
                 "This post's time (%(at)s) passed during the freeze: reschedule it, or release it "
                 "with publish_now."
             )
-            % {"at": local_time(post.scheduled_at)},
+            % {"at": local_time(value=post.scheduled_at)},
             field="decision",
             code="time_passed",
         )
@@ -55,7 +55,7 @@ def _check_decision(*, crisis, post, decision, scheduled_at, publish_now, now):
 
 def _open_for_decisions(actor, crisis):
     require_role(actor, DCO)
-    crisis = locked(crisis)
+    crisis = locked(crisis=crisis)
     crisis_check_change(actor=actor, crisis=crisis)
     return crisis
 
@@ -102,7 +102,7 @@ def crisis_decide_post(
             "publish_now": publish_now,
         },
     )
-    withdraw_end_request(crisis, actor, "decision changed")
+    withdraw_end_request(crisis=crisis, actor=actor, why="decision changed")
     return row
 
 
@@ -150,7 +150,7 @@ def crisis_decide_posts(*, actor, crisis, decisions: list[dict]) -> list[PostDec
         obj=crisis,
         details={"count": len(saved), "posts": [r.post_id for r in saved][:1000]},
     )
-    withdraw_end_request(crisis, actor, "decision changed")
+    withdraw_end_request(crisis=crisis, actor=actor, why="decision changed")
     return saved
 
 
@@ -187,8 +187,10 @@ def crisis_decide_matching(
         crisis=crisis,
         account=account,
         network=network,
-        scheduled_from=aware(scheduled_from, "scheduled_from") if scheduled_from is not None else None,
-        scheduled_to=aware(scheduled_to, "scheduled_to") if scheduled_to is not None else None,
+        scheduled_from=aware(value=scheduled_from, field="scheduled_from")
+        if scheduled_from is not None
+        else None,
+        scheduled_to=aware(value=scheduled_to, field="scheduled_to") if scheduled_to is not None else None,
     )
     now = timezone.now()
     rows = []
@@ -232,5 +234,5 @@ def crisis_decide_matching(
             "publish_now": bool(publish_now),
         },
     )
-    withdraw_end_request(crisis, actor, "decision changed")
+    withdraw_end_request(crisis=crisis, actor=actor, why="decision changed")
     return len(rows)

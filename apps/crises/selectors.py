@@ -325,7 +325,7 @@ def crisis_end_blockers(*, crisis, kind=EndKind.LIFT, now=None) -> list[tuple[st
         reasons.append(
             (
                 "freeze_in_force",
-                _("The freeze lasts until %(until)s.") % {"until": local_time(crisis.freeze_until)},
+                _("The freeze lasts until %(until)s.") % {"until": local_time(value=crisis.freeze_until)},
             )
         )
     undecided = crisis_undecided_posts(crisis=crisis)

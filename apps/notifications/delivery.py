@@ -84,7 +84,7 @@ def _why_not_send(notice) -> str | None:
 # --- delivery ----------------------------------------------------------------------------------
 
 
-def claimable(now):
+def claimable(*, now):
     return (
         Q(status=NoticeStatus.QUEUED)
         & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
@@ -291,7 +291,7 @@ def _advance(*, sent: int | None, take: int | None, token) -> bool:
     return take is not None and changed - (1 if sent is not None else 0) > 0
 
 
-def retry_delay(attempts: int) -> timedelta:
+def retry_delay(*, attempts: int) -> timedelta:
     """After the n-th failed attempt: 30 s, 1 min, 2 min, … doubling up to an hour."""
     base = _setting("CRISISCOMM_NOTIFY_BACKOFF", 30)
     return timedelta(seconds=min(base * 2 ** (attempts - 1), 3600))
@@ -307,7 +307,7 @@ def _record_failure(notice, error: DeliveryError) -> bool:
         status=NoticeStatus.FAILED if final else NoticeStatus.QUEUED,
         attempts=attempts,
         error=str(error)[:2000],
-        next_attempt_at=None if final else now + retry_delay(attempts),
+        next_attempt_at=None if final else now + retry_delay(attempts=attempts),
         claim_token=None,
     )
     return final

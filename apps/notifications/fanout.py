@@ -82,7 +82,7 @@ def event_materialise(*, event_id: int) -> dict:
             obj=event,
             details={"event": root.event, "crisis": root.crisis_id, "rows": created},
         )
-        enqueue_after_commit(event)
+        enqueue_after_commit(event=event)
     return created
 
 
@@ -174,7 +174,7 @@ def _insert_notices_python(event, root, channel, audience, page_size: int = 2000
     return created
 
 
-def enqueue_after_commit(event):
+def enqueue_after_commit(*, event):
     """Delivery tasks for the event's queued channels, enqueued when the caller commits."""
     copies = getattr(settings, "CRISISCOMM_NOTIFY_PARALLELISM", 2)
     event_id = event.pk
@@ -185,7 +185,9 @@ def enqueue_after_commit(event):
             event_id=event_id, channel=channel.type, status=NoticeStatus.QUEUED
         ).exists():
             n = copies if channel.type == "email" else 1
-            transaction.on_commit(lambda c=channel.type, n=n: enqueue_delivery(event_id, c, n))
+            transaction.on_commit(
+                lambda c=channel.type, n=n: enqueue_delivery(event_id=event_id, channel=c, copies=n)
+            )
 
 
 # --- staff who arrive during a crisis ------------------------------------------------------------
@@ -215,7 +217,7 @@ def notices_for_arrivals(*, user_ids=None) -> dict:
                     obj=event,
                     details={"event": event.event, "crisis": event.crisis_id, "rows": rows},
                 )
-                enqueue_after_commit(event)
+                enqueue_after_commit(event=event)
             created[event.pk] = rows
     return created
 

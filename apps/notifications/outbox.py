@@ -29,7 +29,7 @@ SUPERSEDED_BY_CLOSE = {
 }
 
 
-def actor_or_none(actor):
+def actor_or_none(*, actor):
     return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
 
 
@@ -63,7 +63,7 @@ def _record_event(*, event, crisis_id, context, recipients, actor) -> NoticeEven
         crisis_id=crisis_id,
         context=context or {},
         recipients=recipients,
-        actor=actor_or_none(actor),
+        actor=actor_or_none(actor=actor),
     )
     audit_record(
         actor=actor,
@@ -76,15 +76,15 @@ def _record_event(*, event, crisis_id, context, recipients, actor) -> NoticeEven
         },
     )
     event_id = notice_event.pk
-    transaction.on_commit(lambda: enqueue_materialise(event_id))
+    transaction.on_commit(lambda: enqueue_materialise(event_id=event_id))
     return notice_event
 
 
-def enqueue_materialise(event_id: int):
+def enqueue_materialise(*, event_id: int):
     broker.enqueue(broker.MATERIALISE, event_id)
 
 
-def enqueue_delivery(event_id: int, channel: str, copies: int = 1):
+def enqueue_delivery(*, event_id: int, channel: str, copies: int = 1):
     for _ in range(copies):
         broker.enqueue(broker.DELIVER, event_id, channel)
 

@@ -55,15 +55,15 @@ def notices_relay(*, now=None) -> dict:
         )
     )
     for event_id in pending_events:
-        enqueue_materialise(event_id)
+        enqueue_materialise(event_id=event_id)
     pairs = list(
-        Notice.objects.filter(claimable(now), created_at__lte=now - grace)
+        Notice.objects.filter(claimable(now=now), created_at__lte=now - grace)
         .order_by()  # the model's ordering would make every row distinct
         .values_list("event_id", "channel")
         .distinct()
     )
     for event_id, channel in pairs:
-        enqueue_delivery(event_id, channel)
+        enqueue_delivery(event_id=event_id, channel=channel)
     sealed = acknowledgements_seal()
     return {
         "materialise": len(pending_events),
@@ -125,7 +125,7 @@ def _start_round(root, *, by: str, actor):
             context={"by": by},
             parent=root,
             reminder_round=next_round,
-            actor=actor_or_none(actor),
+            actor=actor_or_none(actor=actor),
         )
         audit_record(
             actor=actor,
@@ -134,7 +134,7 @@ def _start_round(root, *, by: str, actor):
             details={"event": root.event, "crisis": root.crisis_id, "round": next_round, "by": by},
         )
         child_id = child.pk
-        transaction.on_commit(lambda pk=child_id: enqueue_materialise(pk))
+        transaction.on_commit(lambda pk=child_id: enqueue_materialise(event_id=pk))
     return child
 
 

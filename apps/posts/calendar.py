@@ -27,7 +27,7 @@ def _aware(value, field):
     return value
 
 
-def local_time(value) -> str:
+def local_time(*, value) -> str:
     """A time as the reader reads it: the service's time zone, their language's format, no
     seconds fractions (never an ISO string in a message)."""
     return date_format(timezone.localtime(value), "DATETIME_FORMAT")
@@ -37,7 +37,8 @@ def _not_in_the_past(value, field="scheduled_at"):
     # The current minute is still "now": a form that says 10:05 at 10:05:30 means now.
     if value < timezone.now().replace(second=0, microsecond=0):
         raise ServiceError(
-            _("%(at)s is in the past: choose a later time, or publish now.") % {"at": local_time(value)},
+            _("%(at)s is in the past: choose a later time, or publish now.")
+            % {"at": local_time(value=value)},
             field=field,
             code="in_the_past",
         )

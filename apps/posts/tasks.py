@@ -35,5 +35,5 @@ def send_post(self, post_id: int) -> str:
         from .models import Post
 
         attempts = Post.objects.filter(pk=post_id).values_list("attempts", flat=True).first() or 1
-        raise self.retry(countdown=retry_delay(attempts))
+        raise self.retry(countdown=retry_delay(attempts=attempts))
     return outcome

@@ -135,7 +135,11 @@ def watched_accounts_import(
                 {
                     "action": "watch.account_create",
                     "obj": account,
-                    "details": {**account_details(account), "owners": sorted(owner_ids), "via": "import"},
+                    "details": {
+                        **account_details(account=account),
+                        "owners": sorted(owner_ids),
+                        "via": "import",
+                    },
                 }
             )
             continue
@@ -159,7 +163,11 @@ def watched_accounts_import(
                 {
                     "action": "watch.account_update",
                     "obj": account,
-                    "details": {**account_details(account), "changed": sorted(changed), "via": "import"},
+                    "details": {
+                        **account_details(account=account),
+                        "changed": sorted(changed),
+                        "via": "import",
+                    },
                 }
             )
     summary = {

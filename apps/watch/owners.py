@@ -30,7 +30,7 @@ def _owner_accounts(owner_ids=None) -> dict[int, list[WatchedAccount]]:
     return by_owner
 
 
-def render_both(template: str, context: dict) -> dict:
+def render_both(*, template: str, context: dict) -> dict:
     """{language: {subject, message}} rendered from templates/watch/notices/<lang>/<template>."""
     out = {}
     for language in ("fr", "en"):
@@ -62,7 +62,7 @@ def owners_tell(*, crisis: Crisis) -> CrisisWatch | None:
             "accounts": listed,
         }
         render_ctx = {**context, "freeze_until": timezone.localtime(crisis.freeze_until), "accounts": listed}
-        context["localized"] = render_both("owners_told", render_ctx)
+        context["localized"] = render_both(template="owners_told", context=render_ctx)
         notify_users(event="watch.owners_told", user_ids=[owner_id], context=context, crisis_id=crisis.pk)
     record = CrisisWatch.objects.create(
         crisis=crisis,
@@ -82,7 +82,7 @@ def owners_tell(*, crisis: Crisis) -> CrisisWatch | None:
 OWNERS_TOLD_AFTER = "crisis.declared"
 
 
-def on_notice_event_saved(sender, instance, created, **kwargs):
+def on_notice_event_saved(*, sender, instance, created, **kwargs):
     """post_save of the notifications outbox: right after the declaration's own notice row, tell
     the owners in the declaration's transaction (recorded with it, Redis or not; counted with
     its figures, which take targeted events recorded after it). A failure here must never stop

@@ -110,7 +110,7 @@ def _unique_url(url, *, exclude_pk=None):
         raise ConflictError(_("This account is already registered."), field="url", code="duplicate")
 
 
-def account_details(account, owners=None, changed=None) -> dict:
+def account_details(*, account, owners=None, changed=None) -> dict:
     details = {"url": account.url, "kind": account.kind, "network": account.network}
     if owners is not None:
         details["owners"] = sorted(u.pk for u in owners)
@@ -136,7 +136,7 @@ def watched_account_create(
         actor=actor,
         action="watch.account_create",
         obj=account,
-        details=account_details(account, owner_users),
+        details=account_details(account=account, owners=owner_users),
     )
     return account
 
@@ -154,7 +154,10 @@ def watched_account_propose(*, actor, network, kind, url, department="") -> Watc
     )
     account.owners.set([actor])
     audit_record(
-        actor=actor, action="watch.account_propose", obj=account, details=account_details(account, [actor])
+        actor=actor,
+        action="watch.account_propose",
+        obj=account,
+        details=account_details(account=account, owners=[actor]),
     )
     return account
 
@@ -174,7 +177,7 @@ def watched_account_decide(
         actor=actor,
         action="watch.account_accept" if accept else "watch.account_reject",
         obj=account,
-        details={**account_details(account), "comment": (comment or "")[:1000]},
+        details={**account_details(account=account), "comment": (comment or "")[:1000]},
     )
     return account
 
@@ -232,6 +235,6 @@ def watched_account_update(*, actor, account: WatchedAccount, data: dict) -> Wat
             actor=actor,
             action="watch.account_update",
             obj=account,
-            details=account_details(account, owner_users, changed),
+            details=account_details(account=account, owners=owner_users, changed=changed),
         )
     return account

@@ -61,7 +61,7 @@ def _verdict(account: WatchedAccount, text: str, published_at) -> tuple[str, lis
     return verdict, list(reasons.values())
 
 
-def record_sightings(account, result: ReadResult, *, crisis, official, now) -> int:
+def record_sightings(*, account, result: ReadResult, crisis, official, now) -> int:
     if not result.posts:
         return 0
     known = set(
@@ -158,7 +158,7 @@ def _notices_about(account: WatchedAccount, crisis: Crisis, sightings: list[Sigh
             {
                 "event": "watch.sighting",
                 "user_ids": [o.pk for o in owners],
-                "context": {**base, "localized": render_both("sighting_owner", render_ctx)},
+                "context": {**base, "localized": render_both(template="sighting_owner", context=render_ctx)},
             }
         )
     dcos = list(
@@ -169,7 +169,7 @@ def _notices_about(account: WatchedAccount, crisis: Crisis, sightings: list[Sigh
             {
                 "event": "watch.sighting_dco",
                 "user_ids": dcos,
-                "context": {**base, "localized": render_both("sighting_dco", render_ctx)},
+                "context": {**base, "localized": render_both(template="sighting_dco", context=render_ctx)},
             }
         )
     return notices

@@ -260,7 +260,11 @@ def _record(account: WatchedAccount, result: ReadResult, *, crisis, official) ->
         return 0
     # The sightings first, the account's state after: the row lock taken above is what makes
     # a concurrent recording of the same read wait, then find these posts known.
-    found = record_sightings(account, result, crisis=crisis, official=official, now=now) if crisis else 0
+    found = (
+        record_sightings(account=account, result=result, crisis=crisis, official=official, now=now)
+        if crisis
+        else 0
+    )
     recovered = account.consecutive_errors > 0
     account.remote_id, account.cursor = result.remote_id, result.cursor
     account.etag, account.last_modified = result.etag, result.last_modified

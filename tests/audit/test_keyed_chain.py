@@ -32,7 +32,7 @@ def _forged_hash(row, prev_hash, key=None):
     """What an attacker without the key can compute: the unkeyed digest (or an HMAC with a key
     they guessed) over the same canonical payload."""
     payload = canonical_json(
-        {
+        value={
             "prev": prev_hash,
             "seq": row["sequence"],
             "at": row["created_at"].isoformat(),
@@ -104,7 +104,7 @@ def test_rewriting_an_entry_and_every_hash_after_it_is_caught(dco, capsys, forge
 def test_the_key_is_not_in_the_database(dco):
     _append(dco, 2)
     entry = AuditEntry.objects.first()
-    assert entry.key_id == audit_key_id(KEY.encode()) and KEY not in entry.key_id
+    assert entry.key_id == audit_key_id(key=KEY.encode()) and KEY not in entry.key_id
     with connection.cursor() as c:
         c.execute("SELECT * FROM audit_auditentry")
         dump = str(c.fetchall())

@@ -26,7 +26,7 @@ def reseal(apps, schema_editor):
         return
     prev, expected = "0" * 64, 1
     for e in entries:
-        unkeyed = hashlib.sha256(hash_payload(e).encode()).hexdigest()
+        unkeyed = hashlib.sha256(hash_payload(entry=e).encode()).hexdigest()
         if e.sequence != expected or e.prev_hash != prev or e.hash != unkeyed:
             raise RuntimeError(
                 f"audit chain broken at entry #{min(e.sequence, expected)} before keying: "
