@@ -23,7 +23,7 @@ from .connectors import ConnectorError, Deadline, get_connector, open_connection
 from .listeners import Outcome, post_outcome_recorded
 from .locks import gate_lock_shared, pin_session
 from .models import GateClosure, Post, PostStatus
-from .selectors import post_is_frozen
+from .selectors import _UNSET, post_is_frozen
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class NetworkError(ServiceError):
         super().__init__(message, field=field, code=code)
 
 
-def retry_delay(attempts: int) -> int:
+def retry_delay(*, attempts: int) -> int:
     """Seconds before the next try: 30 s, doubling, at most 10 minutes (below STALE_CLAIM)."""
     return min(30 * 2 ** max(attempts - 1, 0), 600)
 
@@ -320,18 +320,25 @@ def _record_failure(post, exc: ConnectorError) -> str:
     return SendOutcome.FAILED
 
 
-@transaction.atomic
-def post_mark_published(*, actor, post, external_url: str = "", external_id: str = "") -> Post:
-    """The assignee of a manual post (or a dco) says it is out."""
-    post = Post.objects.select_for_update().get(pk=post.pk)
+def post_check_mark_published(*, actor, post, closure=_UNSET) -> None:
+    """Who may say a post is out, and when: its assignee or a dco, the post handed to a person
+    to publish by hand and not frozen (or `uncertain`, for a dco who checked the network).
+    Raises the service's error."""
     if not (has_role(actor, DCO) or (post.assignee_id and post.assignee_id == actor.pk)):
         raise NotAllowedError(_("Only the assignee of this post or a dco may mark it published."))
-    if post_is_frozen(post=post):
+    if post_is_frozen(post=post, closure=closure):
         raise ConflictError(_("This post is frozen by a crisis: do not publish it."), code="frozen")
     # A dco who checked the network may record that an `uncertain` post did go out.
     uncertain_checked = post.status == PostStatus.UNCERTAIN and has_role(actor, DCO)
     if not uncertain_checked and (post.status != PostStatus.PUBLISHING or not post.assignee_id):
         raise ConflictError(_("This post is not waiting to be published by hand."))
+
+
+@transaction.atomic
+def post_mark_published(*, actor, post, external_url: str = "", external_id: str = "") -> Post:
+    """The assignee of a manual post (or a dco) says it is out."""
+    post = Post.objects.select_for_update().get(pk=post.pk)
+    post_check_mark_published(actor=actor, post=post)
     if external_url and not external_url.startswith(("http://", "https://")):
         raise ServiceError(_("Enter an http(s) URL."), field="external_url")
     post.status, post.published_at = PostStatus.PUBLISHED, timezone.now()

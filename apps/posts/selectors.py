@@ -122,9 +122,11 @@ def posts_sent_between(*, start, end) -> QuerySet[Post]:
     return posts_reached_network(start=start, end=end).filter(exempt=False)
 
 
-def posts_manual_todo(*, user) -> QuerySet[Post]:
-    """Manual-connector posts waiting for this person to publish them by hand."""
-    return post_list().filter(assignee=user, state=PostStatus.PUBLISHING)
+def posts_manual_todo(*, user, frozen: bool = False) -> QuerySet[Post]:
+    """Manual-connector posts waiting for this person to publish them by hand; `frozen=True`:
+    the hand-overs a crisis now holds too (the inbox shows them, held)."""
+    states = [PostStatus.PUBLISHING, PostStatus.FROZEN] if frozen else [PostStatus.PUBLISHING]
+    return post_list().filter(assignee=user, status=PostStatus.PUBLISHING, state__in=states)
 
 
 def retraction_window_start(*, at):

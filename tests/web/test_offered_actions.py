@@ -17,6 +17,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from apps.posts import services as post_services
 from apps.statements import services as statement_services
 from tests.web.helpers import declare, default_chain, make_account, make_posts, run_notice_worker
 
@@ -130,7 +131,18 @@ def scene(make_user, dco, dco2, outbound_allow_loopback):
     account = make_account(dco)
     posts = make_posts(dco, account, n=3)
     awaiting = statement_services.post_approval_request(actor=dco, post=posts[0])
+    # Posts handed to the employee to publish by hand (the inbox's "I published it"): one before
+    # the declaration, which the crisis then holds, and one exempt for the crisis.
+    by_hand = post_services.social_account_create(
+        actor=dco,
+        network="tiktok",
+        handle="@agency-by-hand",
+        connector="manual",
+        config={"assignee": people["employee"].username},
+    )
+    held = _handed_over(actor=dco, account=by_hand)
     crisis = declare(dco)
+    handed = _handed_over(actor=dco, account=by_hand, exempt=crisis)
     run_notice_worker()  # everyone's inbox holds the declaration's notice, to acknowledge
     statement_services.mandate_grant(
         actor=dco,
@@ -188,7 +200,7 @@ def scene(make_user, dco, dco2, outbound_allow_loopback):
         "sighting_id": [seen.pk],
         "crisis_id": [crisis.pk],
         "statement_id": [draft.pk, in_review.pk],
-        "post_id": [p.pk for p in posts],
+        "post_id": [p.pk for p in posts] + [held.pk, handed.pk],
         "approval_id": [awaiting.pk],
     }
     return {
@@ -198,6 +210,21 @@ def scene(make_user, dco, dco2, outbound_allow_loopback):
         "extra_answers": _extra_answers,
         "page_answers": _page_answers,
     }
+
+
+def _handed_over(*, actor, account, exempt=False):
+    """A post the publisher handed to the account's assignee (manual connector), as its round
+    does."""
+    from apps.posts.models import PostStatus
+
+    post = post_services.post_create(
+        actor=actor, account=account, body="To publish by hand", publish_now=True, exempt=exempt
+    )
+    for post_id in post_services.posts_claim_due():
+        post_services.post_send(post_id=post_id)
+    post.refresh_from_db()
+    assert post.status == PostStatus.PUBLISHING and post.assignee_id, post.status
+    return post
 
 
 def _extra_answers(user, label, pk):
@@ -260,7 +287,10 @@ def test_every_offered_action_is_allowed_and_every_changing_form_is_marked(clien
     """Mutations, each -> this test fails: the statement page offering `statement.publish` to
     anyone (its `{% if %}` made `{% if True %}`): a publish button the service refuses; the
     inbox's acknowledge form without its data-action: "unmarked form"; the "remind them now"
-    button shown without asking notice_event_allowed_actions: the auditor is offered it."""
+    button shown without asking notice_event_allowed_actions: the auditor is offered it; the
+    inbox's "I published it" offered without asking post_allowed_actions (its `{% if %}` made
+    `{% if True %}`): the employee is offered post.publish on the hand-over the crisis holds;
+    that form without its data-action: "unmarked form"."""
     urls, skipped = _urls(scene["ids"])
     print("not walked (no id for their arguments):", skipped)
     assert "web:control" in {n for n, _r, _a in _pages()}
@@ -283,6 +313,23 @@ def test_every_offered_action_is_allowed_and_every_changing_form_is_marked(clien
                     problems.append(f"{role} on {url}: unmarked form posting to {target}")
     assert walked["dco"] >= 10, walked
     assert not problems, "\n".join(sorted(set(problems)))
+
+
+def test_the_inbox_offers_i_published_it_where_the_posts_service_allows_it(client, scene):
+    """The other way round on the inbox: the hand-over exempt for the crisis gets "I published
+    it", the one the crisis holds is listed, held, without it.
+    Mutation: the inbox view listing posts_manual_todo without frozen=True -> the held hand-over
+    is not shown -> this test fails."""
+    employee = scene["people"]["employee"]
+    held, handed = scene["ids"]["post_id"][-2:]
+    client.force_login(employee)
+    response = client.get("/inbox/")
+    page = _Actions()
+    page.feed(response.content.decode())
+    assert [(a, ref) for a, ref in page.offered if a == "post.publish"] == [
+        ("post.publish", f"posts.post:{handed}")
+    ]
+    assert sorted(p.pk for p in response.context["todo"]) == sorted([held, handed])
 
 
 @pytest.mark.parametrize("role", ["dco", "dco2", "spokesperson", "expert", "employee"])

@@ -13,8 +13,8 @@ from apps.notifications.models import Notice
 from apps.notifications.selectors import notices_for_user
 from apps.notifications.services import notice_acknowledge, notice_allowed_actions
 from apps.posts.models import Post
-from apps.posts.selectors import gate_state, posts_manual_todo
-from apps.posts.services import post_mark_published
+from apps.posts.selectors import gate_closure_current, gate_state, posts_manual_todo
+from apps.posts.services import post_allowed_actions, post_mark_published
 
 from ..auth_views import LoginView
 from ..helpers import call_service
@@ -79,7 +79,12 @@ def inbox(request):
     """The person's in-app notices; every staff member has one, whatever their roles."""
     language = get_language()
     notices = [_with_text(n, request.user, language) for n in _inbox_notices(request.user)[:50]]
-    todo = list(posts_manual_todo(user=request.user)[:50])
+    # The hand-overs a crisis holds are listed too, held: the button only where the posts'
+    # service would take it.
+    closure = gate_closure_current()
+    todo = list(posts_manual_todo(user=request.user, frozen=True)[:50])
+    for post in todo:
+        post.actions = post_allowed_actions(user=request.user, post=post, closure=closure)
     return render(request, "web/inbox.html", {"notices": notices, "todo": todo})
 
 
