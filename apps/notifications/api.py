@@ -319,15 +319,18 @@ class TeamWebhookViewSet(
     queryset = TeamWebhook.objects.all()
     filterset_fields = ["kind", "department", "is_active"]
 
-    def perform_create(self, serializer):
-        serializer.instance = services.team_webhook_create(
-            actor=self.request.user, **serializer.validated_data
-        )
+    def create(self, request, *args, **kwargs):
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        webhook = services.team_webhook_create(actor=request.user, **data.validated_data)
+        return Response(self.get_serializer(webhook).data, status=status.HTTP_201_CREATED)
 
-    def perform_update(self, serializer):
-        serializer.instance = services.team_webhook_update(
-            actor=self.request.user, webhook=serializer.instance, data=serializer.validated_data
-        )
+    def update(self, request, *args, **kwargs):
+        webhook = self.get_object()
+        data = self.get_serializer(webhook, data=request.data, partial=kwargs.pop("partial", False))
+        data.is_valid(raise_exception=True)
+        webhook = services.team_webhook_update(actor=request.user, webhook=webhook, data=data.validated_data)
+        return Response(self.get_serializer(webhook).data)
 
     def destroy(self, request, *args, **kwargs):
         services.team_webhook_delete(actor=request.user, webhook=self.get_object())

@@ -267,6 +267,13 @@ class RuleChangeInput(serializers.Serializer):
         return attrs
 
 
+class RuleUpdateInput(RuleChangeInput):
+    """A PATCH: the change, and `confirm` (JSON true to save; checked by the view, which answers
+    a non-boolean with its own message)."""
+
+    confirm = serializers.JSONField(required=False, default=False)
+
+
 class RulePreviewInput(serializers.Serializer):
     code = serializers.RegexField(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$", max_length=64)
     changes = serializers.DictField(required=False, default=dict)
@@ -318,7 +325,7 @@ class PolicyRuleEditViewSet(PolicyRuleViewSet, viewsets.GenericViewSet):
         return [IsDCO()]
 
     @extend_schema(
-        request=RuleChangeInput,
+        request=RuleUpdateInput,
         responses={200: PolicyRuleSerializer},
         description=(
             "Without `confirm: true` nothing is saved: the answer is 409 `confirm_required` with the "
@@ -328,11 +335,12 @@ class PolicyRuleEditViewSet(PolicyRuleViewSet, viewsets.GenericViewSet):
     )
     def partial_update(self, request, *args, **kwargs):
         rule = self.get_object()
-        data = dict(request.data) if isinstance(request.data, dict) else request.data
-        confirm = data.pop("confirm", False) if isinstance(data, dict) else False
+        data = RuleUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        confirm = changes.pop("confirm")
         if not isinstance(confirm, bool):
             raise ServiceError(_("confirm: true or false."), field="confirm")
-        changes = _rule_changes(data)
         impact = impact_body(selectors.rule_change_preview(code=rule.code, changes=changes))
         if not confirm:
             return Response(

@@ -2,7 +2,7 @@ import django_filters
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -144,16 +144,21 @@ class SocialAccountViewSet(
     permission_classes = [DCOWritesAuditorReads]
     filterset_fields = ["network", "connector", "is_active"]
 
-    def perform_create(self, serializer):
-        serializer.instance = social_account_create(actor=self.request.user, **serializer.validated_data)
+    def create(self, request, *args, **kwargs):
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = social_account_create(actor=request.user, **data.validated_data)
+        return Response(self.get_serializer(account).data, status=status.HTTP_201_CREATED)
 
-    def perform_update(self, serializer):
-        changes = dict(serializer.validated_data)
-        if changes.get("network") == serializer.instance.network:
+    def update(self, request, *args, **kwargs):
+        account = self.get_object()
+        data = self.get_serializer(account, data=request.data, partial=kwargs.pop("partial", False))
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        if changes.get("network") == account.network:
             changes.pop("network")  # a PUT repeats it; changing it is refused by the service
-        serializer.instance = social_account_update(
-            actor=self.request.user, account=serializer.instance, data=changes
-        )
+        account = social_account_update(actor=request.user, account=account, data=changes)
+        return Response(self.get_serializer(account).data)
 
 
 class PostViewSet(
@@ -181,14 +186,23 @@ class PostViewSet(
             return [permissions.IsAuthenticated()]
         return super().get_permissions()
 
-    def perform_create(self, serializer):
-        serializer.instance = post_create(actor=self.request.user, **serializer.validated_data)
+    def create(self, request, *args, **kwargs):
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        post = post_create(actor=request.user, **data.validated_data)
+        return Response(self.get_serializer(post).data, status=status.HTTP_201_CREATED)
 
-    def perform_update(self, serializer):
-        changes = dict(serializer.validated_data)
+    def update(self, request, *args, **kwargs):
+        post = self.get_object()
+        # The post itself goes to the serializer: an edit naming a field it may not change is
+        # refused (PostSerializer.validate).
+        data = self.get_serializer(post, data=request.data, partial=kwargs.pop("partial", False))
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
         if changes.pop("publish_now", False):
             changes["scheduled_at"] = timezone.now()
-        serializer.instance = post_update(actor=self.request.user, post=serializer.instance, data=changes)
+        post = post_update(actor=request.user, post=post, data=changes)
+        return Response(self.get_serializer(post).data)
 
     @extend_schema(request=None, responses=PostSerializer)
     @action(detail=True, methods=["post"])
