@@ -349,6 +349,42 @@ def post_mark_published(*, actor, post, external_url: str = "", external_id: str
     return post
 
 
+@transaction.atomic
+def post_hand_to_person(*, actor, post, assignee) -> Post:
+    """A dco hands a failing post (failed, or `publishing` and retrying by itself) to a person,
+    who publishes it by hand and then says so: the manual connector's to-do. Locks as a send
+    does, gate then row (a caller that locks the row first takes the gate lock before it): a
+    send writing its request holds both, so this waits for its outcome and re-reads the row. A
+    send between its committed start and that step holds nothing but `send_started_at`: 409,
+    never taken over (its outcome follows; a send left there by a dead worker becomes
+    `uncertain`). Listeners are told as for the publisher's own hand-over (the assignee)."""
+    require_role(actor, DCO)
+    gate_lock_shared()
+    post = _locked_post(post.pk)
+    # Re-checked on the locked row: what the caller read may be a send's outcome ago.
+    if post.send_started_at is not None:
+        raise ConflictError(_("This post is being sent right now: wait for its outcome."), code="sending")
+    retrying = post.status == PostStatus.PUBLISHING and not post.assignee_id and post.last_error
+    if post.status != PostStatus.FAILED and not retrying:
+        raise ConflictError(
+            _("Only a failing post is handed to a person; this one is %(status)s.")
+            % {"status": post.get_status_display()}
+        )
+    if not assignee.is_active:
+        raise ServiceError(_("This person's account is not active."), field="assignee")
+    previous = post.status
+    post.status, post.assignee, post.claimed_at = PostStatus.PUBLISHING, assignee, timezone.now()
+    post.save(update_fields=["status", "assignee", "claimed_at", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="post.assign",
+        obj=post,
+        details={"assignee": assignee.pk, "by_hand": True, "previous_status": previous},
+    )
+    post_outcome_recorded(post=post, outcome=Outcome.ASSIGNED, actor=actor)  # the person is told
+    return post
+
+
 def post_check_retract(*, actor, post) -> None:
     """Who may retract a post, and when: a dco, the post published through a network API whose
     connector can delete it, not yet retracted. Raises the service's error."""

@@ -11,8 +11,9 @@ from apps.core.roles import DCO, has_role, require_role
 from apps.crises.selectors import crisis_open
 from apps.notifications.services import notify_users
 from apps.posts.listeners import Outcome
+from apps.posts.locks import gate_lock_shared
 from apps.posts.models import Post, PostStatus, SocialAccount
-from apps.posts.services import post_create, post_mark_published, post_update
+from apps.posts.services import post_create, post_hand_to_person, post_mark_published, post_update
 
 from .chain import CLOCK_SKEW
 from .drafting import _lock_statement, _require_crisis_in_force
@@ -171,9 +172,9 @@ def statement_post_outcome(*, post, outcome: str, actor=None) -> None:
 @transaction.atomic
 def statement_post_needs_person(*, post, told_by=None) -> None:
     """A statement post now waits for a person (called in the saving transaction by
-    statement_post_outcome, or by statement_post_by_hand): a to-do by hand → its assignee is
-    told; a post the network refused for good → every DCO is told (in-app and e-mail), since
-    nothing else will send it. At 2 a.m. nobody reads a page."""
+    statement_post_outcome: the publisher's outcomes and post_hand_to_person's): a to-do by hand
+    → its assignee is told; a post the network refused for good → every DCO is told (in-app and
+    e-mail), since nothing else will send it. At 2 a.m. nobody reads a page."""
     link = StatementPost.objects.filter(post_id=post.pk).select_related("statement").first()
     if link is None:
         return
@@ -275,32 +276,20 @@ def statement_post_retry(*, actor, statement, post) -> Post:
 def statement_post_by_hand(*, actor, statement, post, assignee=None) -> Post:
     """A failing post of the statement becomes a to-do for a person (the DCO by default), who
     publishes it by hand and then says so: what the manual connector does for networks without
-    an API. The publisher no longer touches it (it skips posts with an assignee)."""
+    an API. The publisher no longer touches it (it skips posts with an assignee). The post's
+    state is the posts service's (post_hand_to_person: it re-checks it on the locked row and
+    refuses a post whose send is in flight); its listener call tells the assignee."""
     require_role(actor, DCO, message=_("Only the DCO hands a statement's post to a person."))
+    # Gate before row, as a send locks them (post_hand_to_person): the other order can deadlock
+    # with a send and a declaration waiting between them. It also holds a crisis's end back.
+    gate_lock_shared()
     post = _statement_post(statement, post)
     _require_crisis_in_force(statement)
-    retrying = post.status == PostStatus.PUBLISHING and not post.assignee_id and post.last_error
-    if post.status != PostStatus.FAILED and not retrying:
-        raise ConflictError(
-            _("Only a failing post is handed to a person; this one is %(status)s.")
-            % {"status": post.get_status_display()}
-        )
     if isinstance(assignee, int):
         assignee = get_user_model().objects.filter(pk=assignee, is_active=True).first()
         if assignee is None:
             raise ServiceError(_("No active person has this id."), field="assignee")
-    assignee = assignee or actor
-    if not assignee.is_active:
-        raise ServiceError(_("This person's account is not active."), field="assignee")
-    previous = post.status
-    post.status, post.assignee, post.claimed_at = PostStatus.PUBLISHING, assignee, timezone.now()
-    post.save(update_fields=["status", "assignee", "claimed_at", "updated_at"])
-    audit_record(
-        actor=actor,
-        action="post.assign",
-        obj=post,
-        details={"assignee": assignee.pk, "by_hand": True, "previous_status": previous},
-    )
+    post = post_hand_to_person(actor=actor, post=post, assignee=assignee or actor)
     audit_record(
         actor=actor,
         action="statement.post_by_hand",
@@ -308,10 +297,8 @@ def statement_post_by_hand(*, actor, statement, post, assignee=None) -> Post:
         details={
             "post": post.pk,
             "account": post.account_id,
-            "assignee": assignee.pk,
+            "assignee": post.assignee_id,
             "error": post.last_error[:500],
         },
     )
-    # The assignee is told, unless it is the DCO who took it on themselves.
-    statement_post_needs_person(post=post, told_by=actor)
     return post

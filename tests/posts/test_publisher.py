@@ -96,3 +96,31 @@ def test_send_of_a_cancelled_or_unknown_post_does_nothing(webhook_account, webho
     assert post_send(post_id=post.pk) == "skipped"
     assert post_send(post_id=10**9) == "skipped"
     assert webhook_server.received == []
+
+
+@pytest.mark.django_db
+def test_handing_a_failed_post_to_a_person_checks_who_and_to_whom(dco, employee, make_user, webhook_account):
+    """post_hand_to_person: a dco only, to an active person; the post becomes their to-do,
+    audited `post.assign`.
+
+    Mutation: require_role removed from post_hand_to_person -> the employee hands it over: this
+    test fails. Mutation: the assignee's is_active check removed -> handed to a deactivated
+    person: this test fails."""
+    from apps.audit.models import AuditEntry
+    from apps.core.errors import NotAllowedError, ServiceError
+    from apps.posts.services import post_hand_to_person
+
+    post = PostFactory(account=webhook_account, status=PostStatus.FAILED, last_error="HTTP 422")
+    with pytest.raises(NotAllowedError):
+        post_hand_to_person(actor=employee, post=post, assignee=employee)
+    gone = make_user("employee", username="gone")
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    with pytest.raises(ServiceError) as refused:
+        post_hand_to_person(actor=dco, post=post, assignee=gone)
+    assert refused.value.field == "assignee"
+    post = post_hand_to_person(actor=dco, post=post, assignee=employee)
+    post.refresh_from_db()
+    assert (post.status, post.assignee_id) == (PostStatus.PUBLISHING, employee.pk)
+    entry = AuditEntry.objects.get(action="post.assign", object_id=str(post.pk))
+    assert entry.details == {"assignee": employee.pk, "by_hand": True, "previous_status": "failed"}

@@ -390,8 +390,9 @@ def test_withdrawing_a_statement_whose_posts_did_not_go_out(api, people, crisis,
 def test_handing_a_post_to_someone_checks_rights_before_input_and_tells_them(
     api, people, crisis, chain, desk
 ):
-    """Mutation: the statement_post_needs_person call removed from statement_post_by_hand ->
-    Lina is not told of her to-do; this test fails."""
+    """Mutation: the post_outcome_recorded call removed from post_hand_to_person (the posts
+    service statement_post_by_hand calls; statements' listener tells the assignee) -> Lina is
+    not told of her to-do; this test fails."""
     from apps.notifications.models import NoticeEvent
 
     statement, _ = _approved_and_sent(people, crisis, [desk["refusing"]])
