@@ -17,7 +17,8 @@ Who calls what:
   (`crises.ending._apply_resume`). A listener that holds a post again sets `awaiting_approval`
   on the row and on the instance (a caller saving that field keeps it).
 - `post_outcome_recorded(post=, outcome=, actor=)` — after an outcome is saved: the publisher
-  (`published`, `assigned` to a person, `failed` for good) and `post_mark_published`.
+  (`published`, `assigned` to a person, `failed` for good), `post_mark_published` and
+  `post_hand_to_person` (`assigned`, by a dco).
 """
 
 from collections.abc import Callable, Sequence
