@@ -9,7 +9,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.accounts.permissions import DCOWritesOthersRead
+from apps.accounts.permissions import DCOWritesOthersRead, IsDCO
 from apps.crises.models import Crisis
 from apps.posts.models import Network, Post, SocialAccount
 from apps.posts.selectors import gate_closure_current
@@ -525,6 +525,13 @@ class PostApprovalViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return ApprovalRequest.objects.none()
         return selectors.post_approval_list(user=self.request.user)
+
+    def get_permissions(self):
+        # Requiring and releasing are the DCO's alone: a caller without the role gets 403 before
+        # their body is read (the services check it again); reviewers decide through the actions.
+        if self.action in ("create", "release"):
+            return [IsDCO()]
+        return super().get_permissions()
 
     @extend_schema(request=PostApprovalCreateSerializer, responses={201: PostApprovalSerializer})
     def create(self, request, *args, **kwargs):
