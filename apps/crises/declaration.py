@@ -12,7 +12,7 @@ from apps.posts.services import gate_close, local_time
 
 from .common import aware, crisis_check_change, locked, notice_context
 from .ending import withdraw_end_request
-from .gate_answer import gate_answer_changed, gate_answer_declared
+from .gate_answer import gate_answer_abandoned, gate_answer_changed, gate_answer_declared
 from .models import Crisis
 from .selectors import crisis_open
 
@@ -25,16 +25,27 @@ def crisis_check_declare(*, actor) -> None:
         raise ConflictError(_("A crisis is already in force."), code="crisis_in_force")
 
 
-# Durable: the declaration commits when it returns (the gate closed, the staff told); a caller's
-# transaction wrapping it would hold the closure back, so nesting it raises RuntimeError.
-@transaction.atomic(durable=True)
 def crisis_declare(*, actor, title, summary, severity, topics=()) -> Crisis:
-    """Create the crisis and close the gate, in this one transaction: the closure, the crisis,
+    """Create the crisis and close the gate, in one transaction: the closure, the crisis,
     the audit entry and the notification outbox row. No post row is touched (the freeze is
     derived from the closed gate), so this costs the same at any calendar size; it waits at most
     the send deadline for the sends in flight, and says how many there were. A second
     declaration while one is open gets 409; the unique `is_open` constraint holds that even
-    against a race."""
+    against a race. A declaration that fails, even at its commit, leaves no closed answer in the
+    gate's mirror (it would read closed for 30 s while the gate is open)."""
+    try:
+        return _declare_in_one_transaction(
+            actor=actor, title=title, summary=summary, severity=severity, topics=topics
+        )
+    except BaseException:
+        gate_answer_abandoned()
+        raise
+
+
+# Durable: the declaration commits when it returns (the gate closed, the staff told); a caller's
+# transaction wrapping it would hold the closure back, so nesting it raises RuntimeError.
+@transaction.atomic(durable=True)
+def _declare_in_one_transaction(*, actor, title, summary, severity, topics) -> Crisis:
     crisis_check_declare(actor=actor)
     title = (title or "").strip()
     if not title:

@@ -10,7 +10,13 @@ import json
 
 from django.utils import timezone
 
-from apps.posts.gate_mirror import mirror_forget, mirror_read, mirror_store, mirror_store_closed
+from apps.posts.gate_mirror import (
+    mirror_clear,
+    mirror_forget,
+    mirror_read,
+    mirror_store,
+    mirror_store_closed,
+)
 from apps.posts.selectors import gate_read
 
 _SITE_ZONE = None
@@ -61,6 +67,12 @@ def gate_answer() -> bytes:
 def gate_answer_declared(*, crisis) -> None:
     """Called by the declaration just before it commits: from then on polls answer closed."""
     mirror_store_closed(answer=_encode(gate_answer_body(crisis=crisis, open_=False)))
+
+
+def gate_answer_abandoned() -> None:
+    """A declaration failed (rolled back, perhaps at its commit after storing its closed answer):
+    drop the answer now, so that polls read the open gate from the database."""
+    mirror_clear()
 
 
 def gate_answer_changed() -> None:

@@ -306,8 +306,9 @@ def test_the_admin_list_shows_frozen_from_the_same_selector(client, dco, webhook
 def test_the_declaration_and_the_approval_never_run_inside_a_callers_transaction(dco, dco2):
     """A caller's transaction around the declaration would keep the gate closure and the staff
     notice from committing when the declaration returns: refused (durable), nothing written.
-    Mutation: `durable=True` removed from crisis_declare -> the crisis is made inside the
-    caller's block and this test fails (likewise crisis_approve_lift's)."""
+    Mutation: `durable=True` removed from crisis_declare's transaction
+    (_declare_in_one_transaction) -> the crisis is made inside the caller's block and this test
+    fails (likewise crisis_approve_lift's)."""
     from django.db import transaction
 
     from apps.crises.services import crisis_approve_lift

@@ -109,6 +109,38 @@ def test_the_declaration_commits_only_after_processes_stopped_reusing_an_open_an
     end_crisis_directly()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_declaration_failing_at_its_commit_leaves_the_gate_reading_open(dco):
+    """The declaration stores its closed answer just before it commits; if the commit itself
+    fails (here a deferred foreign key, checked at COMMIT, on a row written inside it), polls
+    read the open gate at once, not the stored closed answer for 30 s.
+    Mutation: gate_answer_abandoned() removed from crisis_declare -> closed -> this test fails."""
+    from django.db import IntegrityError, connection
+    from django.db.models.signals import post_save
+
+    from apps.crises.models import Crisis
+    from apps.notifications.models import NoticeEvent
+
+    def dangling_row_checked_at_commit(sender, instance, created, **kwargs):
+        if created and instance.event == "crisis.declared":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO knox_authtoken (digest, token_key, created, user_id) "
+                    "VALUES (%s, %s, now(), %s)",
+                    ["0" * 128, "deadbeef", 2**31 - 1],
+                )
+
+    assert poll()["open"] is True
+    post_save.connect(dangling_row_checked_at_commit, sender=NoticeEvent, dispatch_uid="test.fail_commit")
+    try:
+        with pytest.raises(IntegrityError):
+            crisis_declare(actor=dco, **DECLARE)
+    finally:
+        post_save.disconnect(sender=NoticeEvent, dispatch_uid="test.fail_commit")
+    assert not Crisis.objects.exists()
+    assert poll() == {"open": True, "crisis": None}
+
+
 @pytest.mark.django_db
 def test_an_extension_shows_on_the_next_poll(dco):
     """Mutation: gate_answer_changed() removed from crisis_extend -> the declaration's answer
