@@ -32,8 +32,9 @@ from django.db import connection, transaction
 log = logging.getLogger(__name__)
 
 # Kept while the declaration that wrote it commits: readers must not fall back to the database
-# (which would still say open) before it has. A declaration rolled back after writing it leaves
-# the gate reading closed this long at most (closed is the safe side).
+# (which would still say open) before it has. A declaration that fails drops it (crisis_declare);
+# one whose process dies between writing it and committing leaves the gate reading closed this
+# long at most (closed is the safe side).
 CLOSED_SECONDS = 30
 TIMEOUT_SECONDS = 0.25
 
