@@ -31,16 +31,23 @@ _TOKENS_BY_KEY = Precompiled(
 )
 
 
+def _text_and_digest(token: bytes) -> tuple[str, str]:
+    """The header's token as text and its knox digest; a token that is not text: 401."""
+    try:
+        text = token.decode("utf-8")
+        return text, hash_token(text)
+    except (UnicodeDecodeError, TypeError, binascii.Error):
+        raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+
+
 class TokenAuthentication(knox_auth.TokenAuthentication):
     """`Authorization: Token <token>`: the token and its user in one query (token_key index)."""
 
     def authenticate_credentials(self, token: bytes):
+        return self._check(*_text_and_digest(token))
+
+    def _check(self, token: str, digest: str):
         msg = _("Invalid token.")
-        try:
-            token = token.decode("utf-8")
-            digest = hash_token(token)
-        except (UnicodeDecodeError, TypeError, binascii.Error):
-            raise exceptions.AuthenticationFailed(msg) from None
         now = timezone.now()
         # token_key is only a short lookup prefix: several rows may share it; the digest decides.
         for auth_token in _TOKENS_BY_KEY.fetch(token[: CONSTANTS.TOKEN_KEY_LENGTH]):
@@ -69,16 +76,13 @@ class GateTokenAuthentication(TokenAuthentication):
         seconds = settings.CRISISCOMM_GATE_TOKEN_MEMO_SECONDS
         if not seconds:
             return super().authenticate_credentials(token)
-        try:
-            digest = hash_token(token.decode("utf-8"))
-        except (UnicodeDecodeError, TypeError, binascii.Error):
-            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+        text, digest = _text_and_digest(token)
         remembered = self._memo.get(digest)
         if remembered is not None:
             user, auth_token, until = remembered
             if time.monotonic() < until and (auth_token.expiry is None or auth_token.expiry > timezone.now()):
                 return user, auth_token
-        user, auth_token = super().authenticate_credentials(token)
+        user, auth_token = self._check(text, digest)
         with self._memo_lock:
             if len(self._memo) >= self.MEMO_LIMIT:
                 self._memo.clear()

@@ -19,14 +19,9 @@ from apps.posts.gate_mirror import (
 )
 from apps.posts.selectors import gate_read
 
-_SITE_ZONE = None
-
 
 def _when(value) -> str:
-    global _SITE_ZONE
-    if _SITE_ZONE is None:
-        _SITE_ZONE = timezone.get_default_timezone()
-    text = timezone.localtime(value, _SITE_ZONE).isoformat()
+    text = timezone.localtime(value, timezone.get_default_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
